@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+
+
+@pytest.fixture
+def make_user(db: None) -> Callable[..., AbstractBaseUser]:
+    """Create users with unique usernames: make_user(), make_user("alice", is_staff=True)."""
+    counter = iter(range(1, 1_000_000))
+
+    def make(username: str | None = None, **fields: Any) -> AbstractBaseUser:
+        username = username or f"user{next(counter)}"
+        return get_user_model().objects.create_user(username=username, password="pw", **fields)
+
+    return make
+
+
+@pytest.fixture
+def user(make_user: Callable[..., AbstractBaseUser]) -> AbstractBaseUser:
+    return make_user("alice")
+
+
+@pytest.fixture
+def other_user(make_user: Callable[..., AbstractBaseUser]) -> AbstractBaseUser:
+    return make_user("bob")

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from user_messages import cache
+from user_messages.models import Message
+
+
+class DeliveredFilter(admin.SimpleListFilter):
+    title = _("delivered")
+    parameter_name = "delivered"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("yes", _("Yes")), ("no", _("No"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Message]) -> QuerySet[Message]:
+        if self.value() == "yes":
+            return queryset.filter(delivered_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(delivered_at__isnull=True)
+        return queryset
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = [
+        "created_at",
+        "delivered_at",
+        "user",
+        "level",
+        "message",
+        "deliver_once",
+        "expires_at",
+    ]
+    list_filter = ["level", DeliveredFilter, "deliver_once"]
+    list_select_related = ["user"]
+    ordering = ["-created_at", "-pk"]
+    raw_id_fields = ["user"]
+    date_hierarchy = "created_at"
+    actions = ["mark_delivered"]
+
+    def get_search_fields(self, request: HttpRequest) -> list[str]:
+        # The user model may be swapped; search it by whatever identifies its users.
+        return ["message", f"user__{get_user_model().USERNAME_FIELD}"]
+
+    @admin.action(description=_("Mark selected messages as delivered"))
+    def mark_delivered(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
+        count = queryset.mark_delivered(timezone.now())  # type: ignore[attr-defined]
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d message was marked as delivered.",
+                "%(count)d messages were marked as delivered.",
+                count,
+            )
+            % {"count": count},
+            messages.SUCCESS,
+        )
+
+    def save_model(self, request: HttpRequest, obj: Message, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        # An edit can make a message pending again; readers' caches must ask the database.
+        cache.invalidate_after_commit([obj.user_id])

@@ -1,0 +1,347 @@
+"""The public Python API: send messages to users, read them back, acknowledge them."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Union, overload
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.messages import api as django_messages
+from django.contrib.messages import constants
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.http import HttpRequest
+from django.utils.functional import Promise, SimpleLazyObject
+from django.utils.timezone import is_naive
+
+if TYPE_CHECKING:
+    from user_messages.models import Message
+
+__all__ = [
+    "acknowledge",
+    "acknowledge_all",
+    "add_message",
+    "debug",
+    "error",
+    "get_messages",
+    "info",
+    "pending_count",
+    "success",
+    "warning",
+]
+
+#: A recipient: a user instance or a user's primary key (the user need not be loaded).
+User = Union[models.Model, int, str, uuid.UUID]
+#: Many recipients: a QuerySet of users, or an iterable of users or primary keys.
+Users = Union["models.QuerySet[Any]", Iterable[User]]
+
+BATCH_SIZE = 1000
+
+
+@overload
+def add_message(
+    user: User,
+    level: int,
+    message: str,
+    extra_tags: str = "",
+    *,
+    deliver_once: bool = True,
+    meta: dict[str, Any] | None = None,
+    expires_at: datetime.datetime | None = None,
+) -> Message: ...
+
+
+@overload
+def add_message(
+    user: Users,
+    level: int,
+    message: str,
+    extra_tags: str = "",
+    *,
+    deliver_once: bool = True,
+    meta: dict[str, Any] | None = None,
+    expires_at: datetime.datetime | None = None,
+) -> int: ...
+
+
+def add_message(
+    user: User | Users,
+    level: int,
+    message: str,
+    extra_tags: str = "",
+    *,
+    deliver_once: bool = True,
+    meta: dict[str, Any] | None = None,
+    expires_at: datetime.datetime | None = None,
+) -> Message | int:
+    """Store a message for one user (returns it) or for many users (returns how many)."""
+    from user_messages.models import Message
+
+    fields = {
+        "level": _check_level(level),
+        "message": _check_text("message", message, allow_empty=False),
+        "extra_tags": _check_text("extra_tags", extra_tags, allow_empty=True),
+        "deliver_once": _check_bool("deliver_once", deliver_once),
+        "meta": _check_meta(meta),
+        "expires_at": _check_expires_at(expires_at),
+    }
+
+    if isinstance(user, models.Model):
+        if user.pk is None:
+            raise ValueError(f"Cannot send a message to the unsaved user {user!r}.")
+        message_obj = Message.objects.create(user_id=user.pk, **fields)
+        _notify([user.pk])
+        return message_obj
+    if _is_single_pk(user):
+        user_id = _existing_user_ids([user], single=True)[0]
+        message_obj = Message.objects.create(user_id=user_id, **fields)
+        _notify([user_id])
+        return message_obj
+    return _broadcast(user, fields)
+
+
+def _broadcast(users: Users, fields: dict[str, Any]) -> int:
+    from user_messages.models import Message
+
+    user_model = get_user_model()
+    if isinstance(users, models.QuerySet):
+        if not issubclass(users.model, user_model):
+            raise TypeError(
+                f"Recipients must be a QuerySet of {user_model._meta.label}, "
+                f"got a QuerySet of {users.model._meta.label}."
+            )
+        user_ids: Iterable[Any] = users.order_by().values_list("pk", flat=True).distinct()
+    elif isinstance(users, Iterable) and not isinstance(users, (str, bytes)):
+        user_ids = _existing_user_ids(users, single=False)
+    else:
+        raise TypeError(
+            "Pass a user, a user's primary key, a list of them or a QuerySet of users, "
+            f"got {users!r}."
+        )
+
+    created = 0
+    sent_to: list[Any] = []
+    # One transaction: a failure halfway leaves no message of the broadcast behind.
+    with transaction.atomic(using=Message.objects.db):
+        for batch in _batched(iter(user_ids), BATCH_SIZE):
+            Message.objects.bulk_create(
+                [Message(user_id=user_id, **fields) for user_id in batch],
+                batch_size=BATCH_SIZE,
+            )
+            created += len(batch)
+            sent_to.extend(batch)
+    _notify(sent_to)
+    return created
+
+
+def _is_single_pk(value: object) -> bool:
+    return isinstance(value, (int, str, uuid.UUID)) and not isinstance(value, bool)
+
+
+def _existing_user_ids(users: Iterable[User], *, single: bool) -> list[Any]:
+    """Return the recipients' primary keys, in order and without repeats; all must exist."""
+    user_model = get_user_model()
+    pk_field = user_model._meta.pk
+    ids: dict[Any, None] = {}
+    for user in users:
+        if isinstance(user, models.Model):
+            if not isinstance(user, user_model):
+                raise TypeError(f"Recipients must be {user_model._meta.label} instances, got {user!r}.")
+            value = user.pk
+        elif _is_single_pk(user):
+            value = user
+        else:
+            raise TypeError(f"A recipient must be a user or a user's primary key, got {user!r}.")
+        try:
+            ids[pk_field.to_python(value)] = None
+        except ValidationError:
+            raise ValueError(f"{value!r} is not a valid user id.") from None
+
+    found: set[Any] = set()
+    for batch in _batched(iter(ids), BATCH_SIZE):
+        found.update(
+            user_model._default_manager.filter(pk__in=batch).values_list("pk", flat=True)
+        )
+    missing = [user_id for user_id in ids if user_id not in found]
+    if missing:
+        if single:
+            raise ValueError(f"There is no user with id {missing[0]!r}.")
+        raise ValueError(f"There are no users with ids {missing!r}; nothing was sent.")
+    return list(ids)
+
+
+def _batched(iterator: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    while batch := [item for _, item in zip(range(size), iterator)]:
+        yield batch
+
+
+def _check_level(level: object) -> int:
+    if not isinstance(level, int) or isinstance(level, bool):
+        raise TypeError(
+            f"level must be an int such as user_messages.api.constants.INFO, got {level!r}."
+        )
+    return level
+
+
+def _check_text(name: str, value: object, *, allow_empty: bool) -> str:
+    if isinstance(value, Promise):  # gettext_lazy: stored in the sender's active language
+        value = str(value)
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {value!r}.")
+    if not allow_empty and not value.strip():
+        raise ValueError(f"{name} must not be empty, got {value!r}.")
+    if "\x00" in value:
+        # PostgreSQL cannot store NUL in text; refuse it on every backend alike.
+        raise ValueError(f"{name} must not contain NUL characters.")
+    return value
+
+
+def _check_bool(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}.")
+    return value
+
+
+def _check_meta(meta: object) -> dict[str, Any]:
+    if meta is None:
+        return {}
+    if not isinstance(meta, dict):
+        raise TypeError(f"meta must be a dict or None, got {meta!r}.")
+    try:
+        text = json.dumps(meta, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"meta must be serialisable as JSON: {exc}") from None
+    if "\\u0000" in text:
+        raise ValueError("meta must not contain NUL characters.")
+    # What we store is what a reader gets back: tuples become lists, int keys strings.
+    return json.loads(text)
+
+
+def _check_expires_at(expires_at: object) -> datetime.datetime | None:
+    if expires_at is None:
+        return None
+    if not isinstance(expires_at, datetime.datetime):
+        raise TypeError(f"expires_at must be a datetime or None, got {expires_at!r}.")
+    if settings.USE_TZ and is_naive(expires_at):
+        raise ValueError(
+            f"expires_at must be timezone-aware when USE_TZ is True, got {expires_at!r}."
+        )
+    return expires_at
+
+
+def _notify(user_ids: Iterable[Any]) -> None:
+    """Tell readers' caches that these users have something new (see user_messages.cache)."""
+    from user_messages import cache
+
+    cache.invalidate_after_commit(user_ids)
+
+
+def _shortcut(level: int, name: str) -> Callable[..., Any]:
+    def send(
+        user: User | Users,
+        message: str,
+        extra_tags: str = "",
+        *,
+        deliver_once: bool = True,
+        meta: dict[str, Any] | None = None,
+        expires_at: datetime.datetime | None = None,
+    ) -> Message | int:
+        return add_message(
+            user,
+            level,
+            message,
+            extra_tags,
+            deliver_once=deliver_once,
+            meta=meta,
+            expires_at=expires_at,
+        )
+
+    send.__name__ = send.__qualname__ = name
+    send.__doc__ = f"Store a message of level {name.upper()} (see add_message)."
+    return send
+
+
+debug = _shortcut(constants.DEBUG, "debug")
+info = _shortcut(constants.INFO, "info")
+success = _shortcut(constants.SUCCESS, "success")
+warning = _shortcut(constants.WARNING, "warning")
+error = _shortcut(constants.ERROR, "error")
+
+
+def get_messages(*, request: HttpRequest | None = None, user: User | None = None) -> list[Any]:
+    """A lazy list: the request's django.contrib.messages, then the user's stored messages.
+
+    Nothing runs until the list is used. Using it consumes what it shows: Django's messages
+    are marked used and deliver-once messages delivered; sticky ones stay until acknowledged.
+    """
+    if (request is None) == (user is None):
+        raise TypeError("Pass exactly one of request= or user=.")
+
+    def fetch() -> list[Any]:
+        from user_messages.models import Message
+
+        messages: list[Any] = []
+        recipient = user
+        if request is not None:
+            messages.extend(django_messages.get_messages(request))
+            request_user = getattr(request, "user", None)
+            if request_user is not None and request_user.is_authenticated:
+                recipient = request_user
+        if recipient is not None:
+            from user_messages import cache
+
+            user_id = recipient.pk if isinstance(recipient, models.Model) else recipient
+            nothing_pending, version = cache.lookup(user_id)
+            if not nothing_pending:
+                stored = Message.objects.for_user(user_id).deliver()
+                if not stored:
+                    cache.remember_nothing_pending(user_id, version)
+                messages.extend(stored)
+        return messages
+
+    return SimpleLazyObject(fetch)  # type: ignore[return-value]
+
+
+def acknowledge(user: User, ids: Iterable[int | str]) -> int:
+    """Mark these stored messages of ``user`` done; return how many changed.
+
+    Ids of other users' messages, unknown ids and messages already done are ignored.
+    """
+    from user_messages.models import Message
+
+    pks = _message_ids(ids)
+    if not pks:
+        return 0
+    return Message.objects.for_user(user).filter(pk__in=pks).mark_delivered()
+
+
+def acknowledge_all(user: User) -> int:
+    """Mark every pending stored message of ``user`` done; return how many changed."""
+    from user_messages.models import Message
+
+    return Message.objects.for_user(user).mark_delivered()
+
+
+def pending_count(user: User) -> int:
+    """How many stored messages ``user`` would be shown next (expired ones do not count)."""
+    from user_messages.models import Message
+
+    return Message.objects.for_user(user).pending().unexpired().count()
+
+
+def _message_ids(ids: Iterable[int | str]) -> list[int]:
+    if isinstance(ids, (str, bytes, int)):
+        raise TypeError(f"ids must be an iterable of message ids, got {ids!r}.")
+    pks = []
+    for value in ids:
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise TypeError(f"A message id must be an int, got {value!r}.")
+        try:
+            pks.append(int(value))
+        except ValueError:
+            raise ValueError(f"{value!r} is not a valid message id.") from None
+    return pks

@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.core import checks
+from django.utils.text import capfirst
+from django.utils.translation import gettext_lazy as _
+
+
+class UserMessagesConfig(AppConfig):
+    default_auto_field = "django.db.models.AutoField"
+    name = "user_messages"
+    verbose_name = capfirst(_("user messages"))
+
+    def ready(self) -> None:
+        from user_messages import checks as user_messages_checks
+
+        checks.register(user_messages_checks.check_context_processors, checks.Tags.templates)
+        checks.register(user_messages_checks.check_settings)

@@ -1,0 +1,98 @@
+"""Opt-in cache that lets a page view of a user with nothing pending skip the database.
+
+Two keys per user live in the cache named by ``USER_MESSAGES["CACHE"]``:
+
+- ``version``: a random token that every send replaces, after its transaction commits;
+- ``empty``: the version a reader saw *before* a database read that found nothing pending.
+
+A reader skips the database only when both keys exist and are equal. Why no interleaving can
+hide a message: a message committed before the reader's database read is seen by that read; one
+committed after it is followed by a new version, written after the reader read the old one, so
+the ``empty`` the reader stores no longer matches. A missing key (evicted, expired, never set)
+always means "ask the database".
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.cache import BaseCache, caches
+from django.db import router, transaction
+
+from user_messages.conf import conf
+
+logger = logging.getLogger(__name__)
+
+#: Keys live this long; the database stays the source of truth, so a short life costs a query.
+TIMEOUT = 24 * 60 * 60
+
+
+def _cache() -> BaseCache | None:
+    alias = conf.CACHE
+    return caches[alias] if alias else None
+
+
+def _keys(user_id: Any) -> tuple[str, str]:
+    return f"user_messages:{user_id}:version", f"user_messages:{user_id}:empty"
+
+
+def lookup(user_id: Any) -> tuple[bool, str | None]:
+    """Return (True, _) when the cache proves nothing is pending, else (False, version).
+
+    Pass the version to ``remember_nothing_pending`` if the database read finds nothing.
+    """
+    cache = _cache()
+    if cache is None:
+        return False, None
+    version_key, empty_key = _keys(user_id)
+    try:
+        found = cache.get_many([version_key, empty_key])
+        version = found.get(version_key)
+        if version is None:
+            cache.add(version_key, uuid.uuid4().hex, TIMEOUT)
+            return False, cache.get(version_key)
+    except Exception:
+        logger.exception("user_messages cache unavailable; reading from the database")
+        return False, None
+    return found.get(empty_key) == version, version
+
+
+def remember_nothing_pending(user_id: Any, version: str | None) -> None:
+    """Record that the database had nothing pending for the user at ``version``."""
+    cache = _cache()
+    if cache is None or version is None:
+        return
+    try:
+        cache.set(_keys(user_id)[1], version, TIMEOUT)
+    except Exception:
+        logger.exception("user_messages cache unavailable; not remembering")
+
+
+def invalidate_after_commit(user_ids: Iterable[Any]) -> None:
+    """Give these users a new version once the current transaction commits.
+
+    Call it after writing Message rows yourself (the API and the admin already do).
+    """
+    if _cache() is None:
+        return
+    from user_messages.models import Message
+
+    user_ids = list(user_ids)
+    transaction.on_commit(
+        lambda: _bump(user_ids), using=router.db_for_write(Message)
+    )
+
+
+def _bump(user_ids: list[Any]) -> None:
+    cache = _cache()
+    if cache is None:
+        return
+    version = uuid.uuid4().hex
+    try:
+        cache.set_many({_keys(user_id)[0]: version for user_id in user_ids}, TIMEOUT)
+    except Exception:
+        # The next reads may still skip the database until TIMEOUT; say so loudly.
+        logger.exception("user_messages cache unavailable; new messages may show late")

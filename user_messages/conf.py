@@ -1,0 +1,49 @@
+"""The package's settings: one ``USER_MESSAGES`` dict, read on every access."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings as django_settings
+
+DEFAULTS: dict[str, Any] = {
+    # Permission a user needs to send messages to others through the GraphQL API.
+    "SEND_PERMISSION": "user_messages.add_message",
+    # Limits on what the GraphQL API accepts from clients. The Python API trusts its caller.
+    "MAX_MESSAGE_LENGTH": 2000,
+    "MAX_META_BYTES": 4096,
+    "MAX_RECIPIENTS": 100,
+    # Alias of a cache in CACHES that lets a page view of a user with nothing pending skip the
+    # database entirely. None: always ask the database.
+    "CACHE": None,
+}
+
+
+class Settings:
+    """Typed access to ``settings.USER_MESSAGES``; nothing is cached, so override_settings works."""
+
+    def _get(self, name: str) -> Any:
+        return getattr(django_settings, "USER_MESSAGES", {}).get(name, DEFAULTS[name])
+
+    @property
+    def SEND_PERMISSION(self) -> str:
+        return self._get("SEND_PERMISSION")
+
+    @property
+    def MAX_MESSAGE_LENGTH(self) -> int:
+        return self._get("MAX_MESSAGE_LENGTH")
+
+    @property
+    def MAX_META_BYTES(self) -> int:
+        return self._get("MAX_META_BYTES")
+
+    @property
+    def MAX_RECIPIENTS(self) -> int:
+        return self._get("MAX_RECIPIENTS")
+
+    @property
+    def CACHE(self) -> str | None:
+        return self._get("CACHE")
+
+
+conf = Settings()

@@ -1,0 +1,174 @@
+"""The stored message and every query the package makes on it."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.contrib.messages.storage import base as message_storage
+from django.db import connections, models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+def _supports_update_returning(alias: str) -> bool:
+    connection = connections[alias]
+    if connection.vendor == "postgresql":
+        return True
+    if connection.vendor == "sqlite":
+        import sqlite3
+
+        return sqlite3.sqlite_version_info >= (3, 35)
+    return False
+
+
+class MessageQuerySet(models.QuerySet["Message"]):
+    """Queries on stored messages, named by what they mean to a user of the package."""
+
+    def for_user(self, user: Any) -> MessageQuerySet:
+        """Messages of one user, given as an instance or a primary key."""
+        if isinstance(user, models.Model):
+            return self.filter(user_id=user.pk)
+        return self.filter(user_id=user)
+
+    def pending(self) -> MessageQuerySet:
+        """Messages not yet delivered (deliver-once) or acknowledged (sticky)."""
+        return self.filter(delivered_at__isnull=True)
+
+    def unexpired(self, now: datetime.datetime | None = None) -> MessageQuerySet:
+        """Messages without an expiry, or whose expiry lies in the future."""
+        now = now or timezone.now()
+        return self.filter(models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now))
+
+    def expired(self, now: datetime.datetime | None = None) -> MessageQuerySet:
+        """Messages whose expiry has passed: they will never be shown."""
+        return self.filter(expires_at__lte=now or timezone.now())
+
+    def deliverable(self, now: datetime.datetime | None = None) -> MessageQuerySet:
+        """Messages the next ``get_messages`` would show, oldest first."""
+        return self.pending().unexpired(now).order_by("pk")
+
+    def delivered_before(self, cutoff: datetime.datetime) -> MessageQuerySet:
+        """Delivered or acknowledged messages whose delivery is older than ``cutoff``."""
+        return self.filter(delivered_at__lt=cutoff)
+
+    def purgeable(self, cutoff: datetime.datetime, now: datetime.datetime) -> MessageQuerySet:
+        """Messages never to be shown again: delivered before ``cutoff``, or expired by ``now``."""
+        return self.filter(models.Q(delivered_at__lt=cutoff) | models.Q(expires_at__lte=now))
+
+    def mark_delivered(self, now: datetime.datetime | None = None) -> int:
+        """Mark the pending messages in this queryset delivered; return how many changed."""
+        return self.pending().update(delivered_at=now or timezone.now())
+
+    def deliver(self, now: datetime.datetime | None = None) -> list[Message]:
+        """Return the deliverable messages in this queryset and claim the deliver-once ones.
+
+        Exactly once holds under concurrency: a deliver-once message is returned only by the
+        call whose conditional UPDATE changed its row. Costs one query when nothing needs to be
+        claimed and two when something does, whatever the number of messages.
+        """
+        now = now or timezone.now()
+        if _supports_update_returning(self.db):
+            return self._deliver_by_returning(now)
+        return self._deliver_by_locking(now)
+
+    def _deliver_by_returning(self, now: datetime.datetime) -> list[Message]:
+        # A plain read, then one UPDATE ... RETURNING that claims the deliver-once rows which
+        # are still pending. A concurrent reader that claimed a row first makes our UPDATE skip
+        # it, and RETURNING tells us so, with no lock held across the two statements.
+        messages = list(self.deliverable(now))
+        once = [message.pk for message in messages if message.deliver_once]
+        if not once:
+            return messages
+        claimed = _claim_returning(self.db, once, now)
+        shown = []
+        for message in messages:
+            if message.deliver_once:
+                if message.pk not in claimed:
+                    continue
+                message.delivered_at = now
+            shown.append(message)
+        return shown
+
+    def _deliver_by_locking(self, now: datetime.datetime) -> list[Message]:
+        # Without UPDATE ... RETURNING (MariaDB, MySQL) we lock the pending rows while we read
+        # them. A concurrent reader waits for our commit and its locking read then sees the
+        # rows delivered. Under READ COMMITTED (Django's default on MySQL) this takes no gap
+        # locks, so senders are never blocked.
+        with transaction.atomic(using=self.db, savepoint=False):
+            messages = list(self.deliverable(now).select_for_update())
+            once = [message.pk for message in messages if message.deliver_once]
+            if once:
+                for message in messages:
+                    if message.deliver_once:
+                        message.delivered_at = now
+                self.model._default_manager.using(self.db).filter(pk__in=once).update(
+                    delivered_at=now
+                )
+        return messages
+
+
+def _claim_returning(alias: str, pks: Iterable[int], now: datetime.datetime) -> set[int]:
+    # The ORM's update() only returns a count, which cannot tell whose rows a concurrent
+    # reader took. This statement is the conditional update of the ORM plus RETURNING.
+    connection = connections[alias]
+    qn = connection.ops.quote_name
+    meta = Message._meta
+    pk_column = qn(meta.pk.column)
+    delivered_at = qn(meta.get_field("delivered_at").column)
+    pks = list(pks)
+    placeholders = ", ".join(["%s"] * len(pks))
+    sql = (
+        f"UPDATE {qn(meta.db_table)} SET {delivered_at} = %s "
+        f"WHERE {pk_column} IN ({placeholders}) AND {delivered_at} IS NULL "
+        f"RETURNING {pk_column}"
+    )
+    params = [connection.ops.adapt_datetimefield_value(now), *pks]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {row[0] for row in cursor.fetchall()}
+
+
+class Message(models.Model):
+    """A message stored for one user, shown the next time that user is seen."""
+
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    delivered_at = models.DateTimeField(_("delivered at"), blank=True, null=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        verbose_name=_("user"),
+        related_name="+",
+    )
+    level = models.IntegerField(_("level"))
+    message = models.TextField(_("message"))
+    extra_tags = models.TextField(_("extra tags"), blank=True)
+    meta = models.JSONField(_("meta data"), default=dict, blank=True)
+    deliver_once = models.BooleanField(_("deliver once"), default=True)
+    expires_at = models.DateTimeField(_("expires at"), blank=True, null=True)
+
+    objects = MessageQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            models.Index("user", "delivered_at", name="user_delivered_at"),
+        ]
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+
+    def __str__(self) -> str:
+        # Templates print a message with {{ message }}, as they do Django's own messages.
+        return self.message
+
+    @property
+    def level_tag(self) -> str:
+        """The level's tag (``info``, ``error`` ...), honouring ``MESSAGE_TAGS``."""
+        # Read through the module: Django rebinds LEVEL_TAGS when MESSAGE_TAGS changes.
+        return message_storage.LEVEL_TAGS.get(self.level, "")
+
+    @property
+    def tags(self) -> str:
+        """Extra tags followed by the level tag, as on Django's messages."""
+        return " ".join(tag for tag in (self.extra_tags, self.level_tag) if tag)
