@@ -46,7 +46,7 @@ else:
         f"TEST_DATABASE={TEST_DATABASE!r}, must be one of: sqlite, postgresql, mariadb"
     )
 
-SECRET_KEY = "tests-only-not-a-secret"  # noqa: S105
+SECRET_KEY = "tests-only-not-a-secret"
 DEBUG = False
 USE_TZ = True
 TIME_ZONE = "UTC"

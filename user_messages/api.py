@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime
+import itertools
 import json
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Union, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -35,9 +36,9 @@ __all__ = [
 ]
 
 #: A recipient: a user instance or a user's primary key (the user need not be loaded).
-User = Union[models.Model, int, str, uuid.UUID]
+User = models.Model | int | str | uuid.UUID
 #: Many recipients: a QuerySet of users, or an iterable of users or primary keys.
-Users = Union["models.QuerySet[Any]", Iterable[User]]
+Users = models.QuerySet[Any] | Iterable[User]
 
 BATCH_SIZE = 1000
 
@@ -150,7 +151,9 @@ def _existing_user_ids(users: Iterable[User], *, single: bool) -> list[Any]:
     for user in users:
         if isinstance(user, models.Model):
             if not isinstance(user, user_model):
-                raise TypeError(f"Recipients must be {user_model._meta.label} instances, got {user!r}.")
+                raise TypeError(
+                    f"Recipients must be {user_model._meta.label} instances, got {user!r}."
+                )
             value = user.pk
         elif _is_single_pk(user):
             value = user
@@ -163,9 +166,7 @@ def _existing_user_ids(users: Iterable[User], *, single: bool) -> list[Any]:
 
     found: set[Any] = set()
     for batch in _batched(iter(ids), BATCH_SIZE):
-        found.update(
-            user_model._default_manager.filter(pk__in=batch).values_list("pk", flat=True)
-        )
+        found.update(user_model._default_manager.filter(pk__in=batch).values_list("pk", flat=True))
     missing = [user_id for user_id in ids if user_id not in found]
     if missing:
         if single:
@@ -175,7 +176,7 @@ def _existing_user_ids(users: Iterable[User], *, single: bool) -> list[Any]:
 
 
 def _batched(iterator: Iterator[Any], size: int) -> Iterator[list[Any]]:
-    while batch := [item for _, item in zip(range(size), iterator)]:
+    while batch := list(itertools.islice(iterator, size)):
         yield batch
 
 
@@ -213,8 +214,12 @@ def _check_meta(meta: object) -> dict[str, Any]:
         raise TypeError(f"meta must be a dict or None, got {meta!r}.")
     try:
         text = json.dumps(meta, allow_nan=False)
-    except (TypeError, ValueError) as exc:
+    except TypeError as exc:
         raise ValueError(f"meta must be serialisable as JSON: {exc}") from None
+    except ValueError:
+        raise ValueError(
+            "meta must be serialisable as JSON: no NaN, no infinity, no circular references."
+        ) from None
     if "\\u0000" in text:
         raise ValueError("meta must not contain NUL characters.")
     # What we store is what a reader gets back: tuples become lists, int keys strings.

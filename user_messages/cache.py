@@ -81,9 +81,7 @@ def invalidate_after_commit(user_ids: Iterable[Any]) -> None:
     from user_messages.models import Message
 
     user_ids = list(user_ids)
-    transaction.on_commit(
-        lambda: _bump(user_ids), using=router.db_for_write(Message)
-    )
+    transaction.on_commit(lambda: _bump(user_ids), using=router.db_for_write(Message))
 
 
 def _bump(user_ids: list[Any]) -> None:

@@ -26,17 +26,20 @@ def check_context_processors(**kwargs: Any) -> list[checks.CheckMessage]:
         if not isinstance(engine, DjangoTemplates):
             continue
         processors = list(engine.engine.context_processors)
-        if DJANGO_PROCESSOR in processors and OUR_PROCESSOR in processors:
-            if processors.index(OUR_PROCESSOR) < processors.index(DJANGO_PROCESSOR):
-                errors.append(
-                    checks.Error(
-                        f"{OUR_PROCESSOR!r} is listed before {DJANGO_PROCESSOR!r} in the "
-                        f"template engine {engine.name!r}, so 'messages' will not contain "
-                        "stored messages.",
-                        hint=f"Move {OUR_PROCESSOR!r} after {DJANGO_PROCESSOR!r}.",
-                        id="user_messages.E002",
-                    )
+        if (
+            DJANGO_PROCESSOR in processors
+            and OUR_PROCESSOR in processors
+            and processors.index(OUR_PROCESSOR) < processors.index(DJANGO_PROCESSOR)
+        ):
+            errors.append(
+                checks.Error(
+                    f"{OUR_PROCESSOR!r} is listed before {DJANGO_PROCESSOR!r} in the "
+                    f"template engine {engine.name!r}, so 'messages' will not contain "
+                    "stored messages.",
+                    hint=f"Move {OUR_PROCESSOR!r} after {DJANGO_PROCESSOR!r}.",
+                    id="user_messages.E002",
                 )
+            )
     return errors
 
 

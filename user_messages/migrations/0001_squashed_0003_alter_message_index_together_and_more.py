@@ -24,9 +24,22 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name="Message",
             fields=[
-                ("id", models.AutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now, verbose_name="created at")),
-                ("delivered_at", models.DateTimeField(blank=True, null=True, verbose_name="delivered at")),
+                (
+                    "id",
+                    models.AutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="created at"
+                    ),
+                ),
+                (
+                    "delivered_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="delivered at"),
+                ),
                 ("level", models.IntegerField(verbose_name="level")),
                 ("message", models.TextField(verbose_name="message")),
                 ("extra_tags", models.TextField(blank=True, verbose_name="extra tags")),
@@ -46,7 +59,9 @@ class Migration(migrations.Migration):
                 "verbose_name": "message",
                 "verbose_name_plural": "messages",
                 "indexes": [
-                    models.Index(models.F("user"), models.F("delivered_at"), name="user_delivered_at"),
+                    models.Index(
+                        models.F("user"), models.F("delivered_at"), name="user_delivered_at"
+                    ),
                 ],
             },
         ),

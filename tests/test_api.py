@@ -1,0 +1,274 @@
+"""Sending messages with the Python API: one user, many users, and bad input."""
+
+from __future__ import annotations
+
+import datetime
+import math
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.contrib.messages import constants
+from django.utils import timezone
+from django.utils.translation import gettext_lazy
+
+from user_messages import api
+from user_messages.models import Message
+
+
+def statements(captured):
+    """The kinds of the statements run, leaving out the savepoints the test transaction adds."""
+    kinds = [q["sql"].split()[0] for q in captured.captured_queries]
+    return [kind for kind in kinds if kind not in ("SAVEPOINT", "RELEASE")]
+
+
+def test_shortcuts_store_a_message_of_their_level_and_return_it(user):
+    sent = [
+        api.debug(user, "d"),
+        api.info(user, "i"),
+        api.success(user, "s"),
+        api.warning(user, "w"),
+        api.error(user, "e"),
+    ]
+
+    assert [m.level for m in sent] == [
+        constants.DEBUG,
+        constants.INFO,
+        constants.SUCCESS,
+        constants.WARNING,
+        constants.ERROR,
+    ]
+    assert list(Message.objects.order_by("pk").values_list("message", "user_id")) == [
+        ("d", user.pk),
+        ("i", user.pk),
+        ("s", user.pk),
+        ("w", user.pk),
+        ("e", user.pk),
+    ]
+
+
+def test_add_message_takes_the_options_of_django_user_messages(user):
+    message = api.add_message(
+        user, constants.WARNING, "Careful", "urgent", deliver_once=False, meta={"url": "/x/"}
+    )
+
+    message.refresh_from_db()
+    assert message.level == constants.WARNING
+    assert message.extra_tags == "urgent"
+    assert message.deliver_once is False
+    assert message.meta == {"url": "/x/"}
+    assert message.delivered_at is None
+    assert message.expires_at is None
+
+
+def test_a_user_id_works_without_loading_the_user(user, django_assert_num_queries):
+    # One query checks the user exists, one inserts: the user row is never loaded.
+    with django_assert_num_queries(2) as captured:
+        message = api.info(user.pk, "by id")
+
+    assert message.user_id == user.pk
+    assert "password" not in captured.captured_queries[0]["sql"]
+
+
+def test_a_user_instance_costs_one_insert(user, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        api.info(user, "hello")
+
+
+def test_a_user_id_as_string_is_accepted(user):
+    assert api.info(str(user.pk), "by string id").user_id == user.pk
+
+
+def test_options_are_keyword_only(user):
+    with pytest.raises(TypeError):
+        api.info(user, "text", "", False)  # type: ignore[misc]
+
+
+def test_lazy_translations_are_stored_as_text(user):
+    message = api.info(user, gettext_lazy("delivered at"))
+
+    message.refresh_from_db()
+    assert message.message == "delivered at"
+
+
+def test_broadcast_to_a_list_of_users_and_ids_returns_the_count(make_user):
+    alice, bob, carol = make_user(), make_user(), make_user()
+
+    count = api.info([alice, bob.pk, str(carol.pk)], "Maintenance tonight")
+
+    assert count == 3
+    assert sorted(Message.objects.values_list("user_id", flat=True)) == sorted(
+        [alice.pk, bob.pk, carol.pk]
+    )
+
+
+def test_broadcast_sends_once_to_a_recipient_named_twice(user):
+    assert api.info([user, user.pk, str(user.pk)], "once") == 1
+    assert Message.objects.count() == 1
+
+
+def test_broadcast_to_a_queryset_inserts_in_batches_without_loading_users(
+    make_user, django_assert_num_queries
+):
+    for _ in range(5):
+        make_user()
+    make_user(is_active=False)
+    active = get_user_model().objects.filter(is_active=True)
+
+    with django_assert_num_queries(4) as captured:
+        count = api.warning(active, "Maintenance tonight", meta={"url": "/status/"})
+
+    assert count == 5
+    assert statements(captured) == ["SELECT", "INSERT"]
+    assert Message.objects.filter(meta={"url": "/status/"}).count() == 5
+    assert not any('"password"' in q["sql"] for q in captured.captured_queries)
+
+
+def test_broadcast_of_thousands_uses_batched_inserts(make_user, django_assert_max_num_queries):
+    User = get_user_model()
+    User.objects.bulk_create(User(username=f"bulk{i}") for i in range(2500))
+
+    with django_assert_max_num_queries(30) as captured:
+        count = api.info(User.objects.all(), "hello all")
+
+    assert count == 2500
+    kinds = statements(captured)
+    # Batches of 1000 rows, fewer where the backend limits query parameters (SQLite: 999).
+    assert kinds[0] == "SELECT"
+    assert set(kinds[1:]) == {"INSERT"}
+    assert len(kinds) - 1 <= 25
+    assert Message.objects.count() == 2500
+
+
+def test_broadcast_to_an_empty_queryset_sends_nothing(db):
+    assert api.info(get_user_model().objects.none(), "nobody") == 0
+    assert not Message.objects.exists()
+
+
+def test_broadcast_with_an_unknown_id_writes_nothing(user):
+    with pytest.raises(
+        ValueError, match=r"^There are no users with ids \[987654\]; nothing was sent\.$"
+    ):
+        api.info([user.pk, 987654], "hello")
+
+    assert not Message.objects.exists()
+
+
+def test_unknown_user_id_is_a_value_error(db):
+    with pytest.raises(ValueError, match=r"^There is no user with id 987654\.$"):
+        api.info(987654, "hello")
+
+    assert not Message.objects.exists()
+
+
+def test_an_id_that_is_not_a_number_is_a_value_error(db):
+    with pytest.raises(ValueError, match=r"^'abc' is not a valid user id\.$"):
+        api.info("abc", "hello")
+
+
+def test_an_unsaved_user_is_a_value_error(db):
+    with pytest.raises(ValueError, match="unsaved user"):
+        api.info(get_user_model()(username="ghost"), "hello")
+
+
+def test_a_queryset_of_another_model_is_a_type_error(db):
+    with pytest.raises(
+        TypeError,
+        match=r"^Recipients must be a QuerySet of auth.User, got a QuerySet of auth.Group\.$",
+    ):
+        api.info(Group.objects.all(), "hello")
+
+
+@pytest.mark.parametrize("recipient", [None, 1.5, True, object()])
+def test_a_recipient_of_the_wrong_type_is_a_type_error(db, recipient):
+    with pytest.raises(TypeError):
+        api.info(recipient, "hello")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exception", "message"),
+    [
+        (
+            {"level": "20"},
+            TypeError,
+            "level must be an int such as user_messages.api.constants.INFO, got '20'.",
+        ),
+        (
+            {"level": None},
+            TypeError,
+            "level must be an int such as user_messages.api.constants.INFO, got None.",
+        ),
+        (
+            {"level": True},
+            TypeError,
+            "level must be an int such as user_messages.api.constants.INFO, got True.",
+        ),
+        ({"message": ""}, ValueError, "message must not be empty, got ''."),
+        ({"message": "   "}, ValueError, "message must not be empty, got '   '."),
+        ({"message": None}, TypeError, "message must be a str, got None."),
+        ({"message": 42}, TypeError, "message must be a str, got 42."),
+        ({"message": "a\x00b"}, ValueError, "message must not contain NUL characters."),
+        ({"extra_tags": None}, TypeError, "extra_tags must be a str, got None."),
+        ({"deliver_once": "yes"}, TypeError, "deliver_once must be True or False, got 'yes'."),
+        ({"meta": []}, TypeError, "meta must be a dict or None, got []."),
+        (
+            {"meta": {"when": datetime.date(2024, 1, 1)}},
+            ValueError,
+            "meta must be serialisable as JSON: Object of type date is not JSON serializable",
+        ),
+        (
+            {"meta": {"x": math.nan}},
+            ValueError,
+            "meta must be serialisable as JSON: no NaN, no infinity, no circular references.",
+        ),
+        ({"meta": {"x": "\x00"}}, ValueError, "meta must not contain NUL characters."),
+        (
+            {"expires_at": "tomorrow"},
+            TypeError,
+            "expires_at must be a datetime or None, got 'tomorrow'.",
+        ),
+        (
+            {"expires_at": datetime.datetime(2030, 1, 1)},
+            ValueError,
+            "expires_at must be timezone-aware when USE_TZ is True, "
+            "got datetime.datetime(2030, 1, 1, 0, 0).",
+        ),
+    ],
+)
+def test_bad_input_is_refused_before_anything_is_written(user, kwargs, exception, message):
+    call = {"level": constants.INFO, "message": "hello"} | kwargs
+    level, text = call.pop("level"), call.pop("message")
+
+    with pytest.raises(exception) as excinfo:
+        api.add_message([user], level, text, **call)
+
+    assert str(excinfo.value) == message
+    assert not Message.objects.exists()
+
+
+def test_meta_is_stored_as_it_reads_back(user):
+    message = api.info(user, "x", meta={"pair": (1, 2), 3: "three"})
+
+    message.refresh_from_db()
+    assert message.meta == {"pair": [1, 2], "3": "three"}
+    assert api.info(user, "y", meta={"pair": (1, 2)}).meta == {"pair": [1, 2]}
+
+
+def test_expires_at_is_stored(user):
+    expiry = timezone.now() + datetime.timedelta(hours=1)
+
+    message = api.info(user, "soon gone", expires_at=expiry)
+
+    message.refresh_from_db()
+    assert message.expires_at == expiry
+
+
+def test_message_behaves_like_djangos_message(user, settings):
+    message = api.warning(user, "Hi", "urgent")
+
+    assert str(message) == "Hi"
+    assert message.level_tag == "warning"
+    assert message.tags == "urgent warning"
+    settings.MESSAGE_TAGS = {constants.WARNING: "alert"}
+    assert message.level_tag == "alert"
+    assert api.info(user, "plain").tags == "info"

@@ -1,0 +1,77 @@
+"""System checks: a misconfiguration is reported with a stable id and a fix."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+
+from user_messages.checks import check_context_processors, check_settings
+
+DJANGO = "django.contrib.messages.context_processors.messages"
+OURS = "user_messages.context_processors.messages"
+
+
+def templates(*processors):
+    return [
+        {
+            "BACKEND": "django.template.backends.django.DjangoTemplates",
+            "APP_DIRS": True,
+            "OPTIONS": {"context_processors": list(processors)},
+        }
+    ]
+
+
+def test_the_test_project_passes_all_checks():
+    call_command("check")
+
+
+def test_ours_before_djangos_is_e002(settings):
+    settings.TEMPLATES = templates(OURS, DJANGO)
+
+    errors = check_context_processors()
+
+    assert [e.id for e in errors] == ["user_messages.E002"]
+    assert errors[0].hint == f"Move {OURS!r} after {DJANGO!r}."
+    with pytest.raises(SystemCheckError, match=r"user_messages\.E002"):
+        call_command("check")
+
+
+@pytest.mark.parametrize("processors", [(DJANGO, OURS), (OURS,), (DJANGO,), ()])
+def test_other_orders_are_fine(settings, processors):
+    settings.TEMPLATES = templates(*processors)
+
+    assert check_context_processors() == []
+
+
+@pytest.mark.parametrize(
+    ("value", "ids"),
+    [
+        ({}, []),
+        ({"SEND_PERMISSION": "auth.add_user", "MAX_RECIPIENTS": 5, "CACHE": "default"}, []),
+        ([], ["user_messages.E003"]),
+        ({"MAX_RECIPIENT": 5}, ["user_messages.E004"]),
+        ({"SEND_PERMISSION": "add_message"}, ["user_messages.E005"]),
+        ({"SEND_PERMISSION": None}, ["user_messages.E005"]),
+        ({"MAX_MESSAGE_LENGTH": 0}, ["user_messages.E006"]),
+        ({"MAX_META_BYTES": "4k", "MAX_RECIPIENTS": True}, ["user_messages.E006"] * 2),
+        ({"CACHE": "nope"}, ["user_messages.E007"]),
+        ({"CACHE": 1, "bogus": 1}, ["user_messages.E004", "user_messages.E007"]),
+    ],
+)
+def test_user_messages_setting_is_validated(settings, value, ids):
+    settings.USER_MESSAGES = value
+
+    assert [e.id for e in check_settings()] == ids
+
+
+def test_unknown_key_names_the_valid_ones(settings):
+    settings.USER_MESSAGES = {"MAX_RECIPIENT": 5}
+
+    (error,) = check_settings()
+
+    assert error.msg == "USER_MESSAGES has unknown keys: MAX_RECIPIENT."
+    assert error.hint == (
+        "Valid keys are: CACHE, MAX_MESSAGE_LENGTH, MAX_META_BYTES, MAX_RECIPIENTS, "
+        "SEND_PERMISSION."
+    )

@@ -1,0 +1,120 @@
+"""Exactly once under concurrency: real threads, separate connections, the real database.
+
+Run against each backend with TEST_DATABASE=sqlite (a file database), postgresql or mariadb.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+import pytest
+from django.db import close_old_connections, connection, connections
+
+from user_messages import api, models
+from user_messages.models import Message
+
+WRITERS = 4
+MESSAGES_PER_WRITER = 40
+READERS = 4
+
+
+def _in_thread(target, errors):
+    def run():
+        try:
+            target()
+        except BaseException as exc:  # reported by the test, never swallowed
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    return threading.Thread(target=run)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_senders_and_readers_lose_nothing_and_repeat_nothing(django_user_model):
+    user = django_user_model.objects.create_user("alice")
+    sticky = api.warning(user, "sticky", deliver_once=False)
+    sent: list[int] = []
+    shown: list[list[int]] = []
+    lock = threading.Lock()
+    start = threading.Barrier(WRITERS + READERS)
+    writers_done = threading.Event()
+    errors: list[BaseException] = []
+
+    def write(writer: int) -> None:
+        start.wait()
+        for index in range(MESSAGES_PER_WRITER):
+            message = api.info(user.pk, f"w{writer}-{index}")
+            with lock:
+                sent.append(message.pk)
+
+    def read() -> None:
+        start.wait()
+        while True:
+            finished = writers_done.is_set()
+            pks = [message.pk for message in api.get_messages(user=user.pk)]
+            with lock:
+                shown.append(pks)
+            if finished:
+                return
+
+    writers = [_in_thread(lambda w=w: write(w), errors) for w in range(WRITERS)]
+    readers = [_in_thread(read, errors) for _ in range(READERS)]
+    for thread in writers + readers:
+        thread.start()
+    for thread in writers:
+        thread.join(timeout=120)
+    writers_done.set()
+    for thread in readers:
+        thread.join(timeout=120)
+    close_old_connections()
+
+    assert not errors, errors
+    assert len(sent) == WRITERS * MESSAGES_PER_WRITER
+    # Every read that ran shows the sticky message: nobody's claim hides it.
+    assert all(sticky.pk in pks for pks in shown)
+    delivered = Counter(pk for pks in shown for pk in pks if pk != sticky.pk)
+    leftover = [m.pk for m in api.get_messages(user=user.pk) if m.pk != sticky.pk]
+    delivered.update(leftover)
+    assert [pk for pk, count in delivered.items() if count > 1] == [], "shown twice"
+    assert sorted(delivered) == sorted(sent), "lost"
+    assert Message.objects.filter(deliver_once=True, delivered_at__isnull=True).count() == 0
+    assert len(shown) >= READERS
+
+
+needs_returning = pytest.mark.skipif(
+    connection.vendor not in ("postgresql", "sqlite"),
+    reason="the UPDATE ... RETURNING path runs on PostgreSQL and SQLite",
+)
+
+
+@needs_returning
+def test_a_message_claimed_by_another_reader_meanwhile_is_not_shown_again(user, monkeypatch):
+    first, second = api.info(user, "first"), api.info(user, "second")
+    claim = models._claim_returning
+
+    def another_reader_claims_first(alias, pks, now):
+        Message.objects.filter(pk=first.pk).update(delivered_at=now)
+        return claim(alias, pks, now)
+
+    monkeypatch.setattr(models, "_claim_returning", another_reader_claims_first)
+
+    assert [m.pk for m in api.get_messages(user=user)] == [second.pk]
+
+
+@needs_returning
+def test_a_message_sent_while_reading_is_kept_for_the_next_read(user, monkeypatch):
+    api.info(user, "first")
+    claim = models._claim_returning
+    late: list[Message] = []
+
+    def a_sender_inserts_meanwhile(alias, pks, now):
+        late.append(api.info(user, "late"))
+        return claim(alias, pks, now)
+
+    monkeypatch.setattr(models, "_claim_returning", a_sender_inserts_meanwhile)
+    assert [str(m) for m in api.get_messages(user=user)] == ["first"]
+    monkeypatch.undo()
+
+    assert [m.pk for m in api.get_messages(user=user)] == [late[0].pk]
