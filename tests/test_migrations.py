@@ -1,0 +1,107 @@
+"""Upgrading a database created by django-user-messages 1.1, and our migrations' health."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.recorder import MigrationRecorder
+
+from user_messages.models import Message
+
+SEED = ("user_messages", "0001_squashed_0003_alter_message_index_together_and_more")
+SEED_UNSQUASHED = [
+    "0001_initial",
+    "0002_alter_message_index_together",
+    "0003_alter_message_index_together_and_more",
+]
+
+
+def migrate(targets):
+    executor = MigrationExecutor(connection)
+    executor.migrate(targets)
+    return executor.loader.project_state(targets).apps
+
+
+def latest():
+    executor = MigrationExecutor(connection)
+    return [key for key in executor.loader.graph.leaf_nodes() if key[0] == "user_messages"]
+
+
+@pytest.fixture
+def seed_schema(transactional_db):
+    """The database as django-user-messages 1.1 left it; migrated forward again afterwards."""
+    apps = migrate([SEED])
+    yield apps
+    migrate(latest())
+
+
+def test_upgrade_keeps_every_message_and_converts_meta(seed_schema):
+    User = seed_schema.get_model("auth", "User")
+    OldMessage = seed_schema.get_model("user_messages", "Message")
+    user = User.objects.create(username="alice")
+    texts = {
+        "object": '{"url": "/next/", "n": 1}',
+        "empty": "",
+        "invalid": "{not json",
+        "null": "null",
+        "list": "[1, 2]",
+    }
+    for name, metadata in texts.items():
+        OldMessage.objects.create(
+            user_id=user.pk, level=20, message=name, _metadata=metadata, deliver_once=False
+        )
+    OldMessage.objects.create(
+        user_id=user.pk, level=40, message="delivered", delivered_at="2024-01-01T00:00Z"
+    )
+
+    migrate(latest())
+
+    assert dict(Message.objects.values_list("message", "meta")) == {
+        "object": {"url": "/next/", "n": 1},
+        "empty": {},
+        "invalid": {},
+        "null": {},
+        "list": [1, 2],
+        "delivered": {},
+    }
+    message = Message.objects.get(message="object")
+    assert (message.user_id, message.level, message.deliver_once) == (user.pk, 20, False)
+    assert message.expires_at is None
+    assert Message.objects.get(message="delivered").delivered_at is not None
+
+
+def test_downgrade_writes_meta_back_as_text(transactional_db, django_user_model):
+    user = django_user_model.objects.create(username="alice")
+    Message.objects.create(user=user, level=20, message="m", meta={"url": "/x/"})
+
+    try:
+        apps = migrate([SEED])
+        OldMessage = apps.get_model("user_messages", "Message")
+        assert OldMessage.objects.get()._metadata == '{"url": "/x/"}'
+    finally:
+        migrate(latest())
+    assert Message.objects.get().meta == {"url": "/x/"}
+
+
+def test_a_database_migrated_before_the_squash_counts_as_having_our_first_migration(
+    transactional_db,
+):
+    recorder = MigrationRecorder(connection)
+    recorder.record_unapplied(*SEED)
+    for name in SEED_UNSQUASHED:
+        recorder.record_applied("user_messages", name)
+    try:
+        executor = MigrationExecutor(connection)
+        plan = executor.migration_plan(latest())
+        assert [(m.app_label, m.name) for m, _ in plan] == []
+        assert executor.loader.applied_migrations.keys() >= {SEED}
+    finally:
+        for name in SEED_UNSQUASHED:
+            recorder.record_unapplied("user_messages", name)
+        recorder.record_applied(*SEED)
+
+
+def test_models_and_migrations_agree(db):
+    call_command("makemigrations", "user_messages", "--check", "--dry-run", verbosity=0)
