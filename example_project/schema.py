@@ -1,0 +1,18 @@
+"""The example project's GraphQL schema: the package's Query and Mutation mixed into our own."""
+
+from __future__ import annotations
+
+import graphene
+
+import user_messages.schema
+
+
+class Query(user_messages.schema.Query, graphene.ObjectType):
+    """Root query: a real project adds its own fields next to the mixin's."""
+
+
+class Mutation(user_messages.schema.Mutation, graphene.ObjectType):
+    """Root mutation: a real project adds its own mutations next to the mixin's."""
+
+
+schema = graphene.Schema(query=Query, mutation=Mutation)

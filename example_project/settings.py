@@ -1,0 +1,144 @@
+"""Settings of the example project: the recommended configuration of django-user-messages-plus.
+
+Everything secret or machine-specific comes from the environment. The defaults are for the
+local demo only:
+
+- ``DJANGO_SECRET_KEY``: required in production (the default is public).
+- ``DJANGO_DEBUG``: ``true`` (default, demo only) or ``false``.
+- ``DJANGO_ALLOWED_HOSTS``: comma-separated, default ``localhost,127.0.0.1,[::1]``.
+- ``DATABASE_URL``: ``postgres://USER:PASSWORD@HOST:PORT/NAME`` or ``sqlite:////absolute/path``;
+  unset, the demo uses ``example_project/db.sqlite3``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from django.contrib.messages import constants as message_constants
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent
+#: The published GraphQL operations, served verbatim to the single-page app.
+GRAPHQL_OPERATIONS_DIR = BASE_DIR.parent / "schema" / "operations"
+
+# Development default: set DJANGO_SECRET_KEY in production.
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "dev-only-insecure-key")
+# True only because this is a local demo; deploy with DJANGO_DEBUG=false.
+DEBUG = os.environ.get("DJANGO_DEBUG", "true").lower() in {"1", "true", "yes", "on"}
+ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
+
+
+def database_from_url(url: str) -> dict[str, Any]:
+    """Turn a ``DATABASE_URL`` (postgres:// or sqlite://) into a ``DATABASES`` entry."""
+    parts = urlsplit(url)
+    if parts.scheme in {"postgres", "postgresql"}:
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": unquote(parts.path.lstrip("/")),
+            "USER": unquote(parts.username or ""),
+            "PASSWORD": unquote(parts.password or ""),
+            "HOST": parts.hostname or "",
+            "PORT": str(parts.port or ""),
+            # e.g. ?sslmode=require
+            "OPTIONS": dict(parse_qsl(parts.query)),
+        }
+    if parts.scheme == "sqlite":
+        # sqlite:////abs/path.sqlite3 is absolute, sqlite:///rel.sqlite3 relative, as usual.
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": unquote(parts.path[1:])}
+    raise ImproperlyConfigured(
+        f"DATABASE_URL has the scheme {parts.scheme!r}, must be one of: postgres, "
+        "postgresql, sqlite."
+    )
+
+
+if os.environ.get("DATABASE_URL"):
+    DATABASES = {"default": database_from_url(os.environ["DATABASE_URL"])}
+else:
+    DATABASES = {
+        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}
+    }
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "graphene_django",
+    "user_messages",
+    "example_project",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    # Keep CSRF protection on for /graphql too: the single-page app sends X-CSRFToken.
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "example_project.urls"
+WSGI_APPLICATION = "example_project.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                # After Django's processor: it replaces `messages` with one lazy list of the
+                # session's messages followed by the user's stored ones (check user_messages.E002).
+                "user_messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# django.contrib.messages drops messages below INFO by default; the demo shows every level.
+MESSAGE_LEVEL = message_constants.DEBUG
+
+USER_MESSAGES = {
+    # Who may send messages through the GraphQL API's sendMessage (the demo's staff user).
+    "SEND_PERMISSION": "user_messages.add_message",
+    # Limits on what GraphQL clients may send; the Python API trusts its caller.
+    "MAX_MESSAGE_LENGTH": 2000,
+    "MAX_META_BYTES": 4096,
+    "MAX_RECIPIENTS": 100,
+    # A cache alias lets page views of users with nothing pending skip the database. Only name a
+    # cache that every worker shares (Redis, Memcached): with a per-process cache one worker
+    # would not hear of another's sends. The demo keeps the default, always ask the database.
+    "CACHE": None,
+}
+
+GRAPHENE = {
+    "SCHEMA": "example_project.schema.schema",
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "classic"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

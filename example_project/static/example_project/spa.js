@@ -1,0 +1,174 @@
+// The example single-page app: a dependency-free ES module, no build step.
+//
+// It runs the operations published in schema/operations/ (fetched verbatim from the server, so
+// the app and the contract cannot drift apart) against /graphql with the session cookie and
+// Django's CSRF token. Message data only ever reaches the page through textContent and
+// checked link URLs, never as HTML.
+
+const GRAPHQL_URL = document.body.dataset.graphqlUrl;
+const OPERATIONS_URL = document.body.dataset.operationsUrl;
+
+const operations = new Map();
+
+/** The text of schema/operations/<name>.graphql, fetched once. */
+function operation(name) {
+  if (!operations.has(name)) {
+    const text = fetch(`${OPERATIONS_URL}${name}.graphql`, { credentials: "same-origin" }).then(
+      (response) => {
+        if (!response.ok) throw new Error(`Cannot load the operation ${name}: HTTP ${response.status}`);
+        return response.text();
+      },
+    );
+    operations.set(name, text);
+  }
+  return operations.get(name);
+}
+
+/** Django's CSRF token, from the cookie that the page's view sets (ensure_csrf_cookie). */
+function csrfToken() {
+  const prefix = "csrftoken=";
+  const cookie = document.cookie.split("; ").find((part) => part.startsWith(prefix));
+  return cookie ? decodeURIComponent(cookie.slice(prefix.length)) : "";
+}
+
+/** Run a named operation and return its data; throw on HTTP or top-level GraphQL errors. */
+export async function graphql(name, variables = {}) {
+  const response = await fetch(GRAPHQL_URL, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: {
+      "Content-Type": "application/json",
+      Accept: "application/json",
+      // /graphql keeps Django's CSRF protection: without this header every POST gets a 403.
+      "X-CSRFToken": csrfToken(),
+    },
+    body: JSON.stringify({ query: await operation(name), operationName: name, variables }),
+  });
+  let payload;
+  try {
+    payload = await response.json();
+  } catch {
+    throw new Error(`${name} failed: HTTP ${response.status}`);
+  }
+  if (payload.errors?.length) {
+    throw new Error(payload.errors.map((error) => error.message).join("; "));
+  }
+  if (!response.ok) throw new Error(`${name} failed: HTTP ${response.status}`);
+  return payload.data;
+}
+
+/** An http(s) URL for a link, or null: a `javascript:` or `data:` URL must never be clickable. */
+export function safeHref(value) {
+  if (typeof value !== "string" || value === "") return null;
+  try {
+    // The browser's own parser decides, so no trick of spelling gets past it.
+    const url = new URL(value, document.baseURI);
+    return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+  } catch {
+    return null;
+  }
+}
+
+function metaOf(message) {
+  // A JSON scalar may arrive parsed or as a JSON string, depending on the schema's type.
+  if (typeof message.meta !== "string") return message.meta ?? {};
+  try {
+    return JSON.parse(message.meta) ?? {};
+  } catch {
+    return {};
+  }
+}
+
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+const list = document.getElementById("messages");
+const status = document.getElementById("status");
+const count = document.getElementById("count");
+
+function showStatus(text, { error = false } = {}) {
+  status.textContent = text;
+  status.classList.toggle("error", error);
+  status.hidden = text === "";
+}
+
+function renderMessage(message) {
+  const item = element("li", "message");
+  const tag = String(message.levelTag ?? "");
+  // The level tag becomes a CSS class; anything but a plain word is left unstyled.
+  if (/^[a-z]+$/.test(tag)) item.classList.add(`level-${tag}`);
+  if (message.id !== null) item.dataset.id = message.id;
+  if (message.createdAt) item.title = `Sent ${new Date(message.createdAt).toLocaleString()}`;
+
+  item.append(element("span", "badge", tag || String(message.level)));
+  const text = element("span", "text");
+  const href = safeHref(metaOf(message).url);
+  if (href) {
+    const link = element("a", "", message.message);
+    link.href = href;
+    text.append(link);
+  } else {
+    text.textContent = message.message;
+  }
+  item.append(text);
+
+  let kind = "session";
+  if (message.id !== null) kind = message.deliverOnce ? "stored · once" : "stored · sticky";
+  item.append(element("span", "kind", kind));
+
+  if (message.id !== null && !message.deliverOnce) {
+    const button = element("button", "small", "Acknowledge");
+    button.type = "button";
+    button.addEventListener("click", () => acknowledge(message.id, item, button));
+    item.append(button);
+  }
+  return item;
+}
+
+async function acknowledge(id, item, button) {
+  button.disabled = true;
+  try {
+    const { acknowledgeMessages: result } = await graphql("AcknowledgeMessages", { ids: [id] });
+    if (result.errors.length) {
+      showStatus(result.errors.map((error) => error.message).join("; "), { error: true });
+      button.disabled = false;
+      return;
+    }
+    item.remove();
+    if (!list.children.length) {
+      list.hidden = true;
+      showStatus("No messages.");
+    }
+    await loadCount();
+  } catch (error) {
+    showStatus(error.message, { error: true });
+    button.disabled = false;
+  }
+}
+
+async function loadCount() {
+  const { myMessageCount } = await graphql("MyMessageCount");
+  count.textContent = `${myMessageCount} pending`;
+}
+
+/** Fetch myMessages (delivering the deliver-once ones) and show them, then the count. */
+async function load() {
+  showStatus("Loading…");
+  try {
+    const { myMessages } = await graphql("MyMessages", { peek: false });
+    list.replaceChildren(...myMessages.map(renderMessage));
+    list.hidden = myMessages.length === 0;
+    showStatus(myMessages.length ? "" : "No messages.");
+    // After the read: what is still pending is what a next read would show.
+    await loadCount();
+  } catch (error) {
+    showStatus(error.message, { error: true });
+  }
+}
+
+document.getElementById("reload").addEventListener("click", load);
+load();

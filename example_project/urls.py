@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path, re_path
+from graphene_django.views import GraphQLView
+
+from example_project import views
+
+urlpatterns = [
+    path("", views.classic, name="classic"),
+    path("send/", views.send, name="send"),
+    path("messages/<int:pk>/acknowledge/", views.acknowledge, name="acknowledge"),
+    path("spa/", views.spa, name="spa"),
+    re_path(
+        r"^spa/operations/(?P<name>[A-Za-z][A-Za-z0-9]*)\.graphql$",
+        views.operation,
+        name="operation",
+    ),
+    # Not csrf_exempt: a session-authenticated API must check the token; the SPA sends it.
+    path("graphql", GraphQLView.as_view(graphiql=settings.DEBUG), name="graphql"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("admin/", admin.site.urls),
+]

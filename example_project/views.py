@@ -1,0 +1,56 @@
+"""The example project's pages: the classic page, the single-page app and what they post to."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_GET, require_POST
+
+from example_project.forms import SendMessageForm
+from user_messages import api
+
+
+@login_required
+def classic(request: HttpRequest) -> HttpResponse:
+    """Server-rendered page: shows `messages` from the context processor and the send form."""
+    return render(request, "example_project/classic.html", {"form": SendMessageForm()})
+
+
+@login_required
+@require_POST
+def send(request: HttpRequest) -> HttpResponse:
+    """Send the logged-in user a message, then show it on the page the visitor chose."""
+    form = SendMessageForm(request.POST)
+    if not form.is_valid():
+        return render(request, "example_project/classic.html", {"form": form}, status=400)
+    form.send(request)
+    # Redirect after POST, so that a reload shows what a later visit would show.
+    return redirect("spa" if request.POST.get("then") == "spa" else "classic")
+
+
+@login_required
+@require_POST
+def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
+    """Dismiss one sticky message of the logged-in user."""
+    api.acknowledge(request.user, [pk])
+    return redirect("classic")
+
+
+@login_required
+@ensure_csrf_cookie  # the app reads the token from this cookie for its POSTs to /graphql
+def spa(request: HttpRequest) -> HttpResponse:
+    """The single-page app's shell; everything on it comes from /graphql."""
+    return render(request, "example_project/spa.html")
+
+
+@require_GET
+def operation(request: HttpRequest, name: str) -> HttpResponse:
+    """Serve one file of schema/operations/ verbatim, so the app uses the published contract."""
+    # The URL pattern allows only letters and digits, so `name` cannot leave the folder.
+    path = settings.GRAPHQL_OPERATIONS_DIR / f"{name}.graphql"
+    if not path.is_file():
+        raise Http404(f"No operation {name!r}.")
+    return HttpResponse(path.read_text(encoding="utf-8"), content_type="text/plain; charset=utf-8")
