@@ -22,11 +22,12 @@ def templates(*processors):
     ]
 
 
-def test_the_test_project_passes_all_checks():
+def test_the_test_project_passes_all_checks(db):
+    # db: Django 6 checks JSONField support with a query.
     call_command("check")
 
 
-def test_ours_before_djangos_is_e002(settings):
+def test_ours_before_djangos_is_e002(db, settings):
     settings.TEMPLATES = templates(OURS, DJANGO)
 
     errors = check_context_processors()
