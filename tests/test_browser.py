@@ -1,0 +1,375 @@
+"""The example project in a real browser: the classic page, the single-page app, acknowledging.
+
+The example project (its own settings, not the suite's) runs in a subprocess against a
+throw-away SQLite database, and Playwright drives Debian's Chromium (`apt-get install chromium`;
+never `playwright install`). Set BROWSER_TESTS=1 to run these tests: then a missing Chromium or
+Playwright fails them instead of skipping. Screenshots go to test-results/; with
+UPDATE_SCREENSHOTS=1 the README's screenshots in example_project/screenshots/ are rewritten too.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Locator, Page
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parent.parent
+MANAGE = REPO / "example_project" / "manage.py"
+RESULTS_DIR = REPO / "test-results"
+SCREENSHOTS_DIR = REPO / "example_project" / "screenshots"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def chromium_path() -> str:
+    """Debian's Chromium; skip when browser tests are off, fail when they are on and it is not."""
+    if os.environ.get("BROWSER_TESTS") != "1":
+        pytest.skip(
+            "browser tests are off: set BROWSER_TESTS=1 to run them (needs `apt-get install "
+            "chromium` and `pip install -e '.[test,browser]'`)"
+        )
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(
+            f"BROWSER_TESTS=1 but there is no Chromium at {CHROMIUM}: apt-get install chromium"
+        )
+    return CHROMIUM
+
+
+@dataclass
+class ExampleProject:
+    """The running example project: its URL, and manage.py with the same environment."""
+
+    url: str
+    env: dict[str, str]
+
+    def manage(self, *args: str) -> str:
+        """Run one of the example project's management commands; return its output."""
+        result = subprocess.run(
+            [sys.executable, str(MANAGE), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if result.returncode:
+            pytest.fail(f"manage.py {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+        return result.stdout
+
+    def shell(self, code: str) -> str:
+        """Run Python code inside the example project (its settings and database)."""
+        return self.manage("shell", "--no-imports", "-c", code)
+
+    def create_user(self, username: str) -> str:
+        """Create a user whose password is the username; return the username."""
+        self.shell(
+            "from django.contrib.auth import get_user_model; "
+            f"get_user_model().objects.create_user({username!r}, password={username!r})"
+        )
+        return username
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_until_serving(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"The example project's server exited:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{url}/accounts/login/", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.2)
+    pytest.fail(f"The example project did not answer within 30 s:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def example(
+    chromium_path: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ExampleProject]:
+    """Set the example project up as its README says (`manage.py demo`) and serve it."""
+    tmp = tmp_path_factory.mktemp("example_project")
+    env = {
+        **os.environ,
+        # The suite's DJANGO_SETTINGS_MODULE is tests.settings: the subprocess needs its own.
+        "DJANGO_SETTINGS_MODULE": "example_project.settings",
+        "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}",
+        "DJANGO_DEBUG": "true",  # runserver serves the static files (CSS, the app's JS) only then
+        "PYTHONUNBUFFERED": "1",
+    }
+    port = _free_port()
+    project = ExampleProject(url=f"http://127.0.0.1:{port}", env=env)
+    project.manage("demo", "--no-serve")
+
+    log_path = tmp / "server.log"
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, str(MANAGE), "runserver", f"127.0.0.1:{port}", "--noreload"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            _wait_until_serving(project.url, server, log_path)
+            yield project
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path: str) -> Iterator[Browser]:
+    """Debian's headless Chromium, driven by Playwright's bundled driver."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("BROWSER_TESTS=1 but Playwright is missing: pip install -e '.[browser]'")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser, example: ExampleProject) -> Iterator[Page]:
+    """A fresh browser context (no cookies) on the example project."""
+    context = browser.new_context(base_url=example.url, viewport={"width": 960, "height": 720})
+    context.set_default_timeout(10_000)
+    # Hermetic: only the example project is reachable (GraphiQL would fetch its scripts from a CDN).
+    context.route(
+        lambda url: not url.startswith(example.url),
+        lambda route: route.abort("blockedbyclient"),
+    )
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def _screenshot(page: Page, name: str) -> None:
+    RESULTS_DIR.mkdir(exist_ok=True)
+    path = RESULTS_DIR / f"{name}.png"
+    page.screenshot(path=path, full_page=True)
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        shutil.copyfile(path, SCREENSHOTS_DIR / f"{name}.png")
+
+
+def _log_in(page: Page, username: str, password: str) -> None:
+    page.goto("/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/")
+
+
+def _submit(page: Page, button: Locator) -> None:
+    """Click a form's button and wait for the page the server answers with."""
+    with page.expect_navigation():
+        button.click()
+
+
+def _send(
+    page: Page, text: str, *, level: str, delivery: str, then: str = "here", url: str = ""
+) -> None:
+    page.get_by_label("Message", exact=True).fill(text)
+    page.get_by_label(level.capitalize(), exact=True).check()
+    page.locator(f"input[name=delivery][value={delivery}]").check()
+    page.get_by_label("Link", exact=True).fill(url)
+    button = "Send and show here" if then == "here" else "Send and open the app"
+    _submit(page, page.get_by_role("button", name=button))
+
+
+def _shown(page: Page) -> list[str]:
+    """The messages on the page: 'LEVEL text (kind)' per message, as a visitor reads them."""
+    page.wait_for_selector("#messages")
+    return [
+        f"{item.locator('.badge').inner_text().upper()} {item.locator('.text').inner_text()}"
+        f" ({item.locator('.kind').inner_text()})"
+        for item in page.locator("#messages li").all()
+    ]
+
+
+def test_demo_user_sees_the_welcome_messages_once_and_the_sticky_ones_until_dismissed(
+    page: Page,
+) -> None:
+    _log_in(page, "demo", "demo")
+
+    assert page.get_by_role("heading", level=1).inner_text() == "Classic page"
+    assert _shown(page) == [
+        "INFO Welcome! This message was stored before you logged in. It is delivered once: "
+        "reload and it is gone. (stored · once)",
+        "SUCCESS This one is sticky: it stays on every page until you dismiss it. "
+        "(stored · sticky)",
+        "WARNING Messages can carry meta data, such as a link: open the single-page app. "
+        "(stored · sticky)",
+        "ERROR This message expires a day after the demo was set up; then nobody sees it. "
+        "(stored · once)",
+    ]
+    link = page.get_by_role("link", name="Messages can carry meta data")
+    assert link.get_attribute("href") == "/spa/"
+    _screenshot(page, "classic")
+
+    page.reload()
+    assert _shown(page) == [
+        "SUCCESS This one is sticky: it stays on every page until you dismiss it. "
+        "(stored · sticky)",
+        "WARNING Messages can carry meta data, such as a link: open the single-page app. "
+        "(stored · sticky)",
+    ]
+
+    sticky = page.locator("#messages li", has_text="This one is sticky")
+    _submit(page, sticky.get_by_role("button", name="Dismiss"))
+    assert _shown(page) == [
+        "WARNING Messages can carry meta data, such as a link: open the single-page app. "
+        "(stored · sticky)",
+    ]
+
+
+def test_classic_page_shows_each_kind_of_delivery(page: Page, example: ExampleProject) -> None:
+    username = example.create_user("classic")
+    _log_in(page, username, username)
+    assert page.locator("#messages").inner_text() == "No messages. Send yourself one below."
+
+    _send(page, "Shown once", level="info", delivery="once")
+    assert _shown(page) == ["INFO Shown once (stored · once)"]
+    _send(page, "Until dismissed", level="warning", delivery="sticky", url="https://example.com/")
+    assert _shown(page) == ["WARNING Until dismissed (stored · sticky)"]
+    _send(page, "In the session", level="debug", delivery="session")
+    assert _shown(page) == [
+        "DEBUG In the session (session)",
+        "WARNING Until dismissed (stored · sticky)",
+    ]
+    assert page.get_by_role("link", name="Until dismissed").get_attribute("href") == (
+        "https://example.com/"
+    )
+
+    page.reload()
+    assert _shown(page) == ["WARNING Until dismissed (stored · sticky)"]
+    _submit(page, page.get_by_role("button", name="Dismiss"))
+    assert page.locator("#messages").inner_text() == "No messages. Send yourself one below."
+
+
+def test_spa_shows_messages_and_acknowledging_one_removes_it_for_good(
+    page: Page, example: ExampleProject
+) -> None:
+    username = example.create_user("alice")
+    _log_in(page, username, username)
+    _send(page, "Your report is ready.", level="success", delivery="sticky", url="/")
+    _send(page, "Your password expires in 3 days.", level="warning", delivery="sticky")
+    assert _shown(page) == [
+        "SUCCESS Your report is ready. (stored · sticky)",
+        "WARNING Your password expires in 3 days. (stored · sticky)",
+    ]
+
+    # Deliver-once and session messages sent on the way to the app are shown by the app.
+    _send(page, "Saved your settings.", level="info", delivery="session")
+    _send(page, "A new comment on your post.", level="info", delivery="once", then="spa")
+    page.wait_for_url("**/spa/")
+    page.wait_for_selector("#messages li")
+    assert page.get_by_role("heading", level=1).inner_text() == "Single-page app"
+    assert _shown(page) == [
+        "INFO Saved your settings. (session)",
+        "SUCCESS Your report is ready. (stored · sticky)",
+        "WARNING Your password expires in 3 days. (stored · sticky)",
+        "INFO A new comment on your post. (stored · once)",
+    ]
+    assert page.locator("#count").inner_text() == "2 pending"
+    assert page.get_by_role("link", name="Your report is ready.").get_attribute("href") == (
+        f"{example.url}/"
+    )
+    _screenshot(page, "spa")
+
+    sticky = page.locator("#messages li", has_text="Your password expires")
+    sticky.get_by_role("button", name="Acknowledge").click()
+    sticky.wait_for(state="detached")
+    page.get_by_text("1 pending").wait_for()
+    assert _shown(page) == [
+        "INFO Saved your settings. (session)",
+        "SUCCESS Your report is ready. (stored · sticky)",
+        "INFO A new comment on your post. (stored · once)",
+    ]
+
+    page.reload()
+    page.wait_for_selector("#messages li")
+    assert _shown(page) == ["SUCCESS Your report is ready. (stored · sticky)"]
+    assert page.locator("#count").inner_text() == "1 pending"
+
+    page.goto("/")
+    assert _shown(page) == ["SUCCESS Your report is ready. (stored · sticky)"]
+
+
+def test_message_text_and_meta_never_run_as_html_or_script(
+    page: Page, example: ExampleProject
+) -> None:
+    username = example.create_user("mallory")
+    # Sent through the Python API, which trusts its caller: the pages must not.
+    example.shell(
+        "from django.contrib.auth import get_user_model; from user_messages import api; "
+        f"user = get_user_model().objects.get(username={username!r}); "
+        "api.error(user, '<img src=x onerror=alert(1)>', deliver_once=False, "
+        "meta={'url': 'javascript:alert(1)'}); "
+        "api.info(user, 'Tab trick', deliver_once=False, meta={'url': 'java\\tscript:alert(2)'})"
+    )
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    _log_in(page, username, username)
+
+    expected = [
+        "ERROR <img src=x onerror=alert(1)> (stored · sticky)",
+        "INFO Tab trick (stored · sticky)",
+    ]
+    assert _shown(page) == expected
+    assert page.locator("#messages img").count() == 0
+    assert page.locator("#messages a").count() == 0
+
+    page.goto("/spa/")
+    page.wait_for_selector("#messages li")
+    assert _shown(page) == expected
+    assert page.locator("#messages img").count() == 0
+    assert page.locator("#messages a").count() == 0
+    assert dialogs == []
+
+
+def test_graphiql_is_served_at_graphql_in_development(page: Page) -> None:
+    response = page.goto("/graphql")
+
+    assert response is not None
+    assert response.status == 200
+    # GraphiQL's own scripts come from a CDN, blocked here: check the page that loads them.
+    assert page.locator("#editor").count() == 1
+    assert page.locator("script[src$='graphene_django/graphiql.js']").count() == 1
