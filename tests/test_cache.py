@@ -83,6 +83,7 @@ def test_a_rolled_back_send_changes_nothing(cached, user, django_assert_num_quer
     from django.db import transaction
 
     assert texts(user) == []
+
     def send_then_fail():
         with transaction.atomic():
             api.info(user, "never committed")

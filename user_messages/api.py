@@ -7,7 +7,7 @@ import itertools
 import json
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, TypeGuard, cast, overload
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -37,8 +37,8 @@ __all__ = [
 
 #: A recipient: a user instance or a user's primary key (the user need not be loaded).
 User = models.Model | int | str | uuid.UUID
-#: Many recipients: a QuerySet of users, or an iterable of users or primary keys.
-Users = models.QuerySet[Any] | Iterable[User]
+#: Many recipients: a QuerySet of users, or a collection of users or primary keys.
+Users = models.QuerySet[Any] | list[User] | tuple[User, ...] | set[User] | frozenset[User]
 
 BATCH_SIZE = 1000
 
@@ -102,7 +102,7 @@ def add_message(
         message_obj = Message.objects.create(user_id=user_id, **fields)
         _notify([user_id])
         return message_obj
-    return _broadcast(user, fields)
+    return _broadcast(cast("Users", user), fields)
 
 
 def _broadcast(users: Users, fields: dict[str, Any]) -> int:
@@ -139,7 +139,7 @@ def _broadcast(users: Users, fields: dict[str, Any]) -> int:
     return created
 
 
-def _is_single_pk(value: object) -> bool:
+def _is_single_pk(value: object) -> TypeGuard[int | str | uuid.UUID]:
     return isinstance(value, (int, str, uuid.UUID)) and not isinstance(value, bool)
 
 
@@ -149,6 +149,7 @@ def _existing_user_ids(users: Iterable[User], *, single: bool) -> list[Any]:
     pk_field = user_model._meta.pk
     ids: dict[Any, None] = {}
     for user in users:
+        value: Any
         if isinstance(user, models.Model):
             if not isinstance(user, user_model):
                 raise TypeError(
@@ -223,7 +224,7 @@ def _check_meta(meta: object) -> dict[str, Any]:
     if "\\u0000" in text:
         raise ValueError("meta must not contain NUL characters.")
     # What we store is what a reader gets back: tuples become lists, int keys strings.
-    return json.loads(text)
+    return cast("dict[str, Any]", json.loads(text))
 
 
 def _check_expires_at(expires_at: object) -> datetime.datetime | None:

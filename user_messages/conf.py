@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings as django_settings
 
@@ -27,23 +27,23 @@ class Settings:
 
     @property
     def SEND_PERMISSION(self) -> str:
-        return self._get("SEND_PERMISSION")
+        return cast("str", self._get("SEND_PERMISSION"))
 
     @property
     def MAX_MESSAGE_LENGTH(self) -> int:
-        return self._get("MAX_MESSAGE_LENGTH")
+        return cast("int", self._get("MAX_MESSAGE_LENGTH"))
 
     @property
     def MAX_META_BYTES(self) -> int:
-        return self._get("MAX_META_BYTES")
+        return cast("int", self._get("MAX_META_BYTES"))
 
     @property
     def MAX_RECIPIENTS(self) -> int:
-        return self._get("MAX_RECIPIENTS")
+        return cast("int", self._get("MAX_RECIPIENTS"))
 
     @property
     def CACHE(self) -> str | None:
-        return self._get("CACHE")
+        return cast("str | None", self._get("CACHE"))
 
 
 conf = Settings()

@@ -116,8 +116,8 @@ def _claim_returning(alias: str, pks: Iterable[int], now: datetime.datetime) -> 
     connection = connections[alias]
     qn = connection.ops.quote_name
     meta = Message._meta
-    pk_column = qn(meta.pk.column)
-    delivered_at = qn(meta.get_field("delivered_at").column)
+    pk_column = qn(str(meta.get_field("id").column))
+    delivered_at = qn(str(meta.get_field("delivered_at").column))
     pks = list(pks)
     placeholders = ", ".join(["%s"] * len(pks))
     sql = (
@@ -166,7 +166,7 @@ class Message(models.Model):
     def level_tag(self) -> str:
         """The level's tag (``info``, ``error`` ...), honouring ``MESSAGE_TAGS``."""
         # Read through the module: Django rebinds LEVEL_TAGS when MESSAGE_TAGS changes.
-        return message_storage.LEVEL_TAGS.get(self.level, "")
+        return str(message_storage.LEVEL_TAGS.get(self.level, ""))
 
     @property
     def tags(self) -> str:
