@@ -272,3 +272,10 @@ def test_message_behaves_like_djangos_message(user, settings):
     settings.MESSAGE_TAGS = {constants.WARNING: "alert"}
     assert message.level_tag == "alert"
     assert api.info(user, "plain").tags == "info"
+
+
+def test_an_id_too_large_for_any_column_is_an_unknown_user(user):
+    with pytest.raises(
+        ValueError, match=rf"^There are no users with ids \[{2**64}\]; nothing was sent\.$"
+    ):
+        api.info([user, 2**64], "hello")

@@ -183,3 +183,9 @@ def test_only_sticky_messages_pending_costs_one_query(user, django_assert_num_qu
 
     with django_assert_num_queries(1):
         assert texts(api.get_messages(user=user)) == ["sticky"]
+
+
+def test_acknowledge_ignores_ids_too_large_for_any_column(user):
+    message = api.info(user, "x", deliver_once=False)
+
+    assert api.acknowledge(user, [2**64, -(2**70), message.pk]) == 1

@@ -166,7 +166,9 @@ def _existing_user_ids(users: Iterable[User], *, single: bool) -> list[Any]:
             raise ValueError(f"{value!r} is not a valid user id.") from None
 
     found: set[Any] = set()
-    for batch in _batched(iter(ids), BATCH_SIZE):
+    # An integer no database column can hold names no user; asking would crash some drivers.
+    storable = (user_id for user_id in ids if not isinstance(user_id, int) or _storable(user_id))
+    for batch in _batched(storable, BATCH_SIZE):
         found.update(user_model._default_manager.filter(pk__in=batch).values_list("pk", flat=True))
     missing = [user_id for user_id in ids if user_id not in found]
     if missing:
@@ -347,7 +349,14 @@ def _message_ids(ids: Iterable[int | str]) -> list[int]:
         if isinstance(value, bool) or not isinstance(value, (int, str)):
             raise TypeError(f"A message id must be an int, got {value!r}.")
         try:
-            pks.append(int(value))
+            pk = int(value)
         except ValueError:
             raise ValueError(f"{value!r} is not a valid message id.") from None
+        if _storable(pk):  # larger ids cannot exist, and would crash some drivers
+            pks.append(pk)
     return pks
+
+
+def _storable(value: int) -> bool:
+    """Whether an integer fits the widest integer column of every backend (64 bits, signed)."""
+    return -(2**63) <= value < 2**63
