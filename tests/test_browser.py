@@ -84,7 +84,7 @@ class ExampleProject:
 
     def shell(self, code: str) -> str:
         """Run Python code inside the example project (its settings and database)."""
-        return self.manage("shell", "--no-imports", "-c", code)
+        return self.manage("shell", "-c", code)
 
     def create_user(self, username: str) -> str:
         """Create a user whose password is the username; return the username."""
@@ -296,9 +296,13 @@ def test_spa_shows_messages_and_acknowledging_one_removes_it_for_good(
         "WARNING Your password expires in 3 days. (stored · sticky)",
     ]
 
-    # Deliver-once and session messages sent on the way to the app are shown by the app.
-    _send(page, "Saved your settings.", level="info", delivery="session")
-    _send(page, "A new comment on your post.", level="info", delivery="once", then="spa")
+    # A deliver-once message from the server, and a session message on the way to the app.
+    example.shell(
+        "from django.contrib.auth import get_user_model; from user_messages import api; "
+        f"api.info(get_user_model().objects.get(username={username!r}), "
+        "'A new comment on your post.')"
+    )
+    _send(page, "Saved your settings.", level="info", delivery="session", then="spa")
     page.wait_for_url("**/spa/")
     page.wait_for_selector("#messages li")
     assert page.get_by_role("heading", level=1).inner_text() == "Single-page app"
@@ -373,3 +377,18 @@ def test_graphiql_is_served_at_graphql_in_development(page: Page) -> None:
     # GraphiQL's own scripts come from a CDN, blocked here: check the page that loads them.
     assert page.locator("#editor").count() == 1
     assert page.locator("script[src$='graphene_django/graphiql.js']").count() == 1
+
+
+def test_spa_runs_the_published_operations_verbatim(page: Page) -> None:
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    _log_in(page, "demo", "demo")
+    page.goto("/spa/")
+    page.locator("#count").get_by_text("pending").wait_for()
+
+    operations = sorted(url.rsplit("/", 1)[1] for url in requested if "/spa/operations/" in url)
+    assert operations == ["MyMessageCount.graphql", "MyMessages.graphql"]
+    for name in operations:
+        served = page.request.get(f"/spa/operations/{name}")
+        assert served.text() == (REPO / "schema" / "operations" / name).read_text()
+    assert page.request.get("/spa/operations/Missing.graphql").status == 404
