@@ -289,11 +289,7 @@ def _parse_message_id(value: str) -> int | None:
 
 
 class AcknowledgeMessages(UserMessagesMutation):
-    """Mark the caller's stored messages done, so that sticky ones stop showing.
-
-    Acknowledging an own message twice succeeds both times. Ids of other users' messages
-    get the same NOT_FOUND as ids that never existed.
-    """
+    """Mark the caller's stored messages done, so that sticky ones stop showing."""
 
     acknowledged_ids = graphene.List(
         graphene.NonNull(graphene.ID),
@@ -305,6 +301,12 @@ class AcknowledgeMessages(UserMessagesMutation):
         ids = graphene.List(graphene.NonNull(graphene.ID), required=True)
 
     class Meta:
+        # One paragraph: a blank line would print as trailing whitespace in schema.graphql.
+        description = (
+            "Mark the caller's stored messages done, so that sticky ones stop showing. "
+            "Acknowledging an own message again succeeds again; ids of other users' messages "
+            "get the same NOT_FOUND as ids that never existed."
+        )
         login_required = True
 
     @classmethod

@@ -1,0 +1,106 @@
+"""The contract in schema/: the SDL matches the code, and the stored operations work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import AbstractBaseUser
+from django.test import Client
+from graphql import OperationDefinitionNode, parse, print_ast, print_schema, validate
+
+from tests.schema import OPERATIONS_DIR, operation, post_operation, schema
+from user_messages import api
+
+SDL = Path(__file__).resolve().parent.parent / "schema" / "schema.graphql"
+REGENERATE = (
+    "python -m django graphql_schema --settings tests.settings "
+    "--schema tests.schema.schema --out schema/schema.graphql"
+)
+
+#: What the example SPA relies on: operation name -> its variable definitions.
+OPERATIONS = {
+    "MyMessages": ["$peek: Boolean"],
+    "MyMessageCount": [],
+    "AcknowledgeMessages": ["$ids: [ID!]!"],
+    "SendMessage": ["$input: SendMessageInput!"],
+}
+
+
+def test_schema_graphql_is_the_sdl_printed_from_the_code() -> None:
+    assert SDL.read_text() == print_schema(schema.graphql_schema), f"Regenerate: {REGENERATE}"
+
+
+def test_the_operations_directory_holds_exactly_the_agreed_operations() -> None:
+    assert sorted(path.stem for path in OPERATIONS_DIR.glob("*.graphql")) == sorted(OPERATIONS)
+
+
+@pytest.mark.parametrize("name", OPERATIONS)
+def test_each_operation_has_its_agreed_name_and_variables(name: str) -> None:
+    (definition,) = parse(operation(name)).definitions
+    assert isinstance(definition, OperationDefinitionNode)
+
+    assert definition.name is not None
+    assert definition.name.value == name
+    assert [print_ast(variable) for variable in definition.variable_definitions] == (
+        OPERATIONS[name]
+    )
+
+
+@pytest.mark.parametrize("name", OPERATIONS)
+def test_each_operation_is_valid_against_the_schema(name: str) -> None:
+    assert validate(schema.graphql_schema, parse(operation(name))) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "variables", "data"),
+    [
+        ("MyMessages", {"peek": True}, {"myMessages": []}),
+        ("MyMessageCount", {}, {"myMessageCount": 0}),
+        (
+            "AcknowledgeMessages",
+            {"ids": []},
+            {"acknowledgeMessages": {"acknowledgedIds": [], "errors": []}},
+        ),
+        (
+            "SendMessage",
+            {"input": {"recipients": [], "level": "INFO", "message": "Hi"}},
+            {
+                "sendMessage": {
+                    "count": 0,
+                    "errors": [
+                        {
+                            "field": "recipients",
+                            "code": "REQUIRED",
+                            "message": "Name at least one recipient.",
+                        }
+                    ],
+                }
+            },
+        ),
+    ],
+)
+def test_each_operation_runs_through_the_view(
+    client: Client,
+    user: AbstractBaseUser,
+    name: str,
+    variables: dict[str, Any],
+    data: dict[str, Any],
+) -> None:
+    user.is_superuser = True
+    user.save()
+    client.force_login(user)
+
+    assert post_operation(client, name, variables) == {"data": data}
+
+
+def test_my_messages_operation_asks_for_every_field_of_a_message(
+    client: Client, user: AbstractBaseUser
+) -> None:
+    client.force_login(user)
+    api.info(user, "Hello.")
+
+    (message,) = post_operation(client, "MyMessages")["data"]["myMessages"]
+
+    assert sorted(message) == sorted(schema.graphql_schema.get_type("UserMessage").fields)
