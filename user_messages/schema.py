@@ -11,6 +11,9 @@ Compose the mixins into your project's schema::
 Only projects that install the ``graphql`` extra import this module.
 """
 
+# graphene ships no type information, so every graphene base class is Any to mypy.
+# mypy: disallow-subclassing-any=False
+
 from __future__ import annotations
 
 import enum
@@ -266,13 +269,17 @@ class UserMessagesMutation(graphene.Mutation):
     def mutate(cls, root: Any, info: graphene.ResolveInfo, **data: Any) -> UserMessagesMutation:
         try:
             cls.check_permissions(info.context)
-            return cls.perform_mutation(info, **data)
+            payload: UserMessagesMutation = cls.perform_mutation(info, **data)
         except ValidationError as error:
             return cls(errors=_errors_as_data(error), **cls.nothing_done())
+        return payload
 
     @classmethod
-    def perform_mutation(cls, info: graphene.ResolveInfo, **data: Any) -> UserMessagesMutation:
-        """Do the work; raise ValidationError to refuse (nothing may be written by then)."""
+    def perform_mutation(cls, *args: Any, **kwargs: Any) -> Any:
+        """Called as ``perform_mutation(info, **arguments)``; raise ValidationError to refuse.
+
+        Refuse before writing anything: the error is returned, the request is not rolled back.
+        """
         raise NotImplementedError
 
     @classmethod
