@@ -38,6 +38,13 @@ class Command(BaseCommand):
             call_command("migrate", interactive=False, verbosity=0)
             for username, password, is_superuser in DEMO_USERS:
                 self._create_user(username, password, is_superuser=is_superuser)
+            if not options["no_serve"]:
+                addrport = options["addrport"]
+                # runserver reads a bare port as 127.0.0.1:PORT.
+                address = addrport if ":" in addrport else f"127.0.0.1:{addrport}"
+                self.stdout.write(
+                    f"Open http://{address}/ and log in as demo / demo (or staff / staff)."
+                )
         if not options["no_serve"]:
             call_command("runserver", options["addrport"])
 

@@ -1,0 +1,509 @@
+"""`manage.py bench`: print the package's figures (queries, medians, speed-ups) against targets.
+
+Runs in its own throwaway database (see _throwaway.py) on the configured backend: set
+DATABASE_URL=postgres://... for PostgreSQL, leave it unset (or sqlite:////path) for SQLite.
+Exits non-zero when a target is missed.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import platform
+import socket
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import django
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext, override_settings
+from django.utils import timezone
+
+from example_project.management.commands._throwaway import throwaway_database
+from user_messages import api
+from user_messages.models import Message
+
+#: Statements that only control the transaction; the delivery target does not count them.
+TRANSACTION_CONTROL = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT", "BEGIN", "COMMIT")
+BENCH_USER_PREFIX = "bench-"
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+BROADCAST_SPEEDUP_TARGET = 50.0
+
+
+@dataclass
+class Report:
+    """Prints one aligned line per figure and remembers which targets were missed."""
+
+    write: Callable[[str], None]
+    failures: list[str] = field(default_factory=list)
+
+    def section(self, title: str) -> None:
+        """Start a group of figures."""
+        self.write(f"\n{title}\n{'-' * len(title)}")
+
+    def figure(self, what: str, value: str, target: str = "", ok: bool | None = None) -> None:
+        """One measured figure; with a target, ``ok`` says whether it was met."""
+        verdict = "" if ok is None else ("PASS" if ok else "FAIL")
+        if ok is False:
+            self.failures.append(what)
+        self.write(f"  {what:<52} {value:<30} {target:<24} {verdict}".rstrip())
+
+    def note(self, text: str) -> None:
+        """A line of explanation under the figures."""
+        self.write(f"    {text}")
+
+
+def median_ms(
+    run: Callable[[], object], repeat: int, setup: Callable[[], object] | None = None
+) -> float:
+    """Median wall time of ``run`` in milliseconds; ``setup`` runs untimed before each call."""
+    times = []
+    for _ in range(repeat):
+        if setup is not None:
+            setup()
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def captured_sql(run: Callable[[], object]) -> list[str]:
+    """The SQL statements ``run`` sends to the default database."""
+    with CaptureQueriesContext(connection) as context:
+        run()
+    return [query["sql"] for query in context.captured_queries]
+
+
+def statements(sql: list[str]) -> list[str]:
+    """Drop transaction control (savepoints, BEGIN/COMMIT) from captured SQL."""
+    return [query for query in sql if not query.lstrip().upper().startswith(TRANSACTION_CONTROL)]
+
+
+def ours(sql: list[str]) -> list[str]:
+    """The statements that touch the package's table."""
+    table = Message._meta.db_table
+    return [query for query in sql if table in query]
+
+
+def summary(sql: list[str]) -> str:
+    """Queries as 'N queries (M ours)'."""
+    return f"{len(sql)} queries ({len(ours(sql))} ours)"
+
+
+def redis_reachable() -> bool:
+    """Whether something listens on the Redis port; we never leave 127.0.0.1."""
+    try:
+        with socket.create_connection((REDIS_HOST, REDIS_PORT), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+class Command(BaseCommand):
+    help = (
+        "Benchmark the package in a throwaway database: page views, GraphQL, sends, delivery "
+        "statements, the cache, and get_messages on a large table. Exits 1 if a target is missed."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--users", type=int, default=10_000, help="Users in the large table and broadcast."
+        )
+        parser.add_argument(
+            "--messages", type=int, default=1_000_000, help="Rows in the large table."
+        )
+        parser.add_argument(
+            "--pending-per-user", type=int, default=3, help="Pending rows per user in it."
+        )
+        parser.add_argument(
+            "--repeat", type=int, default=200, help="Samples per median (page views, sends)."
+        )
+        parser.add_argument(
+            "--loop-users",
+            type=int,
+            default=None,
+            help="Users for the one-send-per-user loop (default: --users).",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        report = Report(self.stdout.write)
+        with throwaway_database("bench_user_messages") as database:
+            self._header(database, options)
+            # DEBUG off as in production (no query log); the test Client's host is 'testserver'.
+            with override_settings(
+                DEBUG=False, ALLOWED_HOSTS=[*settings.ALLOWED_HOSTS, "testserver"]
+            ):
+                Bench(report, options).run()
+        if report.failures:
+            raise CommandError(f"{len(report.failures)} target(s) missed: {report.failures}")
+        self.stdout.write("\nAll targets met.")
+
+    def _header(self, database: dict[str, Any], options: dict[str, Any]) -> None:
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute("SHOW server_version")
+            else:
+                cursor.execute("SELECT sqlite_version()")
+            server = cursor.fetchone()[0]
+        self.stdout.write(
+            f"django-user-messages-plus bench on {connection.vendor} {server} "
+            f"(throwaway database {database['NAME']})\n"
+            f"Python {platform.python_version()}, Django {django.get_version()}, "
+            f"{os.cpu_count()} CPUs, {platform.platform()}\n"
+            f"Sizes: --users {options['users']} --messages {options['messages']} "
+            f"--pending-per-user {options['pending_per_user']} --repeat {options['repeat']}"
+        )
+
+
+class Bench:
+    """The measurements, in an order where the large table is in place for all reads."""
+
+    def __init__(self, report: Report, options: dict[str, Any]) -> None:
+        self.report = report
+        self.users: int = options["users"]
+        self.messages: int = options["messages"]
+        self.pending_per_user: int = options["pending_per_user"]
+        self.repeat: int = options["repeat"]
+        self.loop_users: int = options["loop_users"] or self.users
+        self.user_model = get_user_model()
+        self.page_user = self.user_model._default_manager.create(username="page-user")
+        self.client = Client()
+        self.client.force_login(self.page_user)
+        self.graphql_query = (settings.GRAPHQL_OPERATIONS_DIR / "MyMessages.graphql").read_text(
+            encoding="utf-8"
+        )
+        self.page_ours: dict[int, int] = {}
+
+    def run(self) -> None:
+        """Every measurement, each printing its lines."""
+        self.large_table()
+        self.page_views()
+        self.graphql()
+        self.delivery_statements()
+        self.cache()
+        self.sends()
+
+    # -- data ---------------------------------------------------------------------------------
+
+    def create_bench_users(self) -> tuple[int, int]:
+        """Create --users users with consecutive ids; return (first id, last id)."""
+        self.user_model._default_manager.bulk_create(
+            [
+                self.user_model(username=f"{BENCH_USER_PREFIX}{number:07d}", password="!")
+                for number in range(self.users)
+            ],
+            batch_size=1000,
+        )
+        ids = self.user_model._default_manager.filter(username__startswith=BENCH_USER_PREFIX)
+        first = ids.order_by("pk").values_list("pk", flat=True).first()
+        last = ids.order_by("-pk").values_list("pk", flat=True).first()
+        # The generator maps row n to user first + n % users, which needs consecutive ids.
+        if first is None or last is None or last - first + 1 != self.users:
+            raise CommandError("Bench users did not get consecutive ids; cannot generate rows.")
+        return first, last
+
+    def generate_messages(self, first_user_id: int) -> None:
+        """Insert --messages rows in one statement: all delivered but the newest few per user."""
+        meta = Message._meta
+        qn = connection.ops.quote_name
+        columns = ", ".join(
+            qn(meta.get_field(name).column)
+            for name in (
+                "created_at",
+                "delivered_at",
+                "user",
+                "level",
+                "message",
+                "extra_tags",
+                "meta",
+                "deliver_once",
+                "expires_at",
+            )
+        )
+        # The last pending_per_user * users rows are pending: n % users walks every user.
+        delivered_rows = self.messages - self.pending_per_user * self.users
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        select = (
+            "SELECT %s, CASE WHEN n < %s THEN %s ELSE NULL END, %s + n % %s, 20, "
+            "'Benchmark message', '', {meta}, %s, NULL FROM {source}"
+        )
+        params = [now, delivered_rows, now, first_user_id, self.users, True]
+        if connection.vendor == "postgresql":
+            sql = f"INSERT INTO {qn(meta.db_table)} ({columns}) " + select.format(
+                meta="'{}'::jsonb", source="generate_series(0, %s - 1) AS g(n)"
+            )
+            params.append(self.messages)
+        else:
+            # SQLite has no generate_series by default; a recursive CTE counts just as well.
+            sql = (
+                "WITH RECURSIVE g(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM g WHERE n + 1 < %s) "
+                f"INSERT INTO {qn(meta.db_table)} ({columns}) "
+                + select.format(meta="'{}'", source="g")
+            )
+            params.insert(0, self.messages)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            # Fresh statistics, as autovacuum would have them on a table that grew over time.
+            cursor.execute(f"ANALYZE {qn(meta.db_table)}")
+
+    # -- measurements -------------------------------------------------------------------------
+
+    def large_table(self) -> None:
+        """get_messages latency and plan with --messages rows for --users users."""
+        report = self.report
+        report.section(
+            f"get_messages on a table of {self.messages:,} messages for {self.users:,} users"
+        )
+        if self.messages < self.pending_per_user * self.users:
+            raise CommandError("--messages must be at least --pending-per-user * --users.")
+        start = time.perf_counter()
+        first, _last = self.create_bench_users()
+        users_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        self.generate_messages(first)
+        rows_seconds = time.perf_counter() - start
+        report.figure("setup: create users (bulk_create)", f"{users_seconds:.1f} s")
+        report.figure("setup: generate rows (one INSERT ... SELECT)", f"{rows_seconds:.1f} s")
+
+        sample = list(range(first, first + min(self.repeat, self.users)))
+        position = iter(sample)
+        first_read = median_ms(
+            lambda: len(api.get_messages(user=next(position))), repeat=len(sample)
+        )
+        position = iter(sample)
+        again = median_ms(lambda: len(api.get_messages(user=next(position))), repeat=len(sample))
+        report.figure(
+            f"get_messages, {self.pending_per_user} pending (first read)",
+            f"{first_read:.2f} ms median of {len(sample)} users",
+        )
+        report.figure(
+            "get_messages, nothing pending (read again)",
+            f"{again:.2f} ms median of {len(sample)} users",
+        )
+        plan = Message.objects.for_user(first + len(sample)).deliverable().explain()
+        report.figure(
+            "plan of the deliverable SELECT uses user_delivered_at",
+            "yes" if "user_delivered_at" in plan else "no",
+            "index user_delivered_at",
+            "user_delivered_at" in plan,
+        )
+        for line in plan.splitlines():
+            report.note(line)
+
+    def page_views(self) -> None:
+        """The classic page: 0 and 5 pending, and with Django's context processor only."""
+        report = self.report
+        report.section("Logged-in page view (test Client, classic page rendering `messages`)")
+        client = self.client
+        user = self.page_user
+
+        def view() -> None:
+            response = client.get("/")
+            if response.status_code != 200:
+                raise CommandError(f"The classic page answered {response.status_code}.")
+
+        def five_pending() -> None:
+            Message.objects.bulk_create(
+                Message(user=user, level=20, message=f"Pending {n}") for n in range(5)
+            )
+
+        five_pending()
+        response = client.get("/")
+        shown = response.content.decode().count("stored · once")
+        if shown != 5:
+            raise CommandError(f"The page showed {shown} stored messages, expected 5.")
+
+        floor_templates = copy.deepcopy(settings.TEMPLATES)
+        for engine in floor_templates:
+            processors = engine["OPTIONS"]["context_processors"]
+            processors.remove("user_messages.context_processors.messages")
+        with override_settings(TEMPLATES=floor_templates):
+            floor_sql = captured_sql(view)
+            floor_ms = median_ms(view, self.repeat)
+        empty_sql = captured_sql(view)
+        empty_ms = median_ms(view, self.repeat)
+        five_pending()
+        five_sql = captured_sql(view)
+        five_ms = median_ms(view, self.repeat, setup=five_pending)
+        self.page_ours = {0: len(ours(empty_sql)), 5: len(ours(statements(five_sql)))}
+
+        report.figure(
+            "floor: django.contrib.messages only", f"{floor_ms:.2f} ms, {summary(floor_sql)}"
+        )
+        report.figure(
+            "user_messages, 0 pending",
+            f"{empty_ms:.2f} ms, {summary(empty_sql)}",
+            "ours <= 1 query",
+            self.page_ours[0] <= 1,
+        )
+        report.figure(
+            "user_messages, 5 pending (deliver-once)",
+            f"{five_ms:.2f} ms, {summary(statements(five_sql))}",
+            "ours <= 2 statements",
+            self.page_ours[5] <= 2,
+        )
+        report.figure("overhead vs floor, 0 pending", f"{empty_ms / floor_ms:.2f}x")
+        report.figure("overhead vs floor, 5 pending", f"{five_ms / floor_ms:.2f}x")
+
+    def graphql(self) -> None:
+        """A myMessages round trip through the real /graphql view."""
+        report = self.report
+        report.section("GraphQL myMessages round trip (POST /graphql, logged-in test Client)")
+        client = self.client
+        user = self.page_user
+        body = json.dumps(
+            {"query": self.graphql_query, "operationName": "MyMessages", "variables": {}}
+        )
+        received: list[int] = []
+
+        def round_trip() -> None:
+            response = client.post("/graphql", body, content_type="application/json")
+            result = response.json()
+            if response.status_code != 200 or result.get("errors"):
+                raise CommandError(f"/graphql answered {response.status_code}: {result}")
+            received.append(len(result["data"]["myMessages"]))
+
+        def five_pending() -> None:
+            Message.objects.bulk_create(
+                Message(user=user, level=20, message=f"Pending {n}") for n in range(5)
+            )
+
+        empty_sql = captured_sql(round_trip)
+        empty_ms = median_ms(round_trip, self.repeat)
+        five_pending()
+        received.clear()
+        five_sql = statements(captured_sql(round_trip))
+        five_ms = median_ms(round_trip, self.repeat, setup=five_pending)
+        if set(received) != {5}:
+            raise CommandError(f"myMessages returned {set(received)} messages, expected 5.")
+        for pending, sql, ms in ((0, empty_sql, empty_ms), (5, five_sql, five_ms)):
+            report.figure(
+                f"myMessages, {pending} pending",
+                f"{ms:.2f} ms, {summary(sql)}",
+                f"ours = page's ({self.page_ours[pending]})",
+                len(ours(sql)) == self.page_ours[pending],
+            )
+
+    def delivery_statements(self) -> None:
+        """Statements of one get_messages call with 1 and with 50 deliver-once messages."""
+        report = self.report
+        report.section("Delivery statements of get_messages (transaction control not counted)")
+        user = self.user_model._default_manager.create(username="delivery-user")
+        for pending in (1, 50):
+            Message.objects.bulk_create(
+                Message(user=user, level=20, message=f"Once {n}") for n in range(pending)
+            )
+            shown: list[int] = []
+            sql = captured_sql(lambda shown=shown: shown.append(len(api.get_messages(user=user))))
+            if shown != [pending]:
+                raise CommandError(f"get_messages returned {shown}, expected [{pending}].")
+            counted = statements(sql)
+            kinds = ", ".join(query.split(None, 1)[0] for query in counted)
+            report.figure(
+                f"{pending} deliver-once pending",
+                f"{len(counted)} ({kinds}); {len(sql)} with tx control",
+                "<= 2 statements",
+                len(counted) <= 2,
+            )
+
+    def cache(self) -> None:
+        """The page view of a user with nothing pending, with the opt-in Redis cache."""
+        report = self.report
+        report.section("Opt-in cache (USER_MESSAGES['CACHE'] -> Redis 127.0.0.1:6379)")
+        if not redis_reachable():
+            report.figure("SKIPPED: Redis unreachable at 127.0.0.1:6379", "-")
+            return
+        prefix = f"bench_user_messages_{os.getpid()}"
+        caches = {
+            **settings.CACHES,
+            "bench_user_messages": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": f"redis://{REDIS_HOST}:{REDIS_PORT}",
+                # A prefix of our own: the cleanup below deletes only keys of this run.
+                "KEY_PREFIX": prefix,
+            },
+        }
+        user_messages = {**settings.USER_MESSAGES, "CACHE": "bench_user_messages"}
+        client = self.client
+
+        def view() -> str:
+            response = client.get("/")
+            if response.status_code != 200:
+                raise CommandError(f"The classic page answered {response.status_code}.")
+            return response.content.decode()
+
+        try:
+            with override_settings(CACHES=caches, USER_MESSAGES=user_messages):
+                view()  # the first view reads the database and remembers "nothing pending"
+                sql = captured_sql(view)
+                ms = median_ms(view, self.repeat)
+                api.info(self.page_user, "Sent while cached")
+                seen = "Sent while cached" in view()
+        finally:
+            _delete_redis_keys(prefix)
+        report.figure(
+            "page view, nothing pending, cache warm",
+            f"{ms:.2f} ms, {summary(sql)}",
+            "ours = 0 queries",
+            not ours(sql),
+        )
+        report.figure(
+            "a send after warm-up shows on the next view",
+            "yes" if seen else "no",
+            "shown",
+            seen,
+        )
+
+    def sends(self) -> None:
+        """One send; a broadcast to --users; the same users one send each in a loop."""
+        report = self.report
+        report.section("Sending")
+        single_ms = median_ms(lambda: api.info(self.page_user, "One"), self.repeat)
+        report.figure("api.info(user, ...): one send", f"{single_ms:.2f} ms median")
+
+        recipients = self.user_model._default_manager.filter(username__startswith=BENCH_USER_PREFIX)
+        broadcast_ms = median_ms(lambda: api.info(recipients, "Broadcast"), repeat=3)
+        broadcast_rate = self.users / (broadcast_ms / 1000)
+        report.figure(
+            f"broadcast api.info(QuerySet of {self.users:,} users)",
+            f"{broadcast_ms:.0f} ms, {broadcast_rate:,.0f} users/s",
+        )
+
+        users = list(recipients.order_by("pk")[: self.loop_users])
+        start = time.perf_counter()
+        for user in users:
+            api.info(user, "Loop")
+        loop_seconds = time.perf_counter() - start
+        loop_rate = len(users) / loop_seconds
+        report.figure(
+            f"loop: api.info(user, ...) for {len(users):,} users",
+            f"{loop_seconds * 1000:.0f} ms, {loop_rate:,.0f} users/s",
+        )
+        speedup = broadcast_rate / loop_rate
+        report.figure(
+            "broadcast speed-up over the loop",
+            f"{speedup:.0f}x",
+            f">= {BROADCAST_SPEEDUP_TARGET:.0f}x",
+            speedup >= BROADCAST_SPEEDUP_TARGET,
+        )
+
+
+def _delete_redis_keys(prefix: str) -> None:
+    """Remove this run's cache keys (never FLUSHDB: the Redis may be shared)."""
+    try:
+        import redis
+    except ImportError:
+        return
+    client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, socket_timeout=2)
+    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
