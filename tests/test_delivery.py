@@ -189,3 +189,40 @@ def test_acknowledge_ignores_ids_too_large_for_any_column(user):
     message = api.info(user, "x", deliver_once=False)
 
     assert api.acknowledge(user, [2**64, -(2**70), message.pk]) == 1
+
+
+def test_peek_shows_what_a_read_would_show_and_consumes_nothing(user):
+    from django.contrib import messages
+
+    api.info(user, "once")
+    api.info(user, "sticky", deliver_once=False)
+    request = _request(user)
+    messages.info(request, "flash")
+
+    assert texts(api.peek_messages(request=request)) == ["flash", "once", "sticky"]
+    assert texts(api.peek_messages(user=user)) == ["once", "sticky"]
+    assert texts(api.get_messages(request=request)) == ["flash", "once", "sticky"]
+    assert texts(api.get_messages(user=user)) == ["sticky"]
+
+
+def test_peek_is_lazy_and_costs_one_query(user, django_assert_num_queries):
+    api.info(user, "once")
+
+    with django_assert_num_queries(0):
+        peeked = api.peek_messages(user=user)
+    with django_assert_num_queries(1):
+        assert texts(peeked) == ["once"]
+
+
+def test_acknowledge_owned_reports_the_callers_ids_only(user, other_user):
+    done = api.info(user, "done", deliver_once=False)
+    api.acknowledge(user, [done.pk])
+    mine = api.info(user, "mine", deliver_once=False)
+    theirs = api.info(other_user, "theirs", deliver_once=False)
+
+    owned = api.acknowledge_owned(user, [mine.pk, theirs.pk, done.pk, str(mine.pk), 987654])
+
+    assert owned == [mine.pk, done.pk]
+    assert texts(api.get_messages(user=user)) == []
+    assert texts(api.get_messages(user=other_user)) == ["theirs"]
+    assert api.acknowledge_owned(user, []) == []

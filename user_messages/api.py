@@ -25,11 +25,13 @@ if TYPE_CHECKING:
 __all__ = [
     "acknowledge",
     "acknowledge_all",
+    "acknowledge_owned",
     "add_message",
     "debug",
     "error",
     "get_messages",
     "info",
+    "peek_messages",
     "pending_count",
     "success",
     "warning",
@@ -286,32 +288,48 @@ def get_messages(*, request: HttpRequest | None = None, user: User | None = None
     Nothing runs until the list is used. Using it consumes what it shows: Django's messages
     are marked used and deliver-once messages delivered; sticky ones stay until acknowledged.
     """
+    _check_source(request, user)
+    return SimpleLazyObject(lambda: _read(request, user, consume=True))  # type: ignore[return-value]
+
+
+def peek_messages(*, request: HttpRequest | None = None, user: User | None = None) -> list[Any]:
+    """The lazy list ``get_messages`` would give, consuming nothing (for badges and previews)."""
+    _check_source(request, user)
+    return SimpleLazyObject(lambda: _read(request, user, consume=False))  # type: ignore[return-value]
+
+
+def _check_source(request: HttpRequest | None, user: User | None) -> None:
     if (request is None) == (user is None):
         raise TypeError("Pass exactly one of request= or user=.")
 
-    def fetch() -> list[Any]:
-        from user_messages.models import Message
 
-        messages: list[Any] = []
-        recipient = user
-        if request is not None:
-            messages.extend(django_messages.get_messages(request))
-            request_user = getattr(request, "user", None)
-            if request_user is not None and request_user.is_authenticated:
-                recipient = request_user
-        if recipient is not None:
-            from user_messages import cache
+def _read(request: HttpRequest | None, user: User | None, *, consume: bool) -> list[Any]:
+    from user_messages import cache
+    from user_messages.models import Message
 
-            user_id = recipient.pk if isinstance(recipient, models.Model) else recipient
-            nothing_pending, version = cache.lookup(user_id)
-            if not nothing_pending:
-                stored = Message.objects.for_user(user_id).deliver()
-                if not stored:
-                    cache.remember_nothing_pending(user_id, version)
-                messages.extend(stored)
-        return messages
-
-    return SimpleLazyObject(fetch)  # type: ignore[return-value]
+    messages: list[Any] = []
+    recipient = user
+    if request is not None:
+        storage = django_messages.get_messages(request)
+        was_used = getattr(storage, "used", False)
+        messages.extend(storage)
+        if not consume and hasattr(storage, "used"):
+            # Django's documented way to keep messages after iterating them. Restoring the old
+            # value keeps an earlier consuming read of the same request in force.
+            storage.used = was_used
+        request_user = getattr(request, "user", None)
+        if request_user is not None and request_user.is_authenticated:
+            recipient = request_user
+    if recipient is not None:
+        user_id = recipient.pk if isinstance(recipient, models.Model) else recipient
+        nothing_pending, version = cache.lookup(user_id)
+        if not nothing_pending:
+            pending = Message.objects.for_user(user_id)
+            stored = pending.deliver() if consume else list(pending.deliverable())
+            if not stored:
+                cache.remember_nothing_pending(user_id, version)
+            messages.extend(stored)
+    return messages
 
 
 def acknowledge(user: User, ids: Iterable[int | str]) -> int:
@@ -325,6 +343,23 @@ def acknowledge(user: User, ids: Iterable[int | str]) -> int:
     if not pks:
         return 0
     return Message.objects.for_user(user).filter(pk__in=pks).mark_delivered()
+
+
+def acknowledge_owned(user: User, ids: Iterable[int | str]) -> list[int]:
+    """Acknowledge ``user``'s messages among ``ids``; return which ids are ``user``'s.
+
+    The result includes messages acknowledged before, so acknowledging is idempotent; ids of
+    other users' messages are left out exactly like unknown ids, so they reveal nothing.
+    """
+    from user_messages.models import Message
+
+    pks = list(dict.fromkeys(_message_ids(ids)))
+    if not pks:
+        return []
+    owned = Message.objects.for_user(user).filter(pk__in=pks)
+    found = set(owned.values_list("pk", flat=True))
+    owned.mark_delivered()
+    return [pk for pk in pks if pk in found]
 
 
 def acknowledge_all(user: User) -> int:

@@ -26,7 +26,6 @@ import graphene
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.messages import constants
-from django.contrib.messages import get_messages as get_session_messages
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.http import HttpRequest
 from django.utils import timezone
@@ -117,21 +116,6 @@ def _signed_in_user(request: HttpRequest) -> Any:
     return user if user is not None and user.is_authenticated else None
 
 
-def _peek_messages(request: HttpRequest) -> list[Any]:
-    """The messages ``api.get_messages(request=...)`` would show, without consuming any."""
-    storage = get_session_messages(request)
-    was_used = getattr(storage, "used", False)
-    session = list(storage)
-    if hasattr(storage, "used"):
-        # Django documents resetting ``used`` after iterating as the way to keep messages
-        # for the next request; restoring the old value keeps a consuming read earlier in
-        # the same request (another field of the same query) in force.
-        storage.used = was_used
-    user = _signed_in_user(request)
-    stored = list(Message.objects.for_user(user).deliverable()) if user is not None else []
-    return [*session, *stored]
-
-
 class Query(graphene.ObjectType):
     """Mix into your project's Query: ``class Query(user_messages.schema.Query, ...)``."""
 
@@ -156,7 +140,7 @@ class Query(graphene.ObjectType):
     @staticmethod
     def resolve_my_messages(root: Any, info: graphene.ResolveInfo, peek: bool = False) -> list[Any]:
         if peek:
-            return _peek_messages(info.context)
+            return api.peek_messages(request=info.context)
         return list(api.get_messages(request=info.context))
 
     @staticmethod
@@ -321,9 +305,7 @@ class AcknowledgeMessages(UserMessagesMutation):
         user = info.context.user
         parsed = {value: _parse_message_id(value) for value in ids}
         wanted = list(dict.fromkeys(pk for pk in parsed.values() if pk is not None))
-        # Only the caller's own rows are looked at, so a foreign id behaves like a missing one.
-        own = set(Message.objects.for_user(user).only("pk").in_bulk(wanted)) if wanted else set()
-        api.acknowledge(user, sorted(own))
+        own = set(api.acknowledge_owned(user, wanted))
         errors = []
         for value, pk in parsed.items():
             if pk is None:
