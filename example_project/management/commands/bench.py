@@ -54,7 +54,7 @@ class Report:
         verdict = "" if ok is None else ("PASS" if ok else "FAIL")
         if ok is False:
             self.failures.append(what)
-        self.write(f"  {what:<52} {value:<30} {target:<24} {verdict}".rstrip())
+        self.write(f"  {what:<54} {value:<36} {target:<24} {verdict}".rstrip())
 
     def note(self, text: str) -> None:
         """A line of explanation under the figures."""
@@ -228,11 +228,12 @@ class Bench:
                 "expires_at",
             )
         )
-        # The last pending_per_user * users rows are pending: n % users walks every user.
+        # The last pending_per_user * users rows are pending: n % users walks every user. (%% is
+        # the modulo operator escaped for the driver's parameter syntax.)
         delivered_rows = self.messages - self.pending_per_user * self.users
         now = connection.ops.adapt_datetimefield_value(timezone.now())
         select = (
-            "SELECT %s, CASE WHEN n < %s THEN %s ELSE NULL END, %s + n % %s, 20, "
+            "SELECT %s, CASE WHEN n < %s THEN %s ELSE NULL END, %s + n %% %s, 20, "
             "'Benchmark message', '', {meta}, %s, NULL FROM {source}"
         )
         params = [now, delivered_rows, now, first_user_id, self.users, True]
@@ -409,7 +410,7 @@ class Bench:
             kinds = ", ".join(query.split(None, 1)[0] for query in counted)
             report.figure(
                 f"{pending} deliver-once pending",
-                f"{len(counted)} ({kinds}); {len(sql)} with tx control",
+                f"{len(counted)}: {kinds} (+{len(sql) - len(counted)} tx control)",
                 "<= 2 statements",
                 len(counted) <= 2,
             )
