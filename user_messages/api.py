@@ -19,6 +19,8 @@ from django.http import HttpRequest
 from django.utils.functional import Promise, SimpleLazyObject
 from django.utils.timezone import is_naive
 
+from user_messages import cache
+
 if TYPE_CHECKING:
     from user_messages.models import Message
 
@@ -97,12 +99,14 @@ def add_message(
         if user.pk is None:
             raise ValueError(f"Cannot send a message to the unsaved user {user!r}.")
         message_obj = Message.objects.create(user_id=user.pk, **fields)
-        _notify([user.pk])
+        cache.invalidate_after_commit([user.pk])
         return message_obj
     if _is_single_pk(user):
-        user_id = _existing_user_ids([user], single=True)[0]
+        (user_id,) = _user_ids([user])
+        if _missing_user_ids([user_id]):
+            raise ValueError(f"There is no user with id {user_id!r}.")
         message_obj = Message.objects.create(user_id=user_id, **fields)
-        _notify([user_id])
+        cache.invalidate_after_commit([user_id])
         return message_obj
     return _broadcast(cast("Users", user), fields)
 
@@ -111,33 +115,36 @@ def _broadcast(users: Users, fields: dict[str, Any]) -> int:
     from user_messages.models import Message
 
     user_model = get_user_model()
-    if isinstance(users, models.QuerySet):
-        if not issubclass(users.model, user_model):
-            raise TypeError(
-                f"Recipients must be a QuerySet of {user_model._meta.label}, "
-                f"got a QuerySet of {users.model._meta.label}."
-            )
-        user_ids: Iterable[Any] = users.order_by().values_list("pk", flat=True).distinct()
-    elif isinstance(users, Iterable) and not isinstance(users, (str, bytes)):
-        user_ids = _existing_user_ids(users, single=False)
-    else:
-        raise TypeError(
-            "Pass a user, a user's primary key, a list of them or a QuerySet of users, "
-            f"got {users!r}."
-        )
-
-    created = 0
-    sent_to: list[Any] = []
     # One transaction: a failure halfway leaves no message of the broadcast behind.
     with transaction.atomic(using=Message.objects.db):
-        for batch in _batched(iter(user_ids), BATCH_SIZE):
-            Message.objects.bulk_create(
-                [Message(user_id=user_id, **fields) for user_id in batch],
-                batch_size=BATCH_SIZE,
+        if isinstance(users, models.QuerySet):
+            if not issubclass(users.model, user_model):
+                raise TypeError(
+                    f"Recipients must be a QuerySet of {user_model._meta.label}, "
+                    f"got a QuerySet of {users.model._meta.label}."
+                )
+            created = Message.objects.insert_for_users(users, fields)
+        elif isinstance(users, Iterable) and not isinstance(users, (str, bytes)):
+            user_ids = _user_ids(users)
+            created = 0
+            # An integer no database column can hold names no user; asking would crash
+            # some drivers. It counts as missing below.
+            storable = (i for i in user_ids if not isinstance(i, int) or _storable(i))
+            for batch in _batched(storable, BATCH_SIZE):
+                recipients = user_model._default_manager.filter(pk__in=batch)
+                created += Message.objects.insert_for_users(recipients, fields)
+            if created != len(user_ids):
+                # Raising rolls back what the batches inserted.
+                raise ValueError(
+                    f"There are no users with ids {_missing_user_ids(user_ids)!r}; "
+                    "nothing was sent."
+                )
+        else:
+            raise TypeError(
+                "Pass a user, a user's primary key, a list of them or a QuerySet of users, "
+                f"got {users!r}."
             )
-            created += len(batch)
-            sent_to.extend(batch)
-    _notify(sent_to)
+    cache.invalidate_everyone_after_commit()
     return created
 
 
@@ -145,8 +152,8 @@ def _is_single_pk(value: object) -> TypeGuard[int | str | uuid.UUID]:
     return isinstance(value, (int, str, uuid.UUID)) and not isinstance(value, bool)
 
 
-def _existing_user_ids(users: Iterable[User], *, single: bool) -> list[Any]:
-    """Return the recipients' primary keys, in order and without repeats; all must exist."""
+def _user_ids(users: Iterable[User]) -> list[Any]:
+    """The recipients' primary keys, in order and without repeats (not checked to exist)."""
     user_model = get_user_model()
     pk_field = user_model._meta.pk
     ids: dict[Any, None] = {}
@@ -166,18 +173,17 @@ def _existing_user_ids(users: Iterable[User], *, single: bool) -> list[Any]:
             ids[pk_field.to_python(value)] = None
         except ValidationError:
             raise ValueError(f"{value!r} is not a valid user id.") from None
-
-    found: set[Any] = set()
-    # An integer no database column can hold names no user; asking would crash some drivers.
-    storable = (user_id for user_id in ids if not isinstance(user_id, int) or _storable(user_id))
-    for batch in _batched(storable, BATCH_SIZE):
-        found.update(user_model._default_manager.filter(pk__in=batch).values_list("pk", flat=True))
-    missing = [user_id for user_id in ids if user_id not in found]
-    if missing:
-        if single:
-            raise ValueError(f"There is no user with id {missing[0]!r}.")
-        raise ValueError(f"There are no users with ids {missing!r}; nothing was sent.")
     return list(ids)
+
+
+def _missing_user_ids(user_ids: list[Any]) -> list[Any]:
+    """The ids among ``user_ids`` that name no user."""
+    manager = get_user_model()._default_manager
+    found: set[Any] = set()
+    storable = (i for i in user_ids if not isinstance(i, int) or _storable(i))
+    for batch in _batched(storable, BATCH_SIZE):
+        found.update(manager.filter(pk__in=batch).values_list("pk", flat=True))
+    return [user_id for user_id in user_ids if user_id not in found]
 
 
 def _batched(iterator: Iterator[Any], size: int) -> Iterator[list[Any]]:
@@ -243,13 +249,6 @@ def _check_expires_at(expires_at: object) -> datetime.datetime | None:
     return expires_at
 
 
-def _notify(user_ids: Iterable[Any]) -> None:
-    """Tell readers' caches that these users have something new (see user_messages.cache)."""
-    from user_messages import cache
-
-    cache.invalidate_after_commit(user_ids)
-
-
 def _shortcut(level: int, name: str) -> Callable[..., Any]:
     def send(
         user: User | Users,
@@ -304,7 +303,6 @@ def _check_source(request: HttpRequest | None, user: User | None) -> None:
 
 
 def _read(request: HttpRequest | None, user: User | None, *, consume: bool) -> list[Any]:
-    from user_messages import cache
     from user_messages.models import Message
 
     messages: list[Any] = []

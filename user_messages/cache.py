@@ -1,15 +1,19 @@
 """Opt-in cache that lets a page view of a user with nothing pending skip the database.
 
-Two keys per user live in the cache named by ``USER_MESSAGES["CACHE"]``:
+Keys in the cache named by ``USER_MESSAGES["CACHE"]``:
 
-- ``version``: a random token that every send replaces, after its transaction commits;
-- ``empty``: the version a reader saw *before* a database read that found nothing pending.
+- ``version`` (one per user): a random token that every send to that user replaces, after its
+  transaction commits;
+- ``epoch`` (one for everybody): a random token that every broadcast replaces, after commit, so
+  that sending to 10,000 users is one cache write, not 10,000;
+- ``empty`` (one per user): the ``version:epoch`` a reader saw *before* a database read that
+  found nothing pending.
 
-A reader skips the database only when both keys exist and are equal. Why no interleaving can
-hide a message: a message committed before the reader's database read is seen by that read; one
-committed after it is followed by a new version, written after the reader read the old one, so
-the ``empty`` the reader stores no longer matches. A missing key (evicted, expired, never set)
-always means "ask the database".
+A reader skips the database only when all three exist and ``empty`` equals ``version:epoch``.
+Why no interleaving can hide a message: a message committed before the reader's database read is
+seen by that read; one committed after it is followed by a new version or epoch, written after
+the reader read the old one, so the ``empty`` the reader stores no longer matches. A missing key
+(evicted, expired, never set) always means "ask the database".
 """
 
 from __future__ import annotations
@@ -35,6 +39,9 @@ def _cache() -> BaseCache | None:
     return caches[alias] if alias else None
 
 
+EPOCH_KEY = "user_messages:epoch"
+
+
 def _keys(user_id: Any) -> tuple[str, str]:
     return f"user_messages:{user_id}:version", f"user_messages:{user_id}:empty"
 
@@ -49,15 +56,20 @@ def lookup(user_id: Any) -> tuple[bool, str | None]:
         return False, None
     version_key, empty_key = _keys(user_id)
     try:
-        found = cache.get_many([version_key, empty_key])
-        version = found.get(version_key)
-        if version is None:
+        found = cache.get_many([version_key, EPOCH_KEY, empty_key])
+        if version_key not in found or EPOCH_KEY not in found:
+            # First sight (or eviction): start tokens, keeping any a sender wrote meanwhile.
             cache.add(version_key, uuid.uuid4().hex, TIMEOUT)
-            return False, cache.get(version_key)
+            cache.add(EPOCH_KEY, uuid.uuid4().hex, TIMEOUT)
+            found = cache.get_many([version_key, EPOCH_KEY])
+            if version_key not in found or EPOCH_KEY not in found:
+                return False, None
+            return False, f"{found[version_key]}:{found[EPOCH_KEY]}"
     except Exception:
         logger.exception("user_messages cache unavailable; reading from the database")
         return False, None
-    return found.get(empty_key) == version, version
+    token = f"{found[version_key]}:{found[EPOCH_KEY]}"
+    return found.get(empty_key) == token, token
 
 
 def remember_nothing_pending(user_id: Any, version: str | None) -> None:
@@ -84,13 +96,28 @@ def invalidate_after_commit(user_ids: Iterable[Any]) -> None:
     transaction.on_commit(lambda: _bump(user_ids), using=router.db_for_write(Message))
 
 
+def invalidate_everyone_after_commit() -> None:
+    """Give every user a new epoch once the current transaction commits (after a broadcast)."""
+    if _cache() is None:
+        return
+    from user_messages.models import Message
+
+    transaction.on_commit(
+        lambda: _set({EPOCH_KEY: uuid.uuid4().hex}), using=router.db_for_write(Message)
+    )
+
+
 def _bump(user_ids: list[Any]) -> None:
+    version = uuid.uuid4().hex
+    _set({_keys(user_id)[0]: version for user_id in user_ids})
+
+
+def _set(values: dict[str, str]) -> None:
     cache = _cache()
     if cache is None:
         return
-    version = uuid.uuid4().hex
     try:
-        cache.set_many({_keys(user_id)[0]: version for user_id in user_ids}, TIMEOUT)
+        cache.set_many(values, TIMEOUT)
     except Exception:
         # The next reads may still skip the database until TIMEOUT; say so loudly.
         logger.exception("user_messages cache unavailable; new messages may show late")

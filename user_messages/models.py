@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.messages.storage import base as message_storage
+from django.core.exceptions import EmptyResultSet
 from django.db import connections, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -108,6 +109,43 @@ class MessageQuerySet(models.QuerySet["Message"]):
                     delivered_at=now
                 )
         return messages
+
+    def insert_for_users(self, users: models.QuerySet[Any], fields: dict[str, Any]) -> int:
+        """Store one message with ``fields`` for each user of ``users``; return how many.
+
+        One INSERT ... SELECT: the user rows never leave the database and no Message object
+        is built per recipient, which is what makes a broadcast to thousands cheap.
+        """
+        connection = connections[self.db]
+        qn = connection.ops.quote_name
+        meta = self.model._meta
+        template = self.model(**fields)
+        columns, values, params = [], [], []
+        for field in meta.concrete_fields:
+            if field.primary_key or field.name == "delivered_at":
+                continue
+            columns.append(qn(str(field.column)))
+            if field.name == "user":
+                values.append(f"recipient.{qn(str(users.model._meta.pk.column))}")
+            else:
+                values.append("%s")
+                value = field.pre_save(template, add=True)
+                params.append(field.get_db_prep_save(value, connection))
+        try:
+            recipients_sql, recipients_params = (
+                users.order_by().values("pk").query.get_compiler(using=self.db).as_sql()
+            )
+        except EmptyResultSet:  # users.none(), or a filter Django knows matches nothing
+            return 0
+        user_table = qn(users.model._meta.db_table)
+        sql = (
+            f"INSERT INTO {qn(meta.db_table)} ({', '.join(columns)}) "
+            f"SELECT {', '.join(values)} FROM {user_table} recipient "
+            f"WHERE recipient.{qn(str(users.model._meta.pk.column))} IN ({recipients_sql})"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*params, *recipients_params])
+            return int(cursor.rowcount)
 
 
 def _claim_returning(alias: str, pks: Iterable[int], now: datetime.datetime) -> set[int]:
