@@ -312,6 +312,8 @@ def test_spa_shows_messages_and_acknowledging_one_removes_it_for_good(
         "WARNING Your password expires in 3 days. (stored · sticky)",
         "INFO A new comment on your post. (stored · once)",
     ]
+    # The app asks for the count after showing the list: wait for it, do not race it.
+    page.locator("#count", has_text="2 pending").wait_for()
     assert page.locator("#count").inner_text() == "2 pending"
     assert page.get_by_role("link", name="Your report is ready.").get_attribute("href") == (
         f"{example.url}/"
@@ -331,6 +333,7 @@ def test_spa_shows_messages_and_acknowledging_one_removes_it_for_good(
     page.reload()
     page.wait_for_selector("#messages li")
     assert _shown(page) == ["SUCCESS Your report is ready. (stored · sticky)"]
+    page.locator("#count", has_text="1 pending").wait_for()
     assert page.locator("#count").inner_text() == "1 pending"
 
     page.goto("/")
