@@ -105,3 +105,20 @@ def test_a_database_migrated_before_the_squash_counts_as_having_our_first_migrat
 
 def test_models_and_migrations_agree(db):
     call_command("makemigrations", "user_messages", "--check", "--dry-run", verbosity=0)
+
+
+def test_lookups_by_user_have_one_index_and_it_leads_with_user_id(db):
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, Message._meta.db_table)
+    user_column = Message._meta.get_field("user").column
+    indexes = {
+        name: c["columns"]
+        for name, c in constraints.items()
+        if c["index"]
+        and not c["primary_key"]
+        and c["columns"][0] == user_column
+        # MySQL/MariaDB keep an index of their own for the foreign key; Django cannot drop it.
+        and not (connection.vendor == "mysql" and c["foreign_key"])
+    }
+
+    assert indexes == {"user_delivered_at": [user_column, "delivered_at"]}

@@ -179,6 +179,9 @@ class Message(models.Model):
         on_delete=models.CASCADE,
         verbose_name=_("user"),
         related_name="+",
+        # The index user_delivered_at starts with user_id and serves every lookup by user;
+        # a second index on user_id alone only slowed inserts (a third of a broadcast's time).
+        db_index=False,
     )
     level = models.IntegerField(_("level"))
     message = models.TextField(_("message"))
@@ -191,7 +194,9 @@ class Message(models.Model):
 
     class Meta:
         indexes = [
-            models.Index("user", "delivered_at", name="user_delivered_at"),
+            # django-user-messages 1.1 declared this as an expression index, which Django
+            # silently skips on MariaDB; a plain index on the columns exists everywhere.
+            models.Index(fields=["user", "delivered_at"], name="user_delivered_at"),
         ]
         verbose_name = _("message")
         verbose_name_plural = _("messages")
