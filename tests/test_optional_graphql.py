@@ -1,0 +1,45 @@
+"""graphene is an optional extra: nothing but user_messages.schema may import it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PROGRAM = """
+import sys
+import django
+from django.conf import settings
+
+settings.configure(
+    INSTALLED_APPS=[
+        "django.contrib.admin", "django.contrib.auth", "django.contrib.contenttypes",
+        "django.contrib.sessions", "django.contrib.messages", "user_messages",
+    ],
+    DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
+    TEMPLATES=[{"BACKEND": "django.template.backends.django.DjangoTemplates",
+                "OPTIONS": {"context_processors": ["user_messages.context_processors.messages"]}}],
+)
+django.setup()
+import user_messages.admin, user_messages.api, user_messages.cache, user_messages.checks
+import user_messages.context_processors, user_messages.models
+from user_messages.checks import check_context_processors, check_settings
+assert check_context_processors() == [] and check_settings() == []
+loaded = sorted(name for name in sys.modules if name.split(".")[0] in {"graphene", "graphql"})
+print(loaded)
+"""
+
+
+def test_the_app_runs_without_importing_graphene():
+    result = subprocess.run(
+        [sys.executable, "-c", PROGRAM],
+        cwd=ROOT,
+        env={"PATH": "", "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
