@@ -9,8 +9,8 @@ import os
 import threading
 
 import pytest
-from django.db import connections
 
+from tests.threads import run_writers_then_readers
 from user_messages import api
 from user_messages import cache as user_messages_cache
 
@@ -133,43 +133,25 @@ def test_an_unreachable_cache_falls_back_to_the_database(settings, user, caplog)
 def test_concurrent_senders_and_cached_readers_hide_nothing(settings, django_user_model):
     settings.USER_MESSAGES = {"CACHE": BACKENDS[-1]}
     user = django_user_model.objects.create_user("alice")
-    sent, shown, errors = [], [], []
+    sent, shown = [], []
     lock = threading.Lock()
     done = threading.Event()
 
     def write():
-        try:
-            for index in range(30):
-                pk = api.info(user.pk, f"m{index}").pk
-                with lock:
-                    sent.append(pk)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
+        for index in range(30):
+            pk = api.info(user.pk, f"m{index}").pk
+            with lock:
+                sent.append(pk)
 
     def read():
-        try:
-            while not done.is_set():
-                pks = [m.pk for m in api.get_messages(user=user.pk)]
-                with lock:
-                    shown.extend(pks)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
+        while not done.is_set():
+            pks = [m.pk for m in api.get_messages(user=user.pk)]
+            with lock:
+                shown.extend(pks)
 
-    writers = [threading.Thread(target=write) for _ in range(2)]
-    readers = [threading.Thread(target=read) for _ in range(3)]
-    for thread in writers + readers:
-        thread.start()
-    for thread in writers:
-        thread.join(timeout=120)
-    done.set()
-    for thread in readers:
-        thread.join(timeout=120)
+    errors = run_writers_then_readers([write] * 2, [read] * 3, done)
 
     # The very next read after the last send must show whatever is left.
     shown.extend(m.pk for m in api.get_messages(user=user.pk))
-    assert not errors
+    assert not errors, errors
     assert sorted(shown) == sorted(sent)

@@ -9,26 +9,15 @@ import threading
 from collections import Counter
 
 import pytest
-from django.db import close_old_connections, connection, connections
+from django.db import connection
 
+from tests.threads import run_writers_then_readers
 from user_messages import api, models
 from user_messages.models import Message
 
 WRITERS = 4
 MESSAGES_PER_WRITER = 40
 READERS = 4
-
-
-def _in_thread(target, errors):
-    def run():
-        try:
-            target()
-        except BaseException as exc:  # reported by the test, never swallowed
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    return threading.Thread(target=run)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -40,7 +29,6 @@ def test_concurrent_senders_and_readers_lose_nothing_and_repeat_nothing(django_u
     lock = threading.Lock()
     start = threading.Barrier(WRITERS + READERS)
     writers_done = threading.Event()
-    errors: list[BaseException] = []
 
     def write(writer: int) -> None:
         start.wait()
@@ -59,16 +47,9 @@ def test_concurrent_senders_and_readers_lose_nothing_and_repeat_nothing(django_u
             if finished:
                 return
 
-    writers = [_in_thread(lambda w=w: write(w), errors) for w in range(WRITERS)]
-    readers = [_in_thread(read, errors) for _ in range(READERS)]
-    for thread in writers + readers:
-        thread.start()
-    for thread in writers:
-        thread.join(timeout=120)
-    writers_done.set()
-    for thread in readers:
-        thread.join(timeout=120)
-    close_old_connections()
+    errors = run_writers_then_readers(
+        [lambda w=w: write(w) for w in range(WRITERS)], [read] * READERS, writers_done
+    )
 
     assert not errors, errors
     assert len(sent) == WRITERS * MESSAGES_PER_WRITER
