@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.messages import api as django_messages
 from django.contrib.messages import constants
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import models, router, transaction
 from django.http import HttpRequest
 from django.utils.functional import Promise, SimpleLazyObject
 from django.utils.timezone import is_naive
@@ -115,15 +115,16 @@ def _broadcast(users: Users, fields: dict[str, Any]) -> int:
     from user_messages.models import Message
 
     user_model = get_user_model()
+    messages = Message.objects.db_manager(router.db_for_write(Message))
     # One transaction: a failure halfway leaves no message of the broadcast behind.
-    with transaction.atomic(using=Message.objects.db):
+    with transaction.atomic(using=messages.db):
         if isinstance(users, models.QuerySet):
             if not issubclass(users.model, user_model):
                 raise TypeError(
                     f"Recipients must be a QuerySet of {user_model._meta.label}, "
                     f"got a QuerySet of {users.model._meta.label}."
                 )
-            created = Message.objects.insert_for_users(users, fields)
+            created = messages.insert_for_users(users, fields)
         elif isinstance(users, Iterable) and not isinstance(users, (str, bytes)):
             user_ids = _user_ids(users)
             created = 0
@@ -132,7 +133,7 @@ def _broadcast(users: Users, fields: dict[str, Any]) -> int:
             storable = (i for i in user_ids if not isinstance(i, int) or _storable(i))
             for batch in _batched(storable, BATCH_SIZE):
                 recipients = user_model._default_manager.filter(pk__in=batch)
-                created += Message.objects.insert_for_users(recipients, fields)
+                created += messages.insert_for_users(recipients, fields)
             if created != len(user_ids):
                 # Raising rolls back what the batches inserted.
                 raise ValueError(

@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.messages.storage import base as message_storage
 from django.core.exceptions import EmptyResultSet
-from django.db import connections, models, transaction
+from django.db import connections, models, router, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -63,6 +63,10 @@ class MessageQuerySet(models.QuerySet["Message"]):
         """Mark the pending messages in this queryset delivered; return how many changed."""
         return self.pending().update(delivered_at=now or timezone.now())
 
+    def _write_db(self) -> str:
+        # An explicit .using() wins; otherwise where the router sends writes.
+        return self._db or router.db_for_write(self.model)  # type: ignore[attr-defined]
+
     def deliver(self, now: datetime.datetime | None = None) -> list[Message]:
         """Return the deliverable messages in this queryset and claim the deliver-once ones.
 
@@ -71,9 +75,12 @@ class MessageQuerySet(models.QuerySet["Message"]):
         claimed and two when something does, whatever the number of messages.
         """
         now = now or timezone.now()
-        if _supports_update_returning(self.db):
-            return self._deliver_by_returning(now)
-        return self._deliver_by_locking(now)
+        # Reading and claiming both happen where writes go: a replica could still show rows
+        # that another reader has claimed, or that the user has acknowledged.
+        queryset = self.using(self._write_db())
+        if _supports_update_returning(queryset.db):
+            return queryset._deliver_by_returning(now)
+        return queryset._deliver_by_locking(now)
 
     def _deliver_by_returning(self, now: datetime.datetime) -> list[Message]:
         # A plain read, then one UPDATE ... RETURNING that claims the deliver-once rows which
@@ -116,7 +123,8 @@ class MessageQuerySet(models.QuerySet["Message"]):
         One INSERT ... SELECT: the user rows never leave the database and no Message object
         is built per recipient, which is what makes a broadcast to thousands cheap.
         """
-        connection = connections[self.db]
+        alias = self._write_db()
+        connection = connections[alias]
         qn = connection.ops.quote_name
         meta = self.model._meta
         template = self.model(**fields)
@@ -133,7 +141,7 @@ class MessageQuerySet(models.QuerySet["Message"]):
                 params.append(field.get_db_prep_save(value, connection))
         try:
             recipients_sql, recipients_params = (
-                users.order_by().values("pk").query.get_compiler(using=self.db).as_sql()
+                users.order_by().values("pk").query.get_compiler(using=alias).as_sql()
             )
         except EmptyResultSet:  # users.none(), or a filter Django knows matches nothing
             return 0
