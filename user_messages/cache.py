@@ -30,8 +30,11 @@ from user_messages.conf import conf
 
 logger = logging.getLogger(__name__)
 
-#: Keys live this long; the database stays the source of truth, so a short life costs a query.
+#: Versions and the epoch live this long; losing one only costs a query.
 TIMEOUT = 24 * 60 * 60
+#: "Nothing pending" is trusted this long at most. Should a send's version bump fail (the cache
+#: down at that moment), this bounds how late its message can show.
+EMPTY_TIMEOUT = 5 * 60
 
 
 def _cache() -> BaseCache | None:
@@ -78,7 +81,7 @@ def remember_nothing_pending(user_id: Any, version: str | None) -> None:
     if cache is None or version is None:
         return
     try:
-        cache.set(_keys(user_id)[1], version, TIMEOUT)
+        cache.set(_keys(user_id)[1], version, EMPTY_TIMEOUT)
     except Exception:
         logger.exception("user_messages cache unavailable; not remembering")
 
@@ -119,5 +122,5 @@ def _set(values: dict[str, str]) -> None:
     try:
         cache.set_many(values, TIMEOUT)
     except Exception:
-        # The next reads may still skip the database until TIMEOUT; say so loudly.
+        # Readers may skip the database for up to EMPTY_TIMEOUT more; say so loudly.
         logger.exception("user_messages cache unavailable; new messages may show late")
