@@ -117,6 +117,7 @@ USER_MESSAGES = {
     "SEND_PERMISSION": "user_messages.add_message",
     # Limits on what GraphQL clients may send; the Python API trusts its caller.
     "MAX_MESSAGE_LENGTH": 2000,
+    "MAX_EXTRA_TAGS_LENGTH": 200,
     "MAX_META_BYTES": 4096,
     "MAX_RECIPIENTS": 100,
     # A cache alias lets page views of users with nothing pending skip the database. Only name a

@@ -55,6 +55,7 @@ def test_other_orders_are_fine(settings, processors):
         ({"SEND_PERMISSION": "add_message"}, ["user_messages.E005"]),
         ({"SEND_PERMISSION": None}, ["user_messages.E005"]),
         ({"MAX_MESSAGE_LENGTH": 0}, ["user_messages.E006"]),
+        ({"MAX_EXTRA_TAGS_LENGTH": -1}, ["user_messages.E006"]),
         ({"MAX_META_BYTES": "4k", "MAX_RECIPIENTS": True}, ["user_messages.E006"] * 2),
         ({"CACHE": "nope"}, ["user_messages.E007"]),
         ({"CACHE": 1, "bogus": 1}, ["user_messages.E004", "user_messages.E007"]),
@@ -73,6 +74,6 @@ def test_unknown_key_names_the_valid_ones(settings):
 
     assert error.msg == "USER_MESSAGES has unknown keys: MAX_RECIPIENT."
     assert error.hint == (
-        "Valid keys are: CACHE, MAX_MESSAGE_LENGTH, MAX_META_BYTES, MAX_RECIPIENTS, "
-        "SEND_PERMISSION."
+        "Valid keys are: CACHE, MAX_EXTRA_TAGS_LENGTH, MAX_MESSAGE_LENGTH, MAX_META_BYTES, "
+        "MAX_RECIPIENTS, SEND_PERMISSION."
     )

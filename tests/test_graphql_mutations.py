@@ -242,6 +242,10 @@ def test_sent_message_shows_up_for_the_recipient(sender: Client, user: AbstractB
             [error("message", "INVALID", "message must not contain NUL characters.")],
         ),
         (
+            {"extraTags": "x" * 6},
+            [error("extraTags", "TOO_LONG", "extraTags must be at most 5 characters, got 6.")],
+        ),
+        (
             {"extraTags": "a\x00b"},
             [error("extraTags", "INVALID", "extraTags must not contain NUL characters.")],
         ),
@@ -296,7 +300,12 @@ def test_send_message_returns_every_validation_error_and_writes_nothing(
     fields: dict[str, Any],
     errors: list[dict[str, Any]],
 ) -> None:
-    settings.USER_MESSAGES = {"MAX_RECIPIENTS": 3, "MAX_MESSAGE_LENGTH": 10, "MAX_META_BYTES": 18}
+    settings.USER_MESSAGES = {
+        "MAX_RECIPIENTS": 3,
+        "MAX_MESSAGE_LENGTH": 10,
+        "MAX_EXTRA_TAGS_LENGTH": 5,
+        "MAX_META_BYTES": 18,
+    }
     valid = {"recipients": [str(user.pk)], "message": "Hello."}
 
     assert send(sender, **{**valid, **fields}) == {"count": 0, "errors": errors}

@@ -11,6 +11,7 @@ DEFAULTS: dict[str, Any] = {
     "SEND_PERMISSION": "user_messages.add_message",
     # Limits on what the GraphQL API accepts from clients. The Python API trusts its caller.
     "MAX_MESSAGE_LENGTH": 2000,
+    "MAX_EXTRA_TAGS_LENGTH": 200,
     "MAX_META_BYTES": 4096,
     "MAX_RECIPIENTS": 100,
     # Alias of a cache in CACHES that lets a page view of a user with nothing pending skip the
@@ -32,6 +33,10 @@ class Settings:
     @property
     def MAX_MESSAGE_LENGTH(self) -> int:
         return cast("int", self._get("MAX_MESSAGE_LENGTH"))
+
+    @property
+    def MAX_EXTRA_TAGS_LENGTH(self) -> int:
+        return cast("int", self._get("MAX_EXTRA_TAGS_LENGTH"))
 
     @property
     def MAX_META_BYTES(self) -> int:

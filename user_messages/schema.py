@@ -452,7 +452,16 @@ def _validated_send_input(data: SendMessageInput) -> dict[str, Any]:
         ]
     else:
         _check_text("message", message, errors)
-    _check_text("extra_tags", data.extra_tags, errors)
+    if len(data.extra_tags) > conf.MAX_EXTRA_TAGS_LENGTH:
+        errors["extra_tags"] = [
+            _error(
+                f"extraTags must be at most {conf.MAX_EXTRA_TAGS_LENGTH} characters, "
+                f"got {len(data.extra_tags)}.",
+                UserMessagesErrorCode.TOO_LONG,
+            )
+        ]
+    else:
+        _check_text("extra_tags", data.extra_tags, errors)
     meta = _validated_meta(data.meta, errors)
 
     expires_at = data.expires_at
