@@ -128,10 +128,7 @@ def _broadcast(users: Users, fields: dict[str, Any]) -> int:
         elif isinstance(users, Iterable) and not isinstance(users, (str, bytes)):
             user_ids = _user_ids(users)
             created = 0
-            # An integer no database column can hold names no user; asking would crash
-            # some drivers. It counts as missing below.
-            storable = (i for i in user_ids if not isinstance(i, int) or _storable(i))
-            for batch in _batched(storable, BATCH_SIZE):
+            for batch in _queryable_batches(user_ids):
                 recipients = user_model._default_manager.filter(pk__in=batch)
                 created += messages.insert_for_users(recipients, fields)
             if created != len(user_ids):
@@ -181,10 +178,19 @@ def _missing_user_ids(user_ids: list[Any]) -> list[Any]:
     """The ids among ``user_ids`` that name no user."""
     manager = get_user_model()._default_manager
     found: set[Any] = set()
-    storable = (i for i in user_ids if not isinstance(i, int) or _storable(i))
-    for batch in _batched(storable, BATCH_SIZE):
+    for batch in _queryable_batches(user_ids):
         found.update(manager.filter(pk__in=batch).values_list("pk", flat=True))
     return [user_id for user_id in user_ids if user_id not in found]
+
+
+def _queryable_batches(user_ids: list[Any]) -> Iterator[list[Any]]:
+    """Batches of the ids worth asking the database about.
+
+    An integer no column can hold names no user, and asking would crash some drivers; leaving
+    it out makes it count as missing.
+    """
+    storable = (i for i in user_ids if not isinstance(i, int) or _storable(i))
+    return _batched(storable, BATCH_SIZE)
 
 
 def _batched(iterator: Iterator[Any], size: int) -> Iterator[list[Any]]:

@@ -64,10 +64,10 @@ def lookup(user_id: Any) -> tuple[bool, str | None]:
             # First sight (or eviction): start tokens, keeping any a sender wrote meanwhile.
             cache.add(version_key, uuid.uuid4().hex, TIMEOUT)
             cache.add(EPOCH_KEY, uuid.uuid4().hex, TIMEOUT)
+            # Re-read without ``empty``: whatever it held belonged to tokens now gone.
             found = cache.get_many([version_key, EPOCH_KEY])
             if version_key not in found or EPOCH_KEY not in found:
                 return False, None
-            return False, f"{found[version_key]}:{found[EPOCH_KEY]}"
     except Exception:
         logger.exception("user_messages cache unavailable; reading from the database")
         return False, None

@@ -127,6 +127,7 @@ class MessageQuerySet(models.QuerySet["Message"]):
         connection = connections[alias]
         qn = connection.ops.quote_name
         meta = self.model._meta
+        user_pk = qn(str(users.model._meta.pk.column))
         template = self.model(**fields)
         columns, values, params = [], [], []
         for field in meta.concrete_fields:
@@ -134,7 +135,7 @@ class MessageQuerySet(models.QuerySet["Message"]):
                 continue
             columns.append(qn(str(field.column)))
             if field.name == "user":
-                values.append(f"recipient.{qn(str(users.model._meta.pk.column))}")
+                values.append(f"recipient.{user_pk}")
             else:
                 values.append("%s")
                 value = field.pre_save(template, add=True)
@@ -149,7 +150,7 @@ class MessageQuerySet(models.QuerySet["Message"]):
         sql = (
             f"INSERT INTO {qn(meta.db_table)} ({', '.join(columns)}) "
             f"SELECT {', '.join(values)} FROM {user_table} recipient "
-            f"WHERE recipient.{qn(str(users.model._meta.pk.column))} IN ({recipients_sql})"
+            f"WHERE recipient.{user_pk} IN ({recipients_sql})"
         )
         with connection.cursor() as cursor:
             cursor.execute(sql, [*params, *recipients_params])
