@@ -10,8 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from user_messages import cache
 from user_messages.models import Message
+from user_messages.signals import changed_after_commit
 
 
 class DeliveredFilter(admin.SimpleListFilter):
@@ -53,7 +53,9 @@ class MessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.action(description=_("Mark selected messages as delivered"))
     def mark_delivered(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
+        user_ids = list(queryset.pending().values_list("user_id", flat=True).distinct())  # type: ignore[attr-defined]
         count = queryset.mark_delivered(timezone.now())  # type: ignore[attr-defined]
+        changed_after_commit(user_ids)
         self.message_user(
             request,
             ngettext(
@@ -67,5 +69,17 @@ class MessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def save_model(self, request: HttpRequest, obj: Message, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        # An edit can make a message pending again; readers' caches must ask the database.
-        cache.invalidate_after_commit([obj.user_id])
+        user_ids = [obj.user_id]
+        if change and "user" in form.changed_data:
+            # Moved to another user: the former recipient's count changed too.
+            user_ids.append(form.initial["user"])
+        changed_after_commit(user_ids)
+
+    def delete_model(self, request: HttpRequest, obj: Message) -> None:
+        super().delete_model(request, obj)
+        changed_after_commit([obj.user_id])
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
+        user_ids = list(queryset.values_list("user_id", flat=True).distinct())
+        super().delete_queryset(request, queryset)
+        changed_after_commit(user_ids)

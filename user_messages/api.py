@@ -20,6 +20,8 @@ from django.utils.functional import Promise, SimpleLazyObject
 from django.utils.timezone import is_naive
 
 from user_messages import cache
+from user_messages.conf import conf
+from user_messages.signals import changed_after_commit
 
 if TYPE_CHECKING:
     from user_messages.models import Message
@@ -99,14 +101,14 @@ def add_message(
         if user.pk is None:
             raise ValueError(f"Cannot send a message to the unsaved user {user!r}.")
         message_obj = Message.objects.create(user_id=user.pk, **fields)
-        cache.invalidate_after_commit([user.pk])
+        changed_after_commit([user.pk])
         return message_obj
     if _is_single_pk(user):
         (user_id,) = _user_ids([user])
         if _missing_user_ids([user_id]):
             raise ValueError(f"There is no user with id {user_id!r}.")
         message_obj = Message.objects.create(user_id=user_id, **fields)
-        cache.invalidate_after_commit([user_id])
+        changed_after_commit([user_id])
         return message_obj
     return _broadcast(cast("Users", user), fields)
 
@@ -125,6 +127,7 @@ def _broadcast(users: Users, fields: dict[str, Any]) -> int:
                     f"got a QuerySet of {users.model._meta.label}."
                 )
             created = messages.insert_for_users(users, fields)
+            announced: list[Any] | None = None  # unknown without reading them: everyone
         elif isinstance(users, Iterable) and not isinstance(users, (str, bytes)):
             user_ids = _user_ids(users)
             created = 0
@@ -137,12 +140,14 @@ def _broadcast(users: Users, fields: dict[str, Any]) -> int:
                     f"There are no users with ids {_missing_user_ids(user_ids)!r}; "
                     "nothing was sent."
                 )
+            announced = user_ids
         else:
             raise TypeError(
                 "Pass a user, a user's primary key, a list of them or a QuerySet of users, "
                 f"got {users!r}."
             )
-    cache.invalidate_everyone_after_commit()
+        if created:
+            changed_after_commit(announced, using=messages.db)
     return created
 
 
@@ -326,11 +331,17 @@ def _read(request: HttpRequest | None, user: User | None, *, consume: bool) -> l
         if request_user is not None and request_user.is_authenticated:
             recipient = request_user
     if recipient is not None:
-        user_id = recipient.pk if isinstance(recipient, models.Model) else recipient
+        user_id = _pk(recipient)
         nothing_pending, version = cache.lookup(user_id)
         if not nothing_pending:
             pending = Message.objects.for_user(user_id)
-            stored = pending.deliver() if consume else list(pending.deliverable())
+            limit = conf.MAX_MESSAGES_PER_READ
+            if consume:
+                stored = pending.deliver(limit=limit)
+                if any(message.deliver_once for message in stored):
+                    changed_after_commit([user_id])
+            else:
+                stored = list(pending.deliverable()[:limit])
             if not stored:
                 cache.remember_nothing_pending(user_id, version)
             messages.extend(stored)
@@ -344,10 +355,13 @@ def acknowledge(user: User, ids: Iterable[int | str]) -> int:
     """
     from user_messages.models import Message
 
-    pks = _message_ids(ids)
-    if not pks:
-        return 0
-    return Message.objects.for_user(user).filter(pk__in=pks).mark_delivered()
+    pks = list(dict.fromkeys(_message_ids(ids)))
+    changed = 0
+    for batch in _batched(iter(pks), BATCH_SIZE):
+        changed += Message.objects.for_user(user).filter(pk__in=batch).mark_delivered()
+    if changed:
+        changed_after_commit([_pk(user)])
+    return changed
 
 
 def acknowledge_owned(user: User, ids: Iterable[int | str]) -> list[int]:
@@ -359,11 +373,14 @@ def acknowledge_owned(user: User, ids: Iterable[int | str]) -> list[int]:
     from user_messages.models import Message
 
     pks = list(dict.fromkeys(_message_ids(ids)))
-    if not pks:
-        return []
-    owned = Message.objects.for_user(user).filter(pk__in=pks)
-    found = set(owned.values_list("pk", flat=True))
-    owned.mark_delivered()
+    found: set[int] = set()
+    changed = 0
+    for batch in _batched(iter(pks), BATCH_SIZE):
+        owned = Message.objects.for_user(user).filter(pk__in=batch)
+        found.update(owned.values_list("pk", flat=True))
+        changed += owned.mark_delivered()
+    if changed:
+        changed_after_commit([_pk(user)])
     return [pk for pk in pks if pk in found]
 
 
@@ -371,7 +388,14 @@ def acknowledge_all(user: User) -> int:
     """Mark every pending stored message of ``user`` done; return how many changed."""
     from user_messages.models import Message
 
-    return Message.objects.for_user(user).mark_delivered()
+    changed = Message.objects.for_user(user).mark_delivered()
+    if changed:
+        changed_after_commit([_pk(user)])
+    return changed
+
+
+def _pk(user: User) -> Any:
+    return user.pk if isinstance(user, models.Model) else user
 
 
 def pending_count(user: User) -> int:

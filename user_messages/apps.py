@@ -12,7 +12,11 @@ class UserMessagesConfig(AppConfig):
     verbose_name = capfirst(_("user messages"))
 
     def ready(self) -> None:
+        from user_messages import cache
         from user_messages import checks as user_messages_checks
+        from user_messages.signals import messages_changed
+
+        messages_changed.connect(cache.on_messages_changed, dispatch_uid="user_messages.cache")
 
         checks.register(user_messages_checks.check_context_processors, checks.Tags.templates)
         checks.register(user_messages_checks.check_settings)

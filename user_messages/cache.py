@@ -20,11 +20,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
 from typing import Any
 
 from django.core.cache import BaseCache, caches
-from django.db import router, transaction
 
 from user_messages.conf import conf
 
@@ -86,28 +84,21 @@ def remember_nothing_pending(user_id: Any, version: str | None) -> None:
         logger.exception("user_messages cache unavailable; not remembering")
 
 
-def invalidate_after_commit(user_ids: Iterable[Any]) -> None:
-    """Give these users a new version once the current transaction commits.
+def invalidate_after_commit(user_ids: list[Any]) -> None:
+    """Kept for code written against 2.0 previews: use ``signals.changed_after_commit``."""
+    from user_messages.signals import changed_after_commit
 
-    Call it after writing Message rows yourself (the API and the admin already do).
-    """
+    changed_after_commit(user_ids)
+
+
+def on_messages_changed(sender: Any, user_ids: list[Any] | None, **kwargs: Any) -> None:
+    """Listener of ``messages_changed``: new versions for these users, or a new epoch for all."""
     if _cache() is None:
         return
-    from user_messages.models import Message
-
-    user_ids = list(user_ids)
-    transaction.on_commit(lambda: _bump(user_ids), using=router.db_for_write(Message))
-
-
-def invalidate_everyone_after_commit() -> None:
-    """Give every user a new epoch once the current transaction commits (after a broadcast)."""
-    if _cache() is None:
-        return
-    from user_messages.models import Message
-
-    transaction.on_commit(
-        lambda: _set({EPOCH_KEY: uuid.uuid4().hex}), using=router.db_for_write(Message)
-    )
+    if user_ids is None:
+        _set({EPOCH_KEY: uuid.uuid4().hex})
+    else:
+        _bump(user_ids)
 
 
 def _bump(user_ids: list[Any]) -> None:

@@ -74,7 +74,14 @@ def check_settings(**kwargs: Any) -> list[checks.CheckMessage]:
                 id="user_messages.E005",
             )
         )
-    for name in ("MAX_MESSAGE_LENGTH", "MAX_EXTRA_TAGS_LENGTH", "MAX_META_BYTES", "MAX_RECIPIENTS"):
+    for name in (
+        "MAX_MESSAGE_LENGTH",
+        "MAX_EXTRA_TAGS_LENGTH",
+        "MAX_META_BYTES",
+        "MAX_RECIPIENTS",
+        "MAX_ACKNOWLEDGE_IDS",
+        "MAX_MESSAGES_PER_READ",
+    ):
         limit = value.get(name, DEFAULTS[name])
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
             errors.append(

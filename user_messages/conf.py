@@ -14,6 +14,10 @@ DEFAULTS: dict[str, Any] = {
     "MAX_EXTRA_TAGS_LENGTH": 200,
     "MAX_META_BYTES": 4096,
     "MAX_RECIPIENTS": 100,
+    "MAX_ACKNOWLEDGE_IDS": 1000,
+    # Stored messages one read delivers at most, oldest first; the rest wait for the next read.
+    # Bounds a read's memory and SQL size however many messages pile up for a user.
+    "MAX_MESSAGES_PER_READ": 100,
     # Alias of a cache in CACHES that lets a page view of a user with nothing pending skip the
     # database entirely. None: always ask the database.
     "CACHE": None,
@@ -45,6 +49,14 @@ class Settings:
     @property
     def MAX_RECIPIENTS(self) -> int:
         return cast("int", self._get("MAX_RECIPIENTS"))
+
+    @property
+    def MAX_ACKNOWLEDGE_IDS(self) -> int:
+        return cast("int", self._get("MAX_ACKNOWLEDGE_IDS"))
+
+    @property
+    def MAX_MESSAGES_PER_READ(self) -> int:
+        return cast("int", self._get("MAX_MESSAGES_PER_READ"))
 
     @property
     def CACHE(self) -> str | None:

@@ -67,26 +67,29 @@ class MessageQuerySet(models.QuerySet["Message"]):
         # An explicit .using() wins; otherwise where the router sends writes.
         return self._db or router.db_for_write(self.model)  # type: ignore[attr-defined]
 
-    def deliver(self, now: datetime.datetime | None = None) -> list[Message]:
+    def deliver(
+        self, now: datetime.datetime | None = None, *, limit: int | None = None
+    ) -> list[Message]:
         """Return the deliverable messages in this queryset and claim the deliver-once ones.
 
         Exactly once holds under concurrency: a deliver-once message is returned only by the
         call whose conditional UPDATE changed its row. Costs one query when nothing needs to be
-        claimed and two when something does, whatever the number of messages.
+        claimed and two when something does, whatever the number of messages. With ``limit``,
+        only the oldest ``limit`` messages are returned; the rest stay pending for the next call.
         """
         now = now or timezone.now()
         # Reading and claiming both happen where writes go: a replica could still show rows
         # that another reader has claimed, or that the user has acknowledged.
         queryset = self.using(self._write_db())
         if _supports_update_returning(queryset.db):
-            return queryset._deliver_by_returning(now)
-        return queryset._deliver_by_locking(now)
+            return queryset._deliver_by_returning(now, limit)
+        return queryset._deliver_by_locking(now, limit)
 
-    def _deliver_by_returning(self, now: datetime.datetime) -> list[Message]:
+    def _deliver_by_returning(self, now: datetime.datetime, limit: int | None) -> list[Message]:
         # A plain read, then one UPDATE ... RETURNING that claims the deliver-once rows which
         # are still pending. A concurrent reader that claimed a row first makes our UPDATE skip
         # it, and RETURNING tells us so, with no lock held across the two statements.
-        messages = list(self.deliverable(now))
+        messages = list(self.deliverable(now)[:limit])
         once = [message.pk for message in messages if message.deliver_once]
         if not once:
             return messages
@@ -100,13 +103,13 @@ class MessageQuerySet(models.QuerySet["Message"]):
             shown.append(message)
         return shown
 
-    def _deliver_by_locking(self, now: datetime.datetime) -> list[Message]:
+    def _deliver_by_locking(self, now: datetime.datetime, limit: int | None) -> list[Message]:
         # Without UPDATE ... RETURNING (MariaDB, MySQL) we lock the pending rows while we read
         # them. A concurrent reader waits for our commit and its locking read then sees the
         # rows delivered. Under READ COMMITTED (Django's default on MySQL) this takes no gap
         # locks, so senders are never blocked.
         with transaction.atomic(using=self.db, savepoint=False):
-            messages = list(self.deliverable(now).select_for_update())
+            messages = list(self.deliverable(now).select_for_update()[:limit])
             once = [message.pk for message in messages if message.deliver_once]
             if once:
                 for message in messages:
