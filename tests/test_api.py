@@ -227,7 +227,7 @@ def test_a_recipient_of_the_wrong_type_is_a_type_error(db, recipient):
         ({"message": "a\x00b"}, ValueError, "message must not contain NUL characters."),
         ({"extra_tags": None}, TypeError, "extra_tags must be a str, got None."),
         ({"deliver_once": "yes"}, TypeError, "deliver_once must be True or False, got 'yes'."),
-        ({"meta": []}, TypeError, "meta must be a dict or None, got []."),
+        ({"meta": []}, TypeError, "meta must be a JSON object (a dict), got []."),
         (
             {"meta": {"when": datetime.date(2024, 1, 1)}},
             ValueError,
@@ -247,9 +247,35 @@ def test_a_recipient_of_the_wrong_type_is_a_type_error(db, recipient):
         (
             {"expires_at": datetime.datetime(2030, 1, 1)},
             ValueError,
-            "expires_at must be timezone-aware when USE_TZ is True, "
-            "got datetime.datetime(2030, 1, 1, 0, 0).",
+            "expires_at must have a UTC offset (such as 2030-01-01T12:00:00+00:00) when "
+            "USE_TZ is True, got 2030-01-01T00:00:00.",
         ),
+        (
+            {"expires_at": datetime.datetime.fromisoformat("9999-12-31T23:59:59-14:00")},
+            ValueError,
+            "expires_at must lie within the years 1 to 9999 in UTC, got 9999-12-31T23:59:59-14:00.",
+        ),
+        (
+            {"message": "a\ud800b"},
+            ValueError,
+            "message must be valid Unicode (it contains a lone surrogate).",
+        ),
+        (
+            {"extra_tags": "\udfff"},
+            ValueError,
+            "extra_tags must be valid Unicode (it contains a lone surrogate).",
+        ),
+        (
+            {"meta": {"k": "\ud800"}},
+            ValueError,
+            "meta must be valid Unicode (it contains a lone surrogate).",
+        ),
+        (
+            {"meta": {"\ud800": 1}},
+            ValueError,
+            "meta must be valid Unicode (it contains a lone surrogate).",
+        ),
+        ({"level": 2**31}, ValueError, "level must fit in 32 bits, got 2147483648."),
     ],
 )
 def test_bad_input_is_refused_before_anything_is_written(user, kwargs, exception, message):
@@ -291,8 +317,7 @@ def test_message_behaves_like_djangos_message(user, settings):
     assert api.info(user, "plain").tags == "info"
 
 
-def test_an_id_too_large_for_any_column_is_an_unknown_user(user):
-    with pytest.raises(
-        ValueError, match=rf"^There are no users with ids \[{2**64}\]; nothing was sent\.$"
-    ):
+def test_an_id_too_large_for_any_column_is_refused_before_anything_is_written(user):
+    with pytest.raises(ValueError, match=rf"^{2**64} is not a valid user id\.$"):
         api.info([user, 2**64], "hello")
+    assert not Message.objects.exists()

@@ -185,10 +185,15 @@ def test_only_sticky_messages_pending_costs_one_query(user, django_assert_num_qu
         assert texts(api.get_messages(user=user)) == ["sticky"]
 
 
-def test_acknowledge_ignores_ids_too_large_for_any_column(user):
+@pytest.mark.parametrize("bad_id", [2**64, -(2**70), 0, "-1", "1e3", " 1"])
+def test_acknowledge_refuses_ids_no_message_can_have_and_changes_nothing(user, bad_id):
     message = api.info(user, "x", deliver_once=False)
 
-    assert api.acknowledge(user, [2**64, -(2**70), message.pk]) == 1
+    with pytest.raises(ValueError, match=r"is not a valid message id\.$"):
+        api.acknowledge(user, [message.pk, bad_id])
+
+    message.refresh_from_db()
+    assert message.delivered_at is None
 
 
 def test_peek_shows_what_a_read_would_show_and_consumes_nothing(user):

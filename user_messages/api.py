@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import datetime
 import itertools
-import json
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeGuard, cast, overload
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.messages import api as django_messages
 from django.contrib.messages import constants
-from django.core.exceptions import ValidationError
 from django.db import models, router, transaction
 from django.http import HttpRequest
-from django.utils.functional import Promise, SimpleLazyObject
-from django.utils.timezone import is_naive
+from django.utils.functional import SimpleLazyObject
 
-from user_messages import cache
+from user_messages import cache, validation
 from user_messages.conf import conf
 from user_messages.signals import changed_after_commit
 
@@ -89,12 +85,12 @@ def add_message(
     from user_messages.models import Message
 
     fields = {
-        "level": _check_level(level),
-        "message": _check_text("message", message, allow_empty=False),
-        "extra_tags": _check_text("extra_tags", extra_tags, allow_empty=True),
-        "deliver_once": _check_bool("deliver_once", deliver_once),
-        "meta": _check_meta(meta),
-        "expires_at": _check_expires_at(expires_at),
+        "level": validation.level(level),
+        "message": validation.text(message, field="message"),
+        "extra_tags": validation.text(extra_tags, field="extra_tags", allow_empty=True),
+        "deliver_once": validation.boolean(deliver_once, field="deliver_once"),
+        "meta": validation.meta(meta),
+        "expires_at": validation.expires_at(expires_at),
     }
 
     if isinstance(user, models.Model):
@@ -131,7 +127,7 @@ def _broadcast(users: Users, fields: dict[str, Any]) -> int:
         elif isinstance(users, Iterable) and not isinstance(users, (str, bytes)):
             user_ids = _user_ids(users)
             created = 0
-            for batch in _queryable_batches(user_ids):
+            for batch in _batched(iter(user_ids), BATCH_SIZE):
                 recipients = user_model._default_manager.filter(pk__in=batch)
                 created += messages.insert_for_users(recipients, fields)
             if created != len(user_ids):
@@ -158,7 +154,6 @@ def _is_single_pk(value: object) -> TypeGuard[int | str | uuid.UUID]:
 def _user_ids(users: Iterable[User]) -> list[Any]:
     """The recipients' primary keys, in order and without repeats (not checked to exist)."""
     user_model = get_user_model()
-    pk_field = user_model._meta.pk
     ids: dict[Any, None] = {}
     for user in users:
         value: Any
@@ -172,10 +167,7 @@ def _user_ids(users: Iterable[User]) -> list[Any]:
             value = user
         else:
             raise TypeError(f"A recipient must be a user or a user's primary key, got {user!r}.")
-        try:
-            ids[pk_field.to_python(value)] = None
-        except ValidationError:
-            raise ValueError(f"{value!r} is not a valid user id.") from None
+        ids[validation.user_id(value)] = None
     return list(ids)
 
 
@@ -183,82 +175,14 @@ def _missing_user_ids(user_ids: list[Any]) -> list[Any]:
     """The ids among ``user_ids`` that name no user."""
     manager = get_user_model()._default_manager
     found: set[Any] = set()
-    for batch in _queryable_batches(user_ids):
+    for batch in _batched(iter(user_ids), BATCH_SIZE):
         found.update(manager.filter(pk__in=batch).values_list("pk", flat=True))
     return [user_id for user_id in user_ids if user_id not in found]
-
-
-def _queryable_batches(user_ids: list[Any]) -> Iterator[list[Any]]:
-    """Batches of the ids worth asking the database about.
-
-    An integer no column can hold names no user, and asking would crash some drivers; leaving
-    it out makes it count as missing.
-    """
-    storable = (i for i in user_ids if not isinstance(i, int) or _storable(i))
-    return _batched(storable, BATCH_SIZE)
 
 
 def _batched(iterator: Iterator[Any], size: int) -> Iterator[list[Any]]:
     while batch := list(itertools.islice(iterator, size)):
         yield batch
-
-
-def _check_level(level: object) -> int:
-    if not isinstance(level, int) or isinstance(level, bool):
-        raise TypeError(
-            f"level must be an int such as user_messages.api.constants.INFO, got {level!r}."
-        )
-    return level
-
-
-def _check_text(name: str, value: object, *, allow_empty: bool) -> str:
-    if isinstance(value, Promise):  # gettext_lazy: stored in the sender's active language
-        value = str(value)
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, got {value!r}.")
-    if not allow_empty and not value.strip():
-        raise ValueError(f"{name} must not be empty, got {value!r}.")
-    if "\x00" in value:
-        # PostgreSQL cannot store NUL in text; refuse it on every backend alike.
-        raise ValueError(f"{name} must not contain NUL characters.")
-    return value
-
-
-def _check_bool(name: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r}.")
-    return value
-
-
-def _check_meta(meta: object) -> dict[str, Any]:
-    if meta is None:
-        return {}
-    if not isinstance(meta, dict):
-        raise TypeError(f"meta must be a dict or None, got {meta!r}.")
-    try:
-        text = json.dumps(meta, allow_nan=False)
-    except TypeError as exc:
-        raise ValueError(f"meta must be serialisable as JSON: {exc}") from None
-    except ValueError:
-        raise ValueError(
-            "meta must be serialisable as JSON: no NaN, no infinity, no circular references."
-        ) from None
-    if "\\u0000" in text:
-        raise ValueError("meta must not contain NUL characters.")
-    # What we store is what a reader gets back: tuples become lists, int keys strings.
-    return cast("dict[str, Any]", json.loads(text))
-
-
-def _check_expires_at(expires_at: object) -> datetime.datetime | None:
-    if expires_at is None:
-        return None
-    if not isinstance(expires_at, datetime.datetime):
-        raise TypeError(f"expires_at must be a datetime or None, got {expires_at!r}.")
-    if settings.USE_TZ and is_naive(expires_at):
-        raise ValueError(
-            f"expires_at must be timezone-aware when USE_TZ is True, got {expires_at!r}."
-        )
-    return expires_at
 
 
 def _shortcut(level: int, name: str) -> Callable[..., Any]:
@@ -408,19 +332,4 @@ def pending_count(user: User) -> int:
 def _message_ids(ids: Iterable[int | str]) -> list[int]:
     if isinstance(ids, (str, bytes, int)):
         raise TypeError(f"ids must be an iterable of message ids, got {ids!r}.")
-    pks = []
-    for value in ids:
-        if isinstance(value, bool) or not isinstance(value, (int, str)):
-            raise TypeError(f"A message id must be an int, got {value!r}.")
-        try:
-            pk = int(value)
-        except ValueError:
-            raise ValueError(f"{value!r} is not a valid message id.") from None
-        if _storable(pk):  # larger ids cannot exist, and would crash some drivers
-            pks.append(pk)
-    return pks
-
-
-def _storable(value: int) -> bool:
-    """Whether an integer fits the widest integer column of every backend (64 bits, signed)."""
-    return -(2**63) <= value < 2**63
+    return [validation.message_id(value) for value in ids]

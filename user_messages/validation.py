@@ -1,0 +1,224 @@
+"""The rules every input passes, shared by the Python API and the GraphQL API.
+
+A rule returns the clean value or raises ``InvalidInput`` (a ``ValueError``; ``WrongType`` is also
+a ``TypeError``) that names the input at fault, says why with an ``ErrorCode`` and says what to
+pass instead. The Python API lets these propagate; the GraphQL API turns them into errors as data
+on the field at fault. One set of rules, so the two APIs cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import json
+from collections.abc import Iterator
+from typing import Any, cast
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.functional import Promise
+
+#: Every backend stores ids in at most a signed 64-bit integer. Larger numbers crash some
+#: drivers (SQLite's raises OverflowError) instead of matching nothing, so no query sees them.
+MAX_ID = 2**63 - 1
+
+
+class ErrorCode(enum.Enum):
+    """Why a mutation refused (part of) its input."""
+
+    INVALID = "invalid"
+    NOT_FOUND = "not_found"
+    PERMISSION_DENIED = "permission_denied"
+    REQUIRED = "required"
+    TOO_LONG = "too_long"
+    TOO_MANY = "too_many"
+    UNAUTHENTICATED = "unauthenticated"
+
+
+class InvalidInput(ValueError):
+    """An input value that breaks a rule: ``field`` names it, ``code`` says which rule."""
+
+    def __init__(self, message: str, *, field: str, code: ErrorCode = ErrorCode.INVALID) -> None:
+        super().__init__(message)
+        self.field = field
+        self.code = code
+
+
+class WrongType(InvalidInput, TypeError):
+    """An input of the wrong type: a programming error in Python, bad input over GraphQL."""
+
+
+def _shown(value: object, limit: int = 60) -> str:
+    """``repr(value)``, shortened: an error message must not echo megabytes back."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 5]}...{text[-2:]}"
+
+
+def _unicode_problem(text: str) -> str | None:
+    """Why ``text`` cannot be stored as UTF-8 text by every backend, or None if it can."""
+    if "\x00" in text:
+        # PostgreSQL cannot store NUL in text or JSON; refuse it on every backend alike.
+        return "must not contain NUL characters"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate (say "\ud800" from a JSON body) is no character; no driver encodes it.
+        return "must be valid Unicode (it contains a lone surrogate)"
+    return None
+
+
+def _strings(value: object) -> Iterator[str]:
+    """Every key and string inside a JSON value, without recursion (depth is the client's)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+
+
+def level(value: object, *, field: str = "level") -> int:
+    """A message level: an int such as ``constants.INFO``, within every backend's integer column."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise WrongType(
+            f"{field} must be an int such as user_messages.api.constants.INFO, "
+            f"got {_shown(value)}.",
+            field=field,
+        )
+    if not -(2**31) <= value < 2**31:
+        raise InvalidInput(f"{field} must fit in 32 bits, got {value}.", field=field)
+    return value
+
+
+def boolean(value: object, *, field: str) -> bool:
+    """True or False, and nothing that merely looks like one."""
+    if not isinstance(value, bool):
+        raise WrongType(f"{field} must be True or False, got {_shown(value)}.", field=field)
+    return value
+
+
+def text(
+    value: object, *, field: str, allow_empty: bool = False, max_length: int | None = None
+) -> str:
+    """A text every backend stores as given: no NUL, no lone surrogate; not blank unless allowed."""
+    if isinstance(value, Promise):  # gettext_lazy: stored in the sender's active language
+        value = str(value)
+    if not isinstance(value, str):
+        raise WrongType(f"{field} must be a str, got {_shown(value)}.", field=field)
+    if not allow_empty and not value.strip():
+        raise InvalidInput(
+            f"{field} must not be empty, got {_shown(value)}.", field=field, code=ErrorCode.REQUIRED
+        )
+    if max_length is not None and len(value) > max_length:
+        raise InvalidInput(
+            f"{field} must be at most {max_length} characters, got {len(value)}.",
+            field=field,
+            code=ErrorCode.TOO_LONG,
+        )
+    problem = _unicode_problem(value)
+    if problem:
+        raise InvalidInput(f"{field} {problem}.", field=field)
+    return value
+
+
+def meta(value: object, *, field: str = "meta", max_bytes: int | None = None) -> dict[str, Any]:
+    """A JSON object every backend stores and reads back unchanged; ``{}`` for None."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise WrongType(
+            f"{field} must be a JSON object (a dict), got {_shown(value)}.", field=field
+        )
+    try:
+        # Compact and unescaped: the size counted is the size stored.
+        serialised = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except TypeError as error:
+        raise InvalidInput(f"{field} must be serialisable as JSON: {error}", field=field) from None
+    except ValueError:
+        raise InvalidInput(
+            f"{field} must be serialisable as JSON: no NaN, no infinity, no circular references.",
+            field=field,
+        ) from None
+    except RecursionError:
+        raise InvalidInput(f"{field} is nested too deeply.", field=field) from None
+    for string in _strings(value):
+        problem = _unicode_problem(string)
+        if problem:
+            raise InvalidInput(f"{field} {problem}.", field=field)
+    if max_bytes is not None:
+        size = len(serialised.encode())
+        if size > max_bytes:
+            raise InvalidInput(
+                f"{field} must be at most {max_bytes} bytes as JSON, got {size}.",
+                field=field,
+                code=ErrorCode.TOO_LONG,
+            )
+    # What we store is what a reader gets back: tuples become lists, int keys strings.
+    return cast("dict[str, Any]", json.loads(serialised))
+
+
+def expires_at(
+    value: object, *, field: str = "expires_at", future: bool = False
+) -> datetime.datetime | None:
+    """An expiry every backend can store (aware when USE_TZ); in the future if asked."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime.datetime):
+        raise WrongType(f"{field} must be a datetime or None, got {_shown(value)}.", field=field)
+    if settings.USE_TZ:
+        if timezone.is_naive(value):
+            raise InvalidInput(
+                f"{field} must have a UTC offset (such as 2030-01-01T12:00:00+00:00) when "
+                f"USE_TZ is True, got {value.isoformat()}.",
+                field=field,
+            )
+        try:
+            # Stored in UTC: 9999-12-31T23:59:59-14:00 is in the year 10000, beyond every backend.
+            value.astimezone(datetime.timezone.utc)
+        except OverflowError:
+            raise InvalidInput(
+                f"{field} must lie within the years 1 to 9999 in UTC, got {value.isoformat()}.",
+                field=field,
+            ) from None
+    if future and value <= (timezone.now() if settings.USE_TZ else datetime.datetime.now()):
+        raise InvalidInput(f"{field} must be in the future.", field=field)
+    return value
+
+
+def storable(value: int) -> bool:
+    """Whether an integer fits the widest integer column of every backend (64 bits, signed)."""
+    return -MAX_ID - 1 <= value <= MAX_ID
+
+
+def message_id(value: object, *, field: str = "ids") -> int:
+    """A stored message's id, from an int or its decimal text (as GraphQL IDs arrive)."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise WrongType(f"A message id must be an int, got {_shown(value)}.", field=field)
+    invalid = InvalidInput(f"{_shown(value)} is not a valid message id.", field=field)
+    if isinstance(value, str):
+        # int() would also take " 1", "+1", "1_000" and non-ASCII digits: no id is written so.
+        if not (value.isascii() and value.isdigit()) or len(value) > 19:
+            raise invalid
+        pk = int(value)
+    else:
+        pk = value
+    if not 0 < pk <= MAX_ID:
+        raise invalid
+    return pk
+
+
+def user_id(value: object, *, field: str = "recipients") -> Any:
+    """A user's primary key as the user model's pk field reads it (not checked to exist)."""
+    try:
+        pk = get_user_model()._meta.pk.to_python(value)
+    except ValidationError:
+        pk = None
+    if pk is None or (isinstance(pk, int) and not storable(pk)):
+        raise InvalidInput(f"{_shown(value)} is not a valid user id.", field=field)
+    return pk
