@@ -155,3 +155,60 @@ def test_concurrent_senders_and_cached_readers_hide_nothing(settings, django_use
     shown.extend(m.pk for m in api.get_messages(user=user.pk))
     assert not errors, errors
     assert sorted(shown) == sorted(sent)
+
+
+def test_a_graphql_send_to_one_user_leaves_other_users_page_views_free(
+    cached, make_user, committed, django_assert_num_queries
+):
+    import json
+
+    from django.contrib.auth.models import Permission
+    from django.test import Client
+
+    from tests.schema import operation
+
+    bystander, recipient = make_user(), make_user()
+    sender = make_user()
+    sender.user_permissions.add(
+        Permission.objects.get(content_type__app_label="user_messages", codename="add_message")
+    )
+    for user in (bystander, recipient):
+        assert texts(user) == []
+    client = Client()
+    client.force_login(sender)
+
+    with committed():
+        response = client.post(
+            "/graphql",
+            json.dumps(
+                {
+                    "query": operation("SendMessage"),
+                    "variables": {
+                        "input": {
+                            "recipients": [str(recipient.pk)],
+                            "level": "INFO",
+                            "message": "Hi",
+                        }
+                    },
+                }
+            ),
+            content_type="application/json",
+        )
+    assert response.json()["data"]["sendMessage"] == {"count": 1, "errors": []}
+
+    with django_assert_num_queries(0):
+        assert texts(bystander) == []
+    assert texts(recipient) == ["Hi"]
+
+
+def test_a_queryset_broadcast_still_reaches_every_cached_reader(
+    cached, make_user, committed, django_user_model
+):
+    users = [make_user() for _ in range(3)]
+    for user in users:
+        assert texts(user) == []
+
+    with committed():
+        api.info(django_user_model.objects.all(), "to all")
+
+    assert [texts(user) for user in users] == [["to all"]] * 3

@@ -222,7 +222,7 @@ def test_sent_message_shows_up_for_the_recipient(sender: Client, user: AbstractB
         ),
         (
             {"recipients": ["1", "2", "3", "4"]},
-            [error("recipients", "TOO_MANY", "At most 3 recipients per message, got 4.")],
+            [error("recipients", "TOO_MANY", "At most 3 recipients per request, got 4.")],
         ),
         (
             {"recipients": ["abc", "9223372036854775808", "abc"]},
@@ -231,8 +231,11 @@ def test_sent_message_shows_up_for_the_recipient(sender: Client, user: AbstractB
                 error("recipients", "INVALID", "'9223372036854775808' is not a valid user id."),
             ],
         ),
-        ({"message": ""}, [error("message", "REQUIRED", "Write a message.")]),
-        ({"message": " \n\t"}, [error("message", "REQUIRED", "Write a message.")]),
+        ({"message": ""}, [error("message", "REQUIRED", "message must not be empty, got ''.")]),
+        (
+            {"message": " \n\t"},
+            [error("message", "REQUIRED", "message must not be empty, got ' \\n\\t'.")],
+        ),
         (
             {"message": "x" * 11},
             [error("message", "TOO_LONG", "message must be at most 10 characters, got 11.")],
@@ -249,9 +252,15 @@ def test_sent_message_shows_up_for_the_recipient(sender: Client, user: AbstractB
             {"extraTags": "a\x00b"},
             [error("extraTags", "INVALID", "extraTags must not contain NUL characters.")],
         ),
-        ({"meta": [1, 2]}, [error("meta", "INVALID", "meta must be a JSON object.")]),
-        ({"meta": "{}"}, [error("meta", "INVALID", "meta must be a JSON object.")]),
-        ({"meta": 3}, [error("meta", "INVALID", "meta must be a JSON object.")]),
+        (
+            {"meta": [1, 2]},
+            [error("meta", "INVALID", "meta must be a JSON object (a dict), got [1, 2].")],
+        ),
+        (
+            {"meta": "{}"},
+            [error("meta", "INVALID", "meta must be a JSON object (a dict), got '{}'.")],
+        ),
+        ({"meta": 3}, [error("meta", "INVALID", "meta must be a JSON object (a dict), got 3.")]),
         (
             {"meta": {"k": "a\x00b"}},
             [error("meta", "INVALID", "meta must not contain NUL characters.")],
@@ -271,7 +280,8 @@ def test_sent_message_shows_up_for_the_recipient(sender: Client, user: AbstractB
                 error(
                     "expiresAt",
                     "INVALID",
-                    "expiresAt needs a UTC offset, such as 2030-01-01T12:00:00+00:00.",
+                    "expiresAt must have a UTC offset (such as 2030-01-01T12:00:00+00:00) "
+                    "when USE_TZ is True, got 2100-01-01T00:00:00.",
                 )
             ],
         ),
@@ -285,9 +295,9 @@ def test_sent_message_shows_up_for_the_recipient(sender: Client, user: AbstractB
             },
             [
                 error("recipients", "REQUIRED", "Name at least one recipient."),
-                error("message", "REQUIRED", "Write a message."),
+                error("message", "REQUIRED", "message must not be empty, got ''."),
                 error("extraTags", "INVALID", "extraTags must not contain NUL characters."),
-                error("meta", "INVALID", "meta must be a JSON object."),
+                error("meta", "INVALID", "meta must be a JSON object (a dict), got []."),
                 error("expiresAt", "INVALID", "expiresAt must be in the future."),
             ],
         ),
@@ -355,7 +365,13 @@ def test_meta_with_nan_is_invalid(sender: Client, user: AbstractBaseUser) -> Non
 
     assert response.json()["data"]["sendMessage"] == {
         "count": 0,
-        "errors": [error("meta", "INVALID", "meta must be valid JSON.")],
+        "errors": [
+            error(
+                "meta",
+                "INVALID",
+                "meta must be serialisable as JSON: no NaN, no infinity, no circular references.",
+            )
+        ],
     }
     assert Message.objects.count() == 0
 

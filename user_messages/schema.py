@@ -16,27 +16,25 @@ Only projects that install the ``graphql`` extra import this module.
 
 from __future__ import annotations
 
+import contextlib
 import enum
-import json
-import re
 from collections.abc import Callable
 from typing import Any
 
 import graphene
-from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.contrib.messages import constants
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.http import HttpRequest
-from django.utils import timezone
 from graphene.types.generic import GenericScalar
 from graphene.types.mutation import MutationOptions
 from graphene.utils.str_converters import to_camel_case
 from graphene.utils.trim_docstring import trim_docstring
+from graphql import GraphQLError
 
-from user_messages import api
+from user_messages import api, validation
 from user_messages.conf import conf
 from user_messages.models import Message
+from user_messages.validation import ErrorCode as UserMessagesErrorCode
 
 __all__ = [
     "AcknowledgeMessages",
@@ -51,11 +49,6 @@ __all__ = [
     "UserMessagesErrorCode",
     "UserMessagesMutation",
 ]
-
-# Every backend we support stores ids in at most a signed 64-bit integer; larger numbers
-# crash SQLite's driver (OverflowError) instead of matching nothing, so they never reach a query.
-_MAX_ID = 2**63 - 1
-_MESSAGE_ID = re.compile(r"[0-9]{1,19}")
 
 
 class JSONObject(GenericScalar):
@@ -116,6 +109,46 @@ def _signed_in_user(request: HttpRequest) -> Any:
     return user if user is not None and user.is_authenticated else None
 
 
+#: Methods Django's CSRF middleware lets through unchecked: a same-site <img> or a cross-site
+#: link can make a browser send them with the user's cookie, so they must never consume.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+CONSUMING_NEEDS_POST = (
+    "myMessages marks what it returns as read, so it needs a POST request (which Django "
+    "checks for CSRF): send this query with POST, or pass peek: true to read without consuming."
+)
+
+
+def _request_state(info: graphene.ResolveInfo) -> dict[str, Any]:
+    """The package's per-request bookkeeping, kept on the request (one dict, made on first use)."""
+    context = info.context
+    state: dict[str, Any] | None = getattr(context, "_user_messages", None)
+    if state is None:
+        state = {}
+        # A context that takes no attributes (None, a dict) gets no reuse, but still works.
+        with contextlib.suppress(AttributeError):
+            context._user_messages = state
+    return state
+
+
+def _once_per_request(info: graphene.ResolveInfo, key: str, compute: Callable[[], Any]) -> Any:
+    """``compute()`` at most once per request: aliases of one field share one answer and cost."""
+    results: dict[str, Any] = _request_state(info).setdefault("results", {})
+    if key not in results:
+        results[key] = compute()
+    return results[key]
+
+
+def _spend(info: graphene.ResolveInfo, budget: str, amount: int, limit: int) -> int | None:
+    """Count ``amount`` against a per-request ``limit``; None if it fits, else what was used."""
+    spent: dict[str, int] = _request_state(info).setdefault("spent", {})
+    used = spent.get(budget, 0)
+    if used + amount > limit:
+        return used
+    spent[budget] = used + amount
+    return None
+
+
 class Query(graphene.ObjectType):
     """Mix into your project's Query: ``class Query(user_messages.schema.Query, ...)``."""
 
@@ -128,8 +161,11 @@ class Query(graphene.ObjectType):
         ),
         description=(
             "The current request's messages, exactly as the template context processor shows "
-            "them: session messages first, then stored ones. Consumes what it returns unless "
-            "peek is true. Signed-out users get their session messages."
+            "them: session messages first, then stored ones (at most "
+            "USER_MESSAGES['MAX_MESSAGES_PER_READ'], oldest first). Consumes what it returns "
+            "unless peek is true, and only in a POST request: over GET it is an error unless "
+            "peek is true. Aliases in one request share one answer. Signed-out users get their "
+            "session messages."
         ),
     )
     my_message_count = graphene.Int(
@@ -139,26 +175,25 @@ class Query(graphene.ObjectType):
 
     @staticmethod
     def resolve_my_messages(root: Any, info: graphene.ResolveInfo, peek: bool = False) -> list[Any]:
+        request = info.context
         if peek:
-            return api.peek_messages(request=info.context)
-        return list(api.get_messages(request=info.context))
+            return _once_per_request(  # type: ignore[no-any-return]
+                info, "peek", lambda: list(api.peek_messages(request=request))
+            )
+        if getattr(request, "method", None) in SAFE_METHODS or not hasattr(request, "method"):
+            raise GraphQLError(CONSUMING_NEEDS_POST)
+        return _once_per_request(  # type: ignore[no-any-return]
+            info, "read", lambda: list(api.get_messages(request=request))
+        )
 
     @staticmethod
     def resolve_my_message_count(root: Any, info: graphene.ResolveInfo) -> int:
         user = _signed_in_user(info.context)
-        return api.pending_count(user) if user is not None else 0
-
-
-class UserMessagesErrorCode(enum.Enum):
-    """Why a mutation refused (part of) its input."""
-
-    INVALID = "invalid"
-    NOT_FOUND = "not_found"
-    PERMISSION_DENIED = "permission_denied"
-    REQUIRED = "required"
-    TOO_LONG = "too_long"
-    TOO_MANY = "too_many"
-    UNAUTHENTICATED = "unauthenticated"
+        if user is None:
+            return 0
+        return _once_per_request(  # type: ignore[no-any-return]
+            info, "count", lambda: api.pending_count(user)
+        )
 
 
 UserMessagesErrorCodeEnum = graphene.Enum.from_enum(
@@ -251,11 +286,16 @@ class UserMessagesMutation(graphene.Mutation):
 
     @classmethod
     def mutate(cls, root: Any, info: graphene.ResolveInfo, **data: Any) -> UserMessagesMutation:
+        # graphene-django's view refuses mutations over GET already; this holds in any view.
+        if getattr(info.context, "method", None) in SAFE_METHODS:
+            raise GraphQLError(f"{info.field_name} changes data, so it needs a POST request.")
         try:
             cls.check_permissions(info.context)
             payload: UserMessagesMutation = cls.perform_mutation(info, **data)
         except ValidationError as error:
             return cls(errors=_errors_as_data(error), **cls.nothing_done())
+        # What myMessages or myMessageCount computed earlier in this request is stale now.
+        _request_state(info).pop("results", None)
         return payload
 
     @classmethod
@@ -272,11 +312,15 @@ class UserMessagesMutation(graphene.Mutation):
         return {}
 
 
-def _parse_message_id(value: str) -> int | None:
-    if not _MESSAGE_ID.fullmatch(value):
-        return None
-    pk = int(value)
-    return pk if 0 < pk <= _MAX_ID else None
+def _too_many(what: str, limit: int, got: int, used: int) -> ValidationError:
+    if used:
+        message = (
+            f"At most {limit} {what} per request; other fields of this request used {used}, "
+            f"this one has {got}."
+        )
+    else:
+        message = f"At most {limit} {what} per request, got {got}."
+    return _error(message, UserMessagesErrorCode.TOO_MANY)
 
 
 class AcknowledgeMessages(UserMessagesMutation):
@@ -289,7 +333,11 @@ class AcknowledgeMessages(UserMessagesMutation):
     )
 
     class Arguments:
-        ids = graphene.List(graphene.NonNull(graphene.ID), required=True)
+        ids = graphene.List(
+            graphene.NonNull(graphene.ID),
+            required=True,
+            description="At most USER_MESSAGES['MAX_ACKNOWLEDGE_IDS'] per request.",
+        )
 
     class Meta:
         # One paragraph: a blank line would print as trailing whitespace in schema.graphql.
@@ -302,25 +350,34 @@ class AcknowledgeMessages(UserMessagesMutation):
 
     @classmethod
     def perform_mutation(cls, info: graphene.ResolveInfo, ids: list[str]) -> AcknowledgeMessages:
-        user = info.context.user
-        parsed = {value: _parse_message_id(value) for value in ids}
-        wanted = list(dict.fromkeys(pk for pk in parsed.values() if pk is not None))
-        own = set(api.acknowledge_owned(user, wanted))
+        limit = conf.MAX_ACKNOWLEDGE_IDS
+        used = _spend(info, "acknowledge_ids", len(ids), limit)
+        if used is not None:
+            raise ValidationError({"ids": [_too_many("ids", limit, len(ids), used)]})
         errors = []
-        for value, pk in parsed.items():
-            if pk is None:
-                errors.append(
-                    _error(f"{value!r} is not a valid message id.", UserMessagesErrorCode.INVALID)
-                )
-            elif pk not in own:
-                errors.append(
-                    _error(
-                        f"There is no message with id {value!r}.", UserMessagesErrorCode.NOT_FOUND
-                    )
-                )
+        wanted: dict[int, str] = {}
+        for value in dict.fromkeys(ids):
+            try:
+                wanted.setdefault(validation.message_id(value), value)
+            except validation.InvalidInput as error:
+                errors.append((value, _error(str(error), error.code)))
+        own = set(api.acknowledge_owned(info.context.user, list(wanted)))
+        errors += [
+            (
+                value,
+                _error(f"There is no message with id {value!r}.", UserMessagesErrorCode.NOT_FOUND),
+            )
+            for pk, value in wanted.items()
+            if pk not in own
+        ]
+        # In the order the client sent the ids, as before.
+        position = {value: index for index, value in enumerate(dict.fromkeys(ids))}
+        errors.sort(key=lambda pair: position[pair[0]])
         return cls(
             acknowledged_ids=[str(pk) for pk in wanted if pk in own],
-            errors=_errors_as_data(ValidationError({"ids": errors})) if errors else [],
+            errors=_errors_as_data(ValidationError({"ids": [e for _, e in errors]}))
+            if errors
+            else [],
         )
 
     @classmethod
@@ -347,7 +404,10 @@ class SendMessageInput(graphene.InputObjectType):
     recipients = graphene.List(
         graphene.NonNull(graphene.ID),
         required=True,
-        description="Ids of the users to send to (at most USER_MESSAGES['MAX_RECIPIENTS']).",
+        description=(
+            "Ids of the users to send to: at most USER_MESSAGES['MAX_RECIPIENTS'] in all "
+            "sendMessage fields of one request."
+        ),
     )
     level = MessageLevelEnum(required=True)
     message = graphene.String(
@@ -365,129 +425,61 @@ class SendMessageInput(graphene.InputObjectType):
     expires_at = graphene.DateTime(description="A future time with a UTC offset; null: never.")
 
 
-def _check_text(name: str, value: str, errors: dict[str, list[ValidationError]]) -> None:
-    if "\x00" in value:
-        # PostgreSQL cannot store NUL in text; the Python API refuses it on every backend.
-        errors.setdefault(name, []).append(
-            _error(
-                f"{to_camel_case(name)} must not contain NUL characters.",
-                UserMessagesErrorCode.INVALID,
-            )
-        )
-
-
-def _recipient_ids(values: list[str], errors: dict[str, list[ValidationError]]) -> list[Any]:
+def _recipient_ids(info: graphene.ResolveInfo, values: list[str]) -> list[Any]:
     if not values:
-        errors["recipients"] = [
-            _error("Name at least one recipient.", UserMessagesErrorCode.REQUIRED)
-        ]
-        return []
+        raise ValidationError(
+            {"recipients": [_error("Name at least one recipient.", UserMessagesErrorCode.REQUIRED)]}
+        )
+    # Every id asked about counts, found or not: the limit bounds the database work a request
+    # can cause, across however many aliased sendMessage fields it holds.
+    distinct = list(dict.fromkeys(values))
     limit = conf.MAX_RECIPIENTS
-    if len(values) > limit:
-        errors["recipients"] = [
-            _error(
-                f"At most {limit} recipients per message, got {len(values)}.",
-                UserMessagesErrorCode.TOO_MANY,
-            )
-        ]
-        return []
-    pk_field = get_user_model()._meta.pk
-    user_ids = []
-    for value in dict.fromkeys(values):
+    used = _spend(info, "recipients", len(distinct), limit)
+    if used is not None:
+        raise ValidationError({"recipients": [_too_many("recipients", limit, len(distinct), used)]})
+    user_ids: dict[Any, None] = {}
+    errors = []
+    for value in distinct:
         try:
-            user_id = pk_field.to_python(value)
-        except ValidationError:
-            user_id = None
-        if user_id is None or (isinstance(user_id, int) and not -_MAX_ID <= user_id <= _MAX_ID):
-            errors.setdefault("recipients", []).append(
-                _error(f"{value!r} is not a valid user id.", UserMessagesErrorCode.INVALID)
-            )
-        else:
-            user_ids.append(user_id)
-    return user_ids
+            user_ids[validation.user_id(value)] = None
+        except validation.InvalidInput as error:
+            errors.append(_error(str(error), error.code))
+    if errors:
+        raise ValidationError({"recipients": errors})
+    return list(user_ids)
 
 
-def _validated_meta(meta: Any, errors: dict[str, list[ValidationError]]) -> dict[str, Any]:
-    if meta is None:
-        return {}
-    if not isinstance(meta, dict):
-        errors["meta"] = [_error("meta must be a JSON object.", UserMessagesErrorCode.INVALID)]
-        return {}
-    try:
-        text = json.dumps(meta, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    except ValueError:
-        # The view's JSON parser accepts NaN and Infinity, which are not JSON.
-        errors["meta"] = [_error("meta must be valid JSON.", UserMessagesErrorCode.INVALID)]
-        return {}
-    if "\\u0000" in text:
-        errors["meta"] = [
-            _error("meta must not contain NUL characters.", UserMessagesErrorCode.INVALID)
-        ]
-    elif len(text.encode()) > conf.MAX_META_BYTES:
-        errors["meta"] = [
-            _error(
-                f"meta must be at most {conf.MAX_META_BYTES} bytes as JSON, "
-                f"got {len(text.encode())}.",
-                UserMessagesErrorCode.TOO_LONG,
-            )
-        ]
-    return meta
-
-
-def _validated_send_input(data: SendMessageInput) -> dict[str, Any]:
+def _validated_send_input(info: graphene.ResolveInfo, data: SendMessageInput) -> dict[str, Any]:
     """Check everything a client can get wrong; raise one ValidationError listing it all."""
     errors: dict[str, list[ValidationError]] = {}
-    user_ids = _recipient_ids(data.recipients, errors)
-
-    message = data.message
-    if not message.strip():
-        errors["message"] = [_error("Write a message.", UserMessagesErrorCode.REQUIRED)]
-    elif len(message) > conf.MAX_MESSAGE_LENGTH:
-        errors["message"] = [
-            _error(
-                f"message must be at most {conf.MAX_MESSAGE_LENGTH} characters, "
-                f"got {len(message)}.",
-                UserMessagesErrorCode.TOO_LONG,
-            )
-        ]
-    else:
-        _check_text("message", message, errors)
-    if len(data.extra_tags) > conf.MAX_EXTRA_TAGS_LENGTH:
-        errors["extra_tags"] = [
-            _error(
-                f"extraTags must be at most {conf.MAX_EXTRA_TAGS_LENGTH} characters, "
-                f"got {len(data.extra_tags)}.",
-                UserMessagesErrorCode.TOO_LONG,
-            )
-        ]
-    else:
-        _check_text("extra_tags", data.extra_tags, errors)
-    meta = _validated_meta(data.meta, errors)
-
-    expires_at = data.expires_at
-    if expires_at is not None:
-        if settings.USE_TZ and timezone.is_naive(expires_at):
-            errors["expires_at"] = [
-                _error(
-                    "expiresAt needs a UTC offset, such as 2030-01-01T12:00:00+00:00.",
-                    UserMessagesErrorCode.INVALID,
-                )
-            ]
-        elif expires_at <= timezone.now():
-            errors["expires_at"] = [
-                _error("expiresAt must be in the future.", UserMessagesErrorCode.INVALID)
-            ]
+    fields: dict[str, Any] = {"level": int(data.level), "deliver_once": data.deliver_once}
+    rules: dict[str, Callable[[], Any]] = {
+        "user": lambda: _recipient_ids(info, data.recipients),
+        "message": lambda: validation.text(
+            data.message, field="message", max_length=conf.MAX_MESSAGE_LENGTH
+        ),
+        "extra_tags": lambda: validation.text(
+            data.extra_tags,
+            field="extraTags",
+            allow_empty=True,
+            max_length=conf.MAX_EXTRA_TAGS_LENGTH,
+        ),
+        "meta": lambda: validation.meta(data.meta, max_bytes=conf.MAX_META_BYTES),
+        "expires_at": lambda: validation.expires_at(
+            data.expires_at, field="expiresAt", future=True
+        ),
+    }
+    for name, rule in rules.items():
+        try:
+            fields[name] = rule()
+        except validation.InvalidInput as error:
+            errors.setdefault(error.field, []).append(_error(str(error), error.code))
+        except ValidationError as error:
+            for field, field_errors in error.error_dict.items():
+                errors.setdefault(field, []).extend(field_errors)
     if errors:
         raise ValidationError(errors)
-    return {
-        "user": user_ids,
-        "level": int(data.level),
-        "message": message,
-        "extra_tags": data.extra_tags,
-        "meta": meta,
-        "deliver_once": data.deliver_once,
-        "expires_at": expires_at,
-    }
+    return fields
 
 
 def _send_permission() -> str:
@@ -513,7 +505,7 @@ class SendMessage(UserMessagesMutation):
 
     @classmethod
     def perform_mutation(cls, info: graphene.ResolveInfo, input: SendMessageInput) -> SendMessage:
-        fields = _validated_send_input(input)
+        fields = _validated_send_input(info, input)
         try:
             count = api.add_message(
                 fields["user"],
