@@ -84,13 +84,6 @@ def remember_nothing_pending(user_id: Any, version: str | None) -> None:
         logger.exception("user_messages cache unavailable; not remembering")
 
 
-def invalidate_after_commit(user_ids: list[Any]) -> None:
-    """Kept for code written against 2.0 previews: use ``signals.changed_after_commit``."""
-    from user_messages.signals import changed_after_commit
-
-    changed_after_commit(user_ids)
-
-
 def on_messages_changed(sender: Any, user_ids: list[Any] | None, **kwargs: Any) -> None:
     """Listener of ``messages_changed``: new versions for these users, or a new epoch for all."""
     if _cache() is None:
