@@ -61,7 +61,7 @@ def test_each_operation_is_valid_against_the_schema(name: str) -> None:
         (
             "AcknowledgeMessages",
             {"ids": []},
-            {"acknowledgeMessages": {"acknowledgedIds": [], "errors": []}},
+            {"acknowledgeMessages": {"acknowledgedIds": [], "pendingCount": 0, "errors": []}},
         ),
         (
             "SendMessage",

@@ -11,6 +11,7 @@ import pytest
 from django.contrib.auth.models import AbstractBaseUser, Permission
 from django.contrib.messages import constants
 from django.test import Client
+from django.utils import timezone
 
 from tests.schema import operation, post_operation
 from user_messages import api
@@ -62,7 +63,11 @@ def test_acknowledging_own_messages_marks_them_done(alice: Client, user: Abstrac
 
     result = acknowledge(alice, [str(sticky.pk), once.pk])
 
-    assert result == {"acknowledgedIds": [str(sticky.pk), str(once.pk)], "errors": []}
+    assert result == {
+        "acknowledgedIds": [str(sticky.pk), str(once.pk)],
+        "pendingCount": 0,
+        "errors": [],
+    }
     assert list(Message.objects.pending()) == []
 
 
@@ -90,6 +95,7 @@ def test_a_foreign_id_gets_the_same_not_found_as_a_missing_one(
 
     assert result == {
         "acknowledgedIds": [],
+        "pendingCount": 0,
         "errors": [
             error("ids", "NOT_FOUND", f"There is no message with id '{foreign.pk}'."),
             error("ids", "NOT_FOUND", f"There is no message with id '{missing}'."),
@@ -122,6 +128,7 @@ def test_malformed_ids_are_errors_as_data_not_server_errors(
 
     assert result == {
         "acknowledgedIds": [str(message.pk)],
+        "pendingCount": 0,
         "errors": [error("ids", "INVALID", f"{malformed!r} is not a valid message id.")],
     }
 
@@ -135,13 +142,30 @@ def test_acknowledging_an_already_acknowledged_own_message_succeeds_again(
 
     assert acknowledge(alice, [message.pk, message.pk]) == {
         "acknowledgedIds": [str(message.pk)],
+        "pendingCount": 0,
         "errors": [],
     }
     assert Message.objects.get().delivered_at == first
 
 
+def test_acknowledging_returns_the_callers_new_pending_count(
+    alice: Client, user: AbstractBaseUser, other_user: AbstractBaseUser
+) -> None:
+    sticky = api.info(user, "Confirm your email.", deliver_once=False)
+    api.info(user, "Still waiting.")
+    api.info(user, "Expired.", expires_at=timezone.now() + datetime.timedelta(seconds=1))
+    Message.objects.filter(message="Expired.").update(
+        expires_at=timezone.now() - datetime.timedelta(seconds=1)
+    )
+    api.info(other_user, "Not alice's.")
+
+    result = acknowledge(alice, [sticky.pk])
+
+    assert result == {"acknowledgedIds": [str(sticky.pk)], "pendingCount": 1, "errors": []}
+
+
 def test_acknowledging_nothing_is_no_error(alice: Client) -> None:
-    assert acknowledge(alice, []) == {"acknowledgedIds": [], "errors": []}
+    assert acknowledge(alice, []) == {"acknowledgedIds": [], "pendingCount": 0, "errors": []}
 
 
 def test_acknowledging_requires_login(client: Client, user: AbstractBaseUser) -> None:
@@ -149,6 +173,7 @@ def test_acknowledging_requires_login(client: Client, user: AbstractBaseUser) ->
 
     assert acknowledge(client, [message.pk]) == {
         "acknowledgedIds": [],
+        "pendingCount": 0,
         "errors": [error(None, "UNAUTHENTICATED", "You must be signed in.")],
     }
     assert Message.objects.get().delivered_at is None

@@ -146,6 +146,7 @@ def test_anonymous_user_gets_session_messages_only(client: Client, user: Abstrac
             "id": None,
             "message": "Signed out.",
             "level": 20,
+            "levelName": "INFO",
             "levelTag": "info",
             "tags": "info",
             "extraTags": "",
@@ -207,3 +208,22 @@ def test_peek_costs_one_query_for_the_stored_messages_whatever_the_number(
     with django_assert_num_queries(3):
         shown = my_messages(alice, peek=True)
     assert len(shown) == count
+
+
+def test_level_name_is_the_level_enum_and_null_for_a_custom_level(
+    alice: Client, user: AbstractBaseUser, settings: Any
+) -> None:
+    settings.MESSAGE_TAGS = {constants.INFO: "info", 35: "notice"}
+    for level in (constants.DEBUG, constants.INFO, constants.SUCCESS, 35, constants.ERROR):
+        stored(user, f"Level {level}.", level=level)
+
+    assert [
+        (message["level"], message["levelName"], message["levelTag"])
+        for message in my_messages(alice)
+    ] == [
+        (10, "DEBUG", "debug"),
+        (20, "INFO", "info"),
+        (25, "SUCCESS", "success"),
+        (35, None, "notice"),
+        (40, "ERROR", "error"),
+    ]

@@ -63,6 +63,14 @@ class UserMessage(graphene.ObjectType):
     level = graphene.Int(
         required=True, description="Django's message level (10 debug ... 40 error, or custom)."
     )
+    # A lambda: MessageLevel is defined further down, next to the input that also uses it.
+    level_name = graphene.Field(
+        lambda: MessageLevelEnum,
+        description=(
+            "The level as an enum, for exhaustive switches; null for a custom level "
+            "(then use level and levelTag)."
+        ),
+    )
     level_tag = graphene.String(
         required=True, description="The level's tag (info, error ...), honouring MESSAGE_TAGS."
     )
@@ -81,6 +89,13 @@ class UserMessage(graphene.ObjectType):
     @staticmethod
     def resolve_id(root: Any, info: graphene.ResolveInfo) -> int | None:
         return root.pk if isinstance(root, Message) else None
+
+    @staticmethod
+    def resolve_level_name(root: Any, info: graphene.ResolveInfo) -> MessageLevel | None:
+        try:
+            return MessageLevel(root.level)
+        except ValueError:
+            return None
 
     @staticmethod
     def resolve_message(root: Any, info: graphene.ResolveInfo) -> str:
@@ -329,7 +344,14 @@ class AcknowledgeMessages(UserMessagesMutation):
     acknowledged_ids = graphene.List(
         graphene.NonNull(graphene.ID),
         required=True,
-        description="The caller's messages now acknowledged, including ones already done.",
+        description=(
+            "The caller's messages now acknowledged, including ones already done: the ids of "
+            "UserMessage objects a client cache can evict."
+        ),
+    )
+    pending_count = graphene.Int(
+        required=True,
+        description="How many stored messages the caller has pending now; 0 when signed out.",
     )
 
     class Arguments:
@@ -347,6 +369,12 @@ class AcknowledgeMessages(UserMessagesMutation):
             "get the same NOT_FOUND as ids that never existed."
         )
         login_required = True
+
+    @staticmethod
+    def resolve_pending_count(root: Any, info: graphene.ResolveInfo) -> int:
+        # Resolved after the mutation ran, and only when asked for: one COUNT query.
+        user = _signed_in_user(info.context)
+        return api.pending_count(user) if user is not None else 0
 
     @classmethod
     def perform_mutation(cls, info: graphene.ResolveInfo, ids: list[str]) -> AcknowledgeMessages:
@@ -395,7 +423,7 @@ class MessageLevel(enum.IntEnum):
     ERROR = constants.ERROR
 
 
-MessageLevelEnum = graphene.Enum.from_enum(MessageLevel, name="MessageLevel")
+MessageLevelEnum: Any = graphene.Enum.from_enum(MessageLevel, name="MessageLevel")
 
 
 class SendMessageInput(graphene.InputObjectType):

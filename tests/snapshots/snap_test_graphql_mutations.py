@@ -29,7 +29,8 @@ snapshots['test_acknowledge_reports_foreign_unknown_and_malformed_ids_as_errors 
                     'field': 'ids',
                     'message': "'oops' is not a valid message id."
                 }
-            ]
+            ],
+            'pendingCount': 0
         }
     }
 }

@@ -23,6 +23,7 @@ snapshots['test_my_messages_shows_session_messages_first_then_stored_ones 1'] = 
                 'extraTags': '',
                 'id': None,
                 'level': 25,
+                'levelName': 'SUCCESS',
                 'levelTag': 'success',
                 'message': 'Profile saved.',
                 'meta': {
@@ -36,6 +37,7 @@ snapshots['test_my_messages_shows_session_messages_first_then_stored_ones 1'] = 
                 'extraTags': 'export',
                 'id': '1',
                 'level': 20,
+                'levelName': 'INFO',
                 'levelTag': 'info',
                 'message': 'Your export is ready.',
                 'meta': {
@@ -50,6 +52,7 @@ snapshots['test_my_messages_shows_session_messages_first_then_stored_ones 1'] = 
                 'extraTags': '',
                 'id': '2',
                 'level': 30,
+                'levelName': 'WARNING',
                 'levelTag': 'warning',
                 'message': 'Maintenance tonight.',
                 'meta': {
