@@ -291,6 +291,7 @@ def test_more_ids_than_max_acknowledge_ids_are_refused_and_change_nothing(
 
     assert result == {
         "acknowledgedIds": [],
+        "pendingCount": 1,
         "errors": [
             {
                 "field": "ids",
@@ -436,6 +437,7 @@ def test_a_lone_surrogate_as_message_id_is_an_invalid_id(alice: Client) -> None:
 
     assert response.json()["data"]["acknowledgeMessages"] == {
         "acknowledgedIds": [],
+        "pendingCount": 0,
         "errors": [
             {"field": "ids", "code": "INVALID", "message": "'\\udc00' is not a valid message id."}
         ],
