@@ -132,8 +132,21 @@ class Command(BaseCommand):
             default=None,
             help="Users for the one-send-per-user loop (default: --users).",
         )
+        parser.add_argument(
+            "--compare-python",
+            metavar="PATH",
+            default=None,
+            help=(
+                "Instead of the figures above, run the read, page and send workloads and the "
+                "correctness checks side by side with this interpreter's django-user-messages "
+                "(a virtualenv with django-user-messages==1.1.0), alternating the two."
+            ),
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["compare_python"]:
+            self._compare(options)
+            return
         report = Report(self.stdout.write)
         with throwaway_database("bench_user_messages") as database:
             self._header(database, options)
@@ -144,6 +157,25 @@ class Command(BaseCommand):
                 Bench(report, options).run()
         if report.failures:
             raise CommandError(f"{len(report.failures)} target(s) missed: {report.failures}")
+        self.stdout.write("\nAll targets met.")
+
+    def _compare(self, options: dict[str, Any]) -> None:
+        from example_project.management.commands._compare import compare
+
+        self.stdout.write(
+            f"django-user-messages-plus vs django-user-messages on {connection.vendor}, "
+            f"{os.cpu_count()} CPUs, {platform.platform()}"
+        )
+        failures = compare(
+            self.stdout.write,
+            options["compare_python"],
+            users=options["users"],
+            messages=options["messages"],
+            pending=options["pending_per_user"],
+            repeat=options["repeat"],
+        )
+        if failures:
+            raise CommandError(f"{len(failures)} target(s) missed: {failures}")
         self.stdout.write("\nAll targets met.")
 
     def _header(self, database: dict[str, Any], options: dict[str, Any]) -> None:
