@@ -334,14 +334,13 @@ def _read(request: HttpRequest | None, user: User | None, *, consume: bool) -> l
         user_id = _pk(recipient)
         nothing_pending, version = cache.lookup(user_id)
         if not nothing_pending:
-            pending = Message.objects.for_user(user_id)
             limit = conf.MAX_MESSAGES_PER_READ
             if consume:
-                stored = pending.deliver(limit=limit)
+                stored = Message.objects.deliver_to(user_id, limit=limit)
                 if any(message.deliver_once for message in stored):
                     changed_after_commit([user_id])
             else:
-                stored = list(pending.deliverable()[:limit])
+                stored = list(Message.objects.for_user(user_id).deliverable()[:limit])
             if not stored:
                 cache.remember_nothing_pending(user_id, version)
             messages.extend(stored)

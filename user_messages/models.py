@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
-from typing import Any
+import weakref
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, ClassVar, cast
 
 from django.conf import settings
 from django.contrib.messages.storage import base as message_storage
 from django.core.exceptions import EmptyResultSet
+from django.core.signals import setting_changed
 from django.db import connections, models, router, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -81,35 +85,57 @@ class MessageQuerySet(models.QuerySet["Message"]):
         # Reading and claiming both happen where writes go: a replica could still show rows
         # that another reader has claimed, or that the user has acknowledged.
         queryset = self.using(self._write_db())
-        if _supports_update_returning(queryset.db):
-            return queryset._deliver_by_returning(now, limit)
-        return queryset._deliver_by_locking(now, limit)
 
-    def _deliver_by_returning(self, now: datetime.datetime, limit: int | None) -> list[Message]:
-        # A plain read, then one UPDATE ... RETURNING that claims the deliver-once rows which
-        # are still pending. A concurrent reader that claimed a row first makes our UPDATE skip
-        # it, and RETURNING tells us so, with no lock held across the two statements.
-        messages = list(self.deliverable(now)[:limit])
-        once = [message.pk for message in messages if message.deliver_once]
-        if not once:
-            return messages
-        claimed = _claim_returning(self.db, once, now)
-        shown = []
-        for message in messages:
-            if message.deliver_once:
-                if message.pk not in claimed:
-                    continue
-                message.delivered_at = now
-            shown.append(message)
-        return shown
+        def deliverable(lock: bool) -> list[Message]:
+            selected = queryset.deliverable(now)
+            return list((selected.select_for_update() if lock else selected)[:limit])
 
-    def _deliver_by_locking(self, now: datetime.datetime, limit: int | None) -> list[Message]:
+        return queryset._deliver(deliverable, now)
+
+    def deliver_to(
+        self, user: Any, *, limit: int | None, now: datetime.datetime | None = None
+    ) -> list[Message]:
+        """``for_user(user).deliver(limit=limit)``, its SELECT compiled once per connection.
+
+        The read of every page view: the ORM builds the SELECT the first time, later calls
+        reuse its SQL with the new user and time (see ``_HotSelect``).
+        """
+        now = now or timezone.now()
+        queryset = self.using(self._write_db())
+        user_id = user.pk if isinstance(user, models.Model) else user
+
+        def deliverable(lock: bool) -> list[Message]:
+            return _HotSelect.run(queryset.db, user_id, now, limit, lock=lock)
+
+        return queryset._deliver(deliverable, now)
+
+    def _deliver(
+        self, deliverable: Callable[[bool], list[Message]], now: datetime.datetime
+    ) -> list[Message]:
+        # The delivery rule. ``deliverable(lock)`` reads the rows (locking them if asked).
+        if _supports_update_returning(self.db):
+            # A plain read, then one UPDATE ... RETURNING that claims the deliver-once rows
+            # still pending. A concurrent reader that claimed a row first makes our UPDATE skip
+            # it, and RETURNING tells us so, with no lock held across the two statements.
+            messages = deliverable(False)
+            once = [message.pk for message in messages if message.deliver_once]
+            if not once:
+                return messages
+            claimed = _claim_returning(self.db, once, now)
+            shown = []
+            for message in messages:
+                if message.deliver_once:
+                    if message.pk not in claimed:
+                        continue
+                    message.delivered_at = now
+                shown.append(message)
+            return shown
         # Without UPDATE ... RETURNING (MariaDB, MySQL) we lock the pending rows while we read
         # them. A concurrent reader waits for our commit and its locking read then sees the
         # rows delivered. Under READ COMMITTED (Django's default on MySQL) this takes no gap
         # locks, so senders are never blocked.
         with transaction.atomic(using=self.db, savepoint=False):
-            messages = list(self.deliverable(now).select_for_update()[:limit])
+            messages = deliverable(True)
             once = [message.pk for message in messages if message.deliver_once]
             if once:
                 for message in messages:
@@ -179,6 +205,135 @@ def _claim_returning(alias: str, pks: Iterable[int], now: datetime.datetime) -> 
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return {row[0] for row in cursor.fetchall()}
+
+
+def _db_value(field_name: str, value: Any, connection: BaseDatabaseWrapper) -> Any:
+    """``value`` as the ORM passes it to the driver in a lookup on ``field_name``."""
+    field = Message._meta.get_field(field_name)
+    # A foreign key compares its target's value.
+    target = cast("models.Field[Any, Any]", getattr(field, "target_field", field))
+    return target.get_db_prep_value(target.get_prep_value(value), connection, prepared=True)
+
+
+@dataclass(frozen=True)
+class _HotSelect:
+    """The deliverable SELECT of one user as the ORM compiled it, to run again with new values.
+
+    Building the query (filters, Q objects, the compiler) costs several times what the database
+    needs to answer it. The ORM compiles it once per connection (each thread has its own) and
+    limit; later reads put the new user id and time in place of the first ones. The SQL stays
+    the ORM's: tests compare it with a fresh compile on every backend. The ORM's converters
+    (JSON ``meta``, aware datetimes) are applied to each row as ``list(queryset)`` would.
+    """
+
+    sql: str
+    params: tuple[Any, ...]
+    user_at: int
+    now_at: int
+    attnames: tuple[str, ...]
+    fields: slice
+    converters: tuple[tuple[int, tuple[Callable[..., Any], ...], Any], ...]
+
+    #: Per connection, keyed by (limit, lock). Cleared when a setting changes (override_settings
+    #: of USE_TZ, TIME_ZONE, DATABASES ... in tests), so no stale SQL is ever served.
+    cache: ClassVar[
+        weakref.WeakKeyDictionary[BaseDatabaseWrapper, dict[Any, _HotSelect | None]]
+    ] = weakref.WeakKeyDictionary()
+
+    @classmethod
+    def run(
+        cls, alias: str, user_id: Any, now: datetime.datetime, limit: int | None, *, lock: bool
+    ) -> list[Message]:
+        """The deliverable messages of ``user_id`` at ``now``, oldest first, at most ``limit``."""
+        connection = connections[alias]
+        statements = cls.cache.setdefault(connection, {})
+        key = (limit, lock)
+        if key not in statements:
+            statements[key] = cls.compile(alias, user_id, now, limit, lock=lock)
+        statement = statements[key]
+        if statement is None:  # the ORM's SQL has a shape we do not know how to reuse
+            return list(cls.queryset(alias, user_id, now, limit, lock=lock))
+        return statement.execute(alias, connection, user_id, now)
+
+    @staticmethod
+    def queryset(
+        alias: str, user_id: Any, now: datetime.datetime, limit: int | None, *, lock: bool
+    ) -> models.QuerySet[Message]:
+        """The QuerySet whose SQL is reused: what ``deliver()`` runs for one user."""
+        queryset = Message.objects.using(alias).for_user(user_id).deliverable(now)
+        return (queryset.select_for_update() if lock else queryset)[:limit]
+
+    @classmethod
+    def compile(
+        cls, alias: str, user_id: Any, now: datetime.datetime, limit: int | None, *, lock: bool
+    ) -> _HotSelect | None:
+        """Let the ORM compile the SELECT and find where the user id and the time go."""
+        compiler = cls.queryset(alias, user_id, now, limit, lock=lock).query.get_compiler(alias)
+        sql, params = compiler.as_sql()
+        connection = compiler.connection
+        positions = {}
+        for name, value in (("user", user_id), ("expires_at", now)):
+            prepared = _db_value(name, value, connection)
+            matches = [i for i, param in enumerate(params) if _same(param, prepared)]
+            if len(matches) != 1:
+                return None
+            positions[name] = matches[0]
+        if len(params) != len(positions):
+            return None
+        select_fields = compiler.klass_info["select_fields"]
+        fields = slice(select_fields[0], select_fields[-1] + 1)
+        converters = compiler.get_converters([column for column, _, _ in compiler.select])
+        return cls(
+            sql=sql,
+            params=tuple(params),
+            user_at=positions["user"],
+            now_at=positions["expires_at"],
+            attnames=tuple(column.target.attname for column, _, _ in compiler.select[fields]),
+            fields=fields,
+            converters=tuple(
+                (i, tuple(c), expression) for i, (c, expression) in converters.items()
+            ),
+        )
+
+    def parameters(
+        self, connection: BaseDatabaseWrapper, user_id: Any, now: datetime.datetime
+    ) -> list[Any]:
+        """The statement's parameters for another user and time."""
+        params = list(self.params)
+        params[self.user_at] = _db_value("user", user_id, connection)
+        params[self.now_at] = _db_value("expires_at", now, connection)
+        return params
+
+    def execute(
+        self, alias: str, connection: BaseDatabaseWrapper, user_id: Any, now: datetime.datetime
+    ) -> list[Message]:
+        """Run the statement; build the messages as the ORM's iterable would."""
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, self.parameters(connection, user_id, now))
+            rows = cursor.fetchall()
+        messages = []
+        for row in rows:
+            if self.converters:
+                row = list(row)
+                for position, converters, expression in self.converters:
+                    value = row[position]
+                    for convert in converters:
+                        value = convert(value, expression, connection)
+                    row[position] = value
+            messages.append(Message.from_db(alias, self.attnames, row[self.fields]))
+        return messages
+
+
+def _same(param: Any, prepared: Any) -> bool:
+    # A bool equals 1 in Python; only a parameter of the same type can be the one we look for.
+    return type(param) is type(prepared) and param == prepared
+
+
+def _forget_hot_statements(**kwargs: Any) -> None:
+    _HotSelect.cache.clear()
+
+
+setting_changed.connect(_forget_hot_statements, dispatch_uid="user_messages_hot_statements")
 
 
 class Message(models.Model):
