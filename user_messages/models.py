@@ -154,36 +154,83 @@ class MessageQuerySet(models.QuerySet["Message"]):
         """
         alias = self._write_db()
         connection = connections[alias]
-        qn = connection.ops.quote_name
-        meta = self.model._meta
-        user_pk = qn(str(users.model._meta.pk.column))
-        template = self.model(**fields)
-        columns, values, params = [], [], []
-        for field in meta.concrete_fields:
-            if field.primary_key or field.name == "delivered_at":
-                continue
-            columns.append(qn(str(field.column)))
-            if field.name == "user":
-                values.append(f"recipient.{user_pk}")
-            else:
-                values.append("%s")
-                value = field.pre_save(template, add=True)
-                params.append(field.get_db_prep_save(value, connection))
         try:
             recipients_sql, recipients_params = (
                 users.order_by().values("pk").query.get_compiler(using=alias).as_sql()
             )
         except EmptyResultSet:  # users.none(), or a filter Django knows matches nothing
             return 0
-        user_table = qn(users.model._meta.db_table)
-        sql = (
-            f"INSERT INTO {qn(meta.db_table)} ({', '.join(columns)}) "
-            f"SELECT {', '.join(values)} FROM {user_table} recipient "
-            f"WHERE recipient.{user_pk} IN ({recipients_sql})"
-        )
+        insert, params = _insert_select(connection, self.model(**fields))
         with connection.cursor() as cursor:
-            cursor.execute(sql, [*params, *recipients_params])
+            cursor.execute(f"{insert} IN ({recipients_sql})", [*params, *recipients_params])
             return int(cursor.rowcount)
+
+    def create_for_user(self, user_id: Any, fields: dict[str, Any]) -> Message | None:
+        """Store a message with ``fields`` for the user ``user_id``; None if there is none.
+
+        Where the backend can return columns from an INSERT (PostgreSQL, SQLite 3.35+, MariaDB
+        10.5+), this is one INSERT ... SELECT ... RETURNING: the statement that writes is the
+        one that finds the user, so an unknown id writes nothing and the user is never loaded.
+        """
+        alias = self._write_db()
+        connection = connections[alias]
+        message = self.model(user_id=user_id, **fields)
+        user_pk = get_user_pk_field()
+        if not connection.features.can_return_columns_from_insert:
+            users = user_pk.model._default_manager.using(alias)
+            if not users.filter(pk=user_id).exists():
+                return None
+            message.save(using=alias, force_insert=True)
+            return message
+        insert, params = _insert_select(connection, message)
+        # Every backend's operations have it; django-stubs do not list it on the base class.
+        returning, _ = connection.ops.return_insert_columns([self.model._meta.pk])  # type: ignore[attr-defined]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"{insert} = %s {returning}",
+                [*params, user_pk.get_db_prep_value(user_id, connection)],
+            )
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        message.pk = row[0]
+        message._state.adding = False
+        message._state.db = alias
+        return message
+
+
+def get_user_pk_field() -> models.Field[Any, Any]:
+    """The primary key of the user model messages point to."""
+    user = cast("models.ForeignKey[Any, Any]", Message._meta.get_field("user"))
+    return user.target_field
+
+
+def _insert_select(connection: BaseDatabaseWrapper, template: Message) -> tuple[str, list[Any]]:
+    """``INSERT ... SELECT`` of ``template``'s values for users, up to the users' primary key.
+
+    The caller completes the statement with the condition on that key (``= %s``, ``IN (...)``).
+    """
+    qn = connection.ops.quote_name
+    meta = Message._meta
+    user_pk = get_user_pk_field()
+    recipient_pk = f"recipient.{qn(str(user_pk.column))}"
+    columns, values, params = [], [], []
+    for field in meta.concrete_fields:
+        if field.primary_key or field.name == "delivered_at":
+            continue
+        columns.append(qn(str(field.column)))
+        if field.name == "user":
+            values.append(recipient_pk)
+        else:
+            values.append("%s")
+            value = field.pre_save(template, add=True)
+            params.append(field.get_db_prep_save(value, connection))
+    sql = (
+        f"INSERT INTO {qn(meta.db_table)} ({', '.join(columns)}) "
+        f"SELECT {', '.join(values)} FROM {qn(user_pk.model._meta.db_table)} recipient "
+        f"WHERE {recipient_pk}"
+    )
+    return sql, params
 
 
 def _claim_returning(alias: str, pks: Iterable[int], now: datetime.datetime) -> set[int]:
