@@ -90,7 +90,7 @@ class MessageQuerySet(models.QuerySet["Message"]):
             selected = queryset.deliverable(now)
             return list((selected.select_for_update() if lock else selected)[:limit])
 
-        return queryset._deliver(deliverable, now)
+        return _deliver(queryset.db, deliverable, now)
 
     def deliver_to(
         self, user: Any, *, limit: int | None, now: datetime.datetime | None = None
@@ -98,53 +98,22 @@ class MessageQuerySet(models.QuerySet["Message"]):
         """``for_user(user).deliver(limit=limit)``, its SELECT compiled once per connection.
 
         The read of every page view: the ORM builds the SELECT the first time, later calls
-        reuse its SQL with the new user and time (see ``_HotSelect``).
+        reuse its SQL with the new user and time (see ``_HotSelect``). Call it on
+        ``Message.objects``: it reads all of the user's messages, whatever this queryset filters.
         """
+        if self.query.where:
+            raise TypeError(
+                "deliver_to() reads all of a user's messages and would ignore this queryset's "
+                "filters; call Message.objects.deliver_to(), or deliver() on the filtered queryset."
+            )
         now = now or timezone.now()
-        queryset = self.using(self._write_db())
+        alias = self._write_db()
         user_id = user.pk if isinstance(user, models.Model) else user
 
         def deliverable(lock: bool) -> list[Message]:
-            return _HotSelect.run(queryset.db, user_id, now, limit, lock=lock)
+            return _HotSelect.run(alias, user_id, now, limit, lock=lock)
 
-        return queryset._deliver(deliverable, now)
-
-    def _deliver(
-        self, deliverable: Callable[[bool], list[Message]], now: datetime.datetime
-    ) -> list[Message]:
-        # The delivery rule. ``deliverable(lock)`` reads the rows (locking them if asked).
-        if _supports_update_returning(self.db):
-            # A plain read, then one UPDATE ... RETURNING that claims the deliver-once rows
-            # still pending. A concurrent reader that claimed a row first makes our UPDATE skip
-            # it, and RETURNING tells us so, with no lock held across the two statements.
-            messages = deliverable(False)
-            once = [message.pk for message in messages if message.deliver_once]
-            if not once:
-                return messages
-            claimed = _claim_returning(self.db, once, now)
-            shown = []
-            for message in messages:
-                if message.deliver_once:
-                    if message.pk not in claimed:
-                        continue
-                    message.delivered_at = now
-                shown.append(message)
-            return shown
-        # Without UPDATE ... RETURNING (MariaDB, MySQL) we lock the pending rows while we read
-        # them. A concurrent reader waits for our commit and its locking read then sees the
-        # rows delivered. Under READ COMMITTED (Django's default on MySQL) this takes no gap
-        # locks, so senders are never blocked.
-        with transaction.atomic(using=self.db, savepoint=False):
-            messages = deliverable(True)
-            once = [message.pk for message in messages if message.deliver_once]
-            if once:
-                for message in messages:
-                    if message.deliver_once:
-                        message.delivered_at = now
-                self.model._default_manager.using(self.db).filter(pk__in=once).update(
-                    delivered_at=now
-                )
-        return messages
+        return _deliver(alias, deliverable, now)
 
     def insert_for_users(self, users: models.QuerySet[Any], fields: dict[str, Any]) -> int:
         """Store one message with ``fields`` for each user of ``users``; return how many.
@@ -231,6 +200,42 @@ def _insert_select(connection: BaseDatabaseWrapper, template: Message) -> tuple[
         f"WHERE {recipient_pk}"
     )
     return sql, params
+
+
+def _deliver(
+    alias: str, deliverable: Callable[[bool], list[Message]], now: datetime.datetime
+) -> list[Message]:
+    """The delivery rule: what ``deliverable(lock)`` reads on ``alias``, claimed exactly once."""
+    if _supports_update_returning(alias):
+        # A plain read, then one UPDATE ... RETURNING that claims the deliver-once rows
+        # still pending. A concurrent reader that claimed a row first makes our UPDATE skip
+        # it, and RETURNING tells us so, with no lock held across the two statements.
+        messages = deliverable(False)
+        once = [message.pk for message in messages if message.deliver_once]
+        if not once:
+            return messages
+        claimed = _claim_returning(alias, once, now)
+        shown = []
+        for message in messages:
+            if message.deliver_once:
+                if message.pk not in claimed:
+                    continue
+                message.delivered_at = now
+            shown.append(message)
+        return shown
+    # Without UPDATE ... RETURNING (MariaDB, MySQL) we lock the pending rows while we read
+    # them. A concurrent reader waits for our commit and its locking read then sees the
+    # rows delivered. Under READ COMMITTED (Django's default on MySQL) this takes no gap
+    # locks, so senders are never blocked.
+    with transaction.atomic(using=alias, savepoint=False):
+        messages = deliverable(True)
+        once = [message.pk for message in messages if message.deliver_once]
+        if once:
+            for message in messages:
+                if message.deliver_once:
+                    message.delivered_at = now
+            Message._default_manager.using(alias).filter(pk__in=once).update(delivered_at=now)
+    return messages
 
 
 def _claim_returning(alias: str, pks: Iterable[int], now: datetime.datetime) -> set[int]:

@@ -119,6 +119,8 @@ def compare(
     ):
         for target, database in ((ours, ours_db), (theirs, theirs_db)):
             settings = {key: database[key] for key in DATABASE_KEYS if key in database}
+            # Connections kept between requests, as in production (and the example project).
+            settings["CONN_MAX_AGE"] = None
             write(f"Setting up {target.label}: {messages:,} rows for {users:,} users ...")
             target.info = target.ask({**setup, "database": settings})["info"]
         if Path(theirs.info["file"]).resolve().is_relative_to(REPOSITORY):
@@ -230,6 +232,7 @@ def _print_table(
         ("get_messages_empty", "statements: get_messages, nothing pending"),
         ("get_messages_five", "statements: get_messages delivering 5"),
         ("five_shown", "messages shown by that read"),
+        ("page_shown", "page with 5 pending: messages on the page"),
         ("send_id", "statements: api.info(user_id, ...)"),
         ("send_user", "statements: api.info(user, ...)"),
         ("unknown_id", "api.info(unknown id): raises"),
