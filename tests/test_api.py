@@ -61,13 +61,15 @@ def test_add_message_takes_the_options_of_django_user_messages(user):
     assert message.expires_at is None
 
 
-def test_a_user_id_works_without_loading_the_user(user, django_assert_num_queries):
-    # One query checks the user exists, one inserts: the user row is never loaded.
-    with django_assert_num_queries(2) as captured:
+def test_a_user_id_costs_one_insert_that_never_loads_the_user(user, django_assert_num_queries):
+    # The INSERT ... SELECT finds the user and writes in one statement.
+    with django_assert_num_queries(1) as captured:
         message = api.info(user.pk, "by id")
 
     assert message.user_id == user.pk
+    assert captured.captured_queries[0]["sql"].startswith("INSERT")
     assert "password" not in captured.captured_queries[0]["sql"]
+    assert Message.objects.get() == message
 
 
 def test_a_user_instance_costs_one_insert(user, django_assert_num_queries):
@@ -171,11 +173,31 @@ def test_broadcast_with_an_unknown_id_writes_nothing(user):
     assert not Message.objects.exists()
 
 
-def test_unknown_user_id_is_a_value_error(db):
-    with pytest.raises(ValueError, match=r"^There is no user with id 987654\.$"):
+def test_unknown_user_id_is_a_value_error_after_one_statement_that_writes_nothing(
+    db, django_assert_num_queries
+):
+    with (
+        django_assert_num_queries(1),
+        pytest.raises(ValueError, match=r"^There is no user with id 987654\.$"),
+    ):
         api.info(987654, "hello")
 
     assert not Message.objects.exists()
+
+
+def test_a_deleted_user_instance_is_a_value_error_that_writes_nothing(make_user):
+    ghost = make_user()
+    get_user_model().objects.filter(pk=ghost.pk).delete()
+
+    with pytest.raises(ValueError, match=rf"^There is no user with id {ghost.pk}\.$"):
+        api.info(ghost, "hello")
+
+    assert not Message.objects.exists()
+
+
+def test_a_single_id_too_large_for_any_column_is_an_unknown_user(db):
+    with pytest.raises(ValueError, match=rf"^There is no user with id {2**64}\.$"):
+        api.info(2**64, "hello")
 
 
 def test_an_id_that_is_not_a_number_is_a_value_error(db):

@@ -82,8 +82,6 @@ def add_message(
     expires_at: datetime.datetime | None = None,
 ) -> Message | int:
     """Store a message for one user (returns it) or for many users (returns how many)."""
-    from user_messages.models import Message
-
     fields = {
         "level": validation.level(level),
         "message": validation.text(message, field="message"),
@@ -96,17 +94,25 @@ def add_message(
     if isinstance(user, models.Model):
         if user.pk is None:
             raise ValueError(f"Cannot send a message to the unsaved user {user!r}.")
-        message_obj = Message.objects.create(user_id=user.pk, **fields)
-        changed_after_commit([user.pk])
-        return message_obj
+        return _send_to_one(user.pk, fields)
     if _is_single_pk(user):
         (user_id,) = _user_ids([user])
-        if _missing_user_ids([user_id]):
-            raise ValueError(f"There is no user with id {user_id!r}.")
-        message_obj = Message.objects.create(user_id=user_id, **fields)
-        changed_after_commit([user_id])
-        return message_obj
+        return _send_to_one(user_id, fields)
     return _broadcast(cast("Users", user), fields)
+
+
+def _send_to_one(user_id: Any, fields: dict[str, Any]) -> Message:
+    from user_messages.models import Message
+
+    stored = None
+    # An integer no column can hold names no user, and asking would crash some drivers.
+    if not isinstance(user_id, int) or _storable(user_id):
+        # One statement that writes only if the user exists (see create_for_user).
+        stored = Message.objects.create_for_user(user_id, fields)
+    if stored is None:
+        raise ValueError(f"There is no user with id {user_id!r}.")
+    changed_after_commit([user_id], using=stored._state.db)
+    return stored
 
 
 def _broadcast(users: Users, fields: dict[str, Any]) -> int:
@@ -258,14 +264,13 @@ def _read(request: HttpRequest | None, user: User | None, *, consume: bool) -> l
         user_id = _pk(recipient)
         nothing_pending, version = cache.lookup(user_id)
         if not nothing_pending:
-            pending = Message.objects.for_user(user_id)
             limit = conf.MAX_MESSAGES_PER_READ
             if consume:
-                stored = pending.deliver(limit=limit)
+                stored = Message.objects.deliver_to(user_id, limit=limit)
                 if any(message.deliver_once for message in stored):
                     changed_after_commit([user_id])
             else:
-                stored = list(pending.deliverable()[:limit])
+                stored = list(Message.objects.for_user(user_id).deliverable()[:limit])
             if not stored:
                 cache.remember_nothing_pending(user_id, version)
             messages.extend(stored)

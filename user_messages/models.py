@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
-from typing import Any
+import weakref
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, ClassVar, cast
 
 from django.conf import settings
 from django.contrib.messages.storage import base as message_storage
 from django.core.exceptions import EmptyResultSet
+from django.core.signals import setting_changed
 from django.db import connections, models, router, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -81,44 +85,35 @@ class MessageQuerySet(models.QuerySet["Message"]):
         # Reading and claiming both happen where writes go: a replica could still show rows
         # that another reader has claimed, or that the user has acknowledged.
         queryset = self.using(self._write_db())
-        if _supports_update_returning(queryset.db):
-            return queryset._deliver_by_returning(now, limit)
-        return queryset._deliver_by_locking(now, limit)
 
-    def _deliver_by_returning(self, now: datetime.datetime, limit: int | None) -> list[Message]:
-        # A plain read, then one UPDATE ... RETURNING that claims the deliver-once rows which
-        # are still pending. A concurrent reader that claimed a row first makes our UPDATE skip
-        # it, and RETURNING tells us so, with no lock held across the two statements.
-        messages = list(self.deliverable(now)[:limit])
-        once = [message.pk for message in messages if message.deliver_once]
-        if not once:
-            return messages
-        claimed = _claim_returning(self.db, once, now)
-        shown = []
-        for message in messages:
-            if message.deliver_once:
-                if message.pk not in claimed:
-                    continue
-                message.delivered_at = now
-            shown.append(message)
-        return shown
+        def deliverable(lock: bool) -> list[Message]:
+            selected = queryset.deliverable(now)
+            return list((selected.select_for_update() if lock else selected)[:limit])
 
-    def _deliver_by_locking(self, now: datetime.datetime, limit: int | None) -> list[Message]:
-        # Without UPDATE ... RETURNING (MariaDB, MySQL) we lock the pending rows while we read
-        # them. A concurrent reader waits for our commit and its locking read then sees the
-        # rows delivered. Under READ COMMITTED (Django's default on MySQL) this takes no gap
-        # locks, so senders are never blocked.
-        with transaction.atomic(using=self.db, savepoint=False):
-            messages = list(self.deliverable(now).select_for_update()[:limit])
-            once = [message.pk for message in messages if message.deliver_once]
-            if once:
-                for message in messages:
-                    if message.deliver_once:
-                        message.delivered_at = now
-                self.model._default_manager.using(self.db).filter(pk__in=once).update(
-                    delivered_at=now
-                )
-        return messages
+        return _deliver(queryset.db, deliverable, now)
+
+    def deliver_to(
+        self, user: Any, *, limit: int | None, now: datetime.datetime | None = None
+    ) -> list[Message]:
+        """``for_user(user).deliver(limit=limit)``, its SELECT compiled once per connection.
+
+        The read of every page view: the ORM builds the SELECT the first time, later calls
+        reuse its SQL with the new user and time (see ``_HotSelect``). Call it on
+        ``Message.objects``: it reads all of the user's messages, whatever this queryset filters.
+        """
+        if self.query.where:
+            raise TypeError(
+                "deliver_to() reads all of a user's messages and would ignore this queryset's "
+                "filters; call Message.objects.deliver_to(), or deliver() on the filtered queryset."
+            )
+        now = now or timezone.now()
+        alias = self._write_db()
+        user_id = user.pk if isinstance(user, models.Model) else user
+
+        def deliverable(lock: bool) -> list[Message]:
+            return _HotSelect.run(alias, user_id, now, limit, lock=lock)
+
+        return _deliver(alias, deliverable, now)
 
     def insert_for_users(self, users: models.QuerySet[Any], fields: dict[str, Any]) -> int:
         """Store one message with ``fields`` for each user of ``users``; return how many.
@@ -128,36 +123,119 @@ class MessageQuerySet(models.QuerySet["Message"]):
         """
         alias = self._write_db()
         connection = connections[alias]
-        qn = connection.ops.quote_name
-        meta = self.model._meta
-        user_pk = qn(str(users.model._meta.pk.column))
-        template = self.model(**fields)
-        columns, values, params = [], [], []
-        for field in meta.concrete_fields:
-            if field.primary_key or field.name == "delivered_at":
-                continue
-            columns.append(qn(str(field.column)))
-            if field.name == "user":
-                values.append(f"recipient.{user_pk}")
-            else:
-                values.append("%s")
-                value = field.pre_save(template, add=True)
-                params.append(field.get_db_prep_save(value, connection))
         try:
             recipients_sql, recipients_params = (
                 users.order_by().values("pk").query.get_compiler(using=alias).as_sql()
             )
         except EmptyResultSet:  # users.none(), or a filter Django knows matches nothing
             return 0
-        user_table = qn(users.model._meta.db_table)
-        sql = (
-            f"INSERT INTO {qn(meta.db_table)} ({', '.join(columns)}) "
-            f"SELECT {', '.join(values)} FROM {user_table} recipient "
-            f"WHERE recipient.{user_pk} IN ({recipients_sql})"
-        )
+        insert, params = _insert_select(connection, self.model(**fields))
         with connection.cursor() as cursor:
-            cursor.execute(sql, [*params, *recipients_params])
+            cursor.execute(f"{insert} IN ({recipients_sql})", [*params, *recipients_params])
             return int(cursor.rowcount)
+
+    def create_for_user(self, user_id: Any, fields: dict[str, Any]) -> Message | None:
+        """Store a message with ``fields`` for the user ``user_id``; None if there is none.
+
+        Where the backend can return columns from an INSERT (PostgreSQL, SQLite 3.35+, MariaDB
+        10.5+), this is one INSERT ... SELECT ... RETURNING: the statement that writes is the
+        one that finds the user, so an unknown id writes nothing and the user is never loaded.
+        """
+        alias = self._write_db()
+        connection = connections[alias]
+        message = self.model(user_id=user_id, **fields)
+        user_pk = get_user_pk_field()
+        if not connection.features.can_return_columns_from_insert:
+            users = user_pk.model._default_manager.using(alias)
+            if not users.filter(pk=user_id).exists():
+                return None
+            message.save(using=alias, force_insert=True)
+            return message
+        insert, params = _insert_select(connection, message)
+        # Every backend's operations have it; django-stubs do not list it on the base class.
+        returning, _ = connection.ops.return_insert_columns([self.model._meta.pk])  # type: ignore[attr-defined]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"{insert} = %s {returning}",
+                [*params, user_pk.get_db_prep_value(user_id, connection)],
+            )
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        message.pk = row[0]
+        message._state.adding = False
+        message._state.db = alias
+        return message
+
+
+def get_user_pk_field() -> models.Field[Any, Any]:
+    """The primary key of the user model messages point to."""
+    user = cast("models.ForeignKey[Any, Any]", Message._meta.get_field("user"))
+    return user.target_field
+
+
+def _insert_select(connection: BaseDatabaseWrapper, template: Message) -> tuple[str, list[Any]]:
+    """``INSERT ... SELECT`` of ``template``'s values for users, up to the users' primary key.
+
+    The caller completes the statement with the condition on that key (``= %s``, ``IN (...)``).
+    """
+    qn = connection.ops.quote_name
+    meta = Message._meta
+    user_pk = get_user_pk_field()
+    recipient_pk = f"recipient.{qn(str(user_pk.column))}"
+    columns, values, params = [], [], []
+    for field in meta.concrete_fields:
+        if field.primary_key or field.name == "delivered_at":
+            continue
+        columns.append(qn(str(field.column)))
+        if field.name == "user":
+            values.append(recipient_pk)
+        else:
+            values.append("%s")
+            value = field.pre_save(template, add=True)
+            params.append(field.get_db_prep_save(value, connection))
+    sql = (
+        f"INSERT INTO {qn(meta.db_table)} ({', '.join(columns)}) "
+        f"SELECT {', '.join(values)} FROM {qn(user_pk.model._meta.db_table)} recipient "
+        f"WHERE {recipient_pk}"
+    )
+    return sql, params
+
+
+def _deliver(
+    alias: str, deliverable: Callable[[bool], list[Message]], now: datetime.datetime
+) -> list[Message]:
+    """The delivery rule: what ``deliverable(lock)`` reads on ``alias``, claimed exactly once."""
+    if _supports_update_returning(alias):
+        # A plain read, then one UPDATE ... RETURNING that claims the deliver-once rows
+        # still pending. A concurrent reader that claimed a row first makes our UPDATE skip
+        # it, and RETURNING tells us so, with no lock held across the two statements.
+        messages = deliverable(False)
+        once = [message.pk for message in messages if message.deliver_once]
+        if not once:
+            return messages
+        claimed = _claim_returning(alias, once, now)
+        shown = []
+        for message in messages:
+            if message.deliver_once:
+                if message.pk not in claimed:
+                    continue
+                message.delivered_at = now
+            shown.append(message)
+        return shown
+    # Without UPDATE ... RETURNING (MariaDB, MySQL) we lock the pending rows while we read
+    # them. A concurrent reader waits for our commit and its locking read then sees the
+    # rows delivered. Under READ COMMITTED (Django's default on MySQL) this takes no gap
+    # locks, so senders are never blocked.
+    with transaction.atomic(using=alias, savepoint=False):
+        messages = deliverable(True)
+        once = [message.pk for message in messages if message.deliver_once]
+        if once:
+            for message in messages:
+                if message.deliver_once:
+                    message.delivered_at = now
+            Message._default_manager.using(alias).filter(pk__in=once).update(delivered_at=now)
+    return messages
 
 
 def _claim_returning(alias: str, pks: Iterable[int], now: datetime.datetime) -> set[int]:
@@ -179,6 +257,135 @@ def _claim_returning(alias: str, pks: Iterable[int], now: datetime.datetime) -> 
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return {row[0] for row in cursor.fetchall()}
+
+
+def _db_value(field_name: str, value: Any, connection: BaseDatabaseWrapper) -> Any:
+    """``value`` as the ORM passes it to the driver in a lookup on ``field_name``."""
+    field = Message._meta.get_field(field_name)
+    # A foreign key compares its target's value.
+    target = cast("models.Field[Any, Any]", getattr(field, "target_field", field))
+    return target.get_db_prep_value(target.get_prep_value(value), connection, prepared=True)
+
+
+@dataclass(frozen=True)
+class _HotSelect:
+    """The deliverable SELECT of one user as the ORM compiled it, to run again with new values.
+
+    Building the query (filters, Q objects, the compiler) costs several times what the database
+    needs to answer it. The ORM compiles it once per connection (each thread has its own) and
+    limit; later reads put the new user id and time in place of the first ones. The SQL stays
+    the ORM's: tests compare it with a fresh compile on every backend. The ORM's converters
+    (JSON ``meta``, aware datetimes) are applied to each row as ``list(queryset)`` would.
+    """
+
+    sql: str
+    params: tuple[Any, ...]
+    user_at: int
+    now_at: int
+    attnames: tuple[str, ...]
+    fields: slice
+    converters: tuple[tuple[int, tuple[Callable[..., Any], ...], Any], ...]
+
+    #: Per connection, keyed by (limit, lock). Cleared when a setting changes (override_settings
+    #: of USE_TZ, TIME_ZONE, DATABASES ... in tests), so no stale SQL is ever served.
+    cache: ClassVar[
+        weakref.WeakKeyDictionary[BaseDatabaseWrapper, dict[Any, _HotSelect | None]]
+    ] = weakref.WeakKeyDictionary()
+
+    @classmethod
+    def run(
+        cls, alias: str, user_id: Any, now: datetime.datetime, limit: int | None, *, lock: bool
+    ) -> list[Message]:
+        """The deliverable messages of ``user_id`` at ``now``, oldest first, at most ``limit``."""
+        connection = connections[alias]
+        statements = cls.cache.setdefault(connection, {})
+        key = (limit, lock)
+        if key not in statements:
+            statements[key] = cls.compile(alias, user_id, now, limit, lock=lock)
+        statement = statements[key]
+        if statement is None:  # the ORM's SQL has a shape we do not know how to reuse
+            return list(cls.queryset(alias, user_id, now, limit, lock=lock))
+        return statement.execute(alias, connection, user_id, now)
+
+    @staticmethod
+    def queryset(
+        alias: str, user_id: Any, now: datetime.datetime, limit: int | None, *, lock: bool
+    ) -> models.QuerySet[Message]:
+        """The QuerySet whose SQL is reused: what ``deliver()`` runs for one user."""
+        queryset = Message.objects.using(alias).for_user(user_id).deliverable(now)
+        return (queryset.select_for_update() if lock else queryset)[:limit]
+
+    @classmethod
+    def compile(
+        cls, alias: str, user_id: Any, now: datetime.datetime, limit: int | None, *, lock: bool
+    ) -> _HotSelect | None:
+        """Let the ORM compile the SELECT and find where the user id and the time go."""
+        compiler = cls.queryset(alias, user_id, now, limit, lock=lock).query.get_compiler(alias)
+        sql, params = compiler.as_sql()
+        connection = compiler.connection
+        positions = {}
+        for name, value in (("user", user_id), ("expires_at", now)):
+            prepared = _db_value(name, value, connection)
+            matches = [i for i, param in enumerate(params) if _same(param, prepared)]
+            if len(matches) != 1:
+                return None
+            positions[name] = matches[0]
+        if len(params) != len(positions):
+            return None
+        select_fields = compiler.klass_info["select_fields"]
+        fields = slice(select_fields[0], select_fields[-1] + 1)
+        converters = compiler.get_converters([column for column, _, _ in compiler.select])
+        return cls(
+            sql=sql,
+            params=tuple(params),
+            user_at=positions["user"],
+            now_at=positions["expires_at"],
+            attnames=tuple(column.target.attname for column, _, _ in compiler.select[fields]),
+            fields=fields,
+            converters=tuple(
+                (i, tuple(c), expression) for i, (c, expression) in converters.items()
+            ),
+        )
+
+    def parameters(
+        self, connection: BaseDatabaseWrapper, user_id: Any, now: datetime.datetime
+    ) -> list[Any]:
+        """The statement's parameters for another user and time."""
+        params = list(self.params)
+        params[self.user_at] = _db_value("user", user_id, connection)
+        params[self.now_at] = _db_value("expires_at", now, connection)
+        return params
+
+    def execute(
+        self, alias: str, connection: BaseDatabaseWrapper, user_id: Any, now: datetime.datetime
+    ) -> list[Message]:
+        """Run the statement; build the messages as the ORM's iterable would."""
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, self.parameters(connection, user_id, now))
+            rows = cursor.fetchall()
+        messages = []
+        for row in rows:
+            if self.converters:
+                row = list(row)
+                for position, converters, expression in self.converters:
+                    value = row[position]
+                    for convert in converters:
+                        value = convert(value, expression, connection)
+                    row[position] = value
+            messages.append(Message.from_db(alias, self.attnames, row[self.fields]))
+        return messages
+
+
+def _same(param: Any, prepared: Any) -> bool:
+    # A bool equals 1 in Python; only a parameter of the same type can be the one we look for.
+    return type(param) is type(prepared) and param == prepared
+
+
+def _forget_hot_statements(**kwargs: Any) -> None:
+    _HotSelect.cache.clear()
+
+
+setting_changed.connect(_forget_hot_statements, dispatch_uid="user_messages_hot_statements")
 
 
 class Message(models.Model):

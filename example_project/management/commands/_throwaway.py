@@ -66,6 +66,33 @@ def throwaway_database(prefix: str) -> Iterator[dict[str, Any]]:
         raise CommandError(f"Only PostgreSQL and SQLite are supported, not {vendor}.")
 
 
+@contextmanager
+def empty_database(name: str) -> Iterator[dict[str, Any]]:
+    """Settings of a new, empty database named ``name`` (plus the pid), dropped after the block.
+
+    For a process of its own to migrate (``bench --compare-python``: another package, another
+    interpreter). The default connection is left as it is.
+    """
+    original = current_database()
+    vendor = connections[DEFAULT_DB_ALIAS].vendor
+    if vendor == "postgresql":
+        name = f"{name}_{os.getpid()}"
+        _create_postgresql(name)
+        try:
+            yield {**original, "NAME": name}
+        finally:
+            _drop_postgresql(name)
+    elif vendor == "sqlite":
+        directory = Path(tempfile.mkdtemp(prefix=f"{name}_"))
+        try:
+            # Concurrent writers wait for SQLite's lock instead of failing at once.
+            yield {**original, "NAME": str(directory / "db.sqlite3"), "OPTIONS": {"timeout": 30}}
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+    else:
+        raise CommandError(f"Only PostgreSQL and SQLite are supported, not {vendor}.")
+
+
 def _create_postgresql(name: str) -> None:
     connection = connections[DEFAULT_DB_ALIAS]
     # _nodb_cursor connects to the maintenance database, as the test runner does. CREATE fails

@@ -132,8 +132,21 @@ class Command(BaseCommand):
             default=None,
             help="Users for the one-send-per-user loop (default: --users).",
         )
+        parser.add_argument(
+            "--compare-python",
+            metavar="PATH",
+            default=None,
+            help=(
+                "Instead of the figures above, run the read, page and send workloads and the "
+                "correctness checks side by side with this interpreter's django-user-messages "
+                "(a virtualenv with django-user-messages==1.1.0), alternating the two."
+            ),
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["compare_python"]:
+            self._compare(options)
+            return
         report = Report(self.stdout.write)
         with throwaway_database("bench_user_messages") as database:
             self._header(database, options)
@@ -144,6 +157,25 @@ class Command(BaseCommand):
                 Bench(report, options).run()
         if report.failures:
             raise CommandError(f"{len(report.failures)} target(s) missed: {report.failures}")
+        self.stdout.write("\nAll targets met.")
+
+    def _compare(self, options: dict[str, Any]) -> None:
+        from example_project.management.commands._compare import compare
+
+        self.stdout.write(
+            f"django-user-messages-plus vs django-user-messages on {connection.vendor}, "
+            f"{os.cpu_count()} CPUs, {platform.platform()}"
+        )
+        failures = compare(
+            self.stdout.write,
+            options["compare_python"],
+            users=options["users"],
+            messages=options["messages"],
+            pending=options["pending_per_user"],
+            repeat=options["repeat"],
+        )
+        if failures:
+            raise CommandError(f"{len(failures)} target(s) missed: {failures}")
         self.stdout.write("\nAll targets met.")
 
     def _header(self, database: dict[str, Any], options: dict[str, Any]) -> None:
@@ -181,6 +213,8 @@ class Bench:
             encoding="utf-8"
         )
         self.page_ours: dict[int, int] = {}
+        #: Median page times: "floor" (contrib.messages only), 0 and 5 pending.
+        self.page_ms: dict[str | int, float] = {}
 
     def run(self) -> None:
         """Every measurement, each printing its lines."""
@@ -335,6 +369,7 @@ class Bench:
         five_sql = captured_sql(view)
         five_ms = median_ms(view, self.repeat, setup=five_pending)
         self.page_ours = {0: len(ours(empty_sql)), 5: len(ours(statements(five_sql)))}
+        self.page_ms = {"floor": floor_ms, 0: empty_ms, 5: five_ms}
 
         report.figure(
             "floor: django.contrib.messages only", f"{floor_ms:.2f} ms, {summary(floor_sql)}"
@@ -377,7 +412,15 @@ class Bench:
                 Message(user=user, level=20, message=f"Pending {n}") for n in range(5)
             )
 
+        floor_body = json.dumps({"query": "query Floor { __typename }"})
+
+        def floor_trip() -> None:
+            response = client.post("/graphql", floor_body, content_type="application/json")
+            if response.status_code != 200 or response.json() != {"data": {"__typename": "Query"}}:
+                raise CommandError(f"/graphql answered {response.status_code}: {response.json()}")
+
         empty_sql = captured_sql(round_trip)
+        floor_ms = median_ms(floor_trip, self.repeat)
         empty_ms = median_ms(round_trip, self.repeat)
         five_pending()
         received.clear()
@@ -385,12 +428,19 @@ class Bench:
         five_ms = median_ms(round_trip, self.repeat, setup=five_pending)
         if set(received) != {5}:
             raise CommandError(f"myMessages returned {set(received)} messages, expected 5.")
+        report.figure("floor: { __typename } through /graphql", f"{floor_ms:.2f} ms")
         for pending, sql, ms in ((0, empty_sql, empty_ms), (5, five_sql, five_ms)):
             report.figure(
                 f"myMessages, {pending} pending",
                 f"{ms:.2f} ms, {summary(sql)}",
                 f"ours = page's ({self.page_ours[pending]})",
                 len(ours(sql)) == self.page_ours[pending],
+            )
+        for pending, ms in ((0, empty_ms), (5, five_ms)):
+            page_overhead = self.page_ms[pending] - self.page_ms["floor"]
+            report.figure(
+                f"myMessages over the GraphQL floor, {pending} pending",
+                f"+{ms - floor_ms:.2f} ms (page over its floor: +{page_overhead:.2f} ms)",
             )
 
     def delivery_statements(self) -> None:
@@ -434,12 +484,39 @@ class Bench:
         }
         user_messages = {**settings.USER_MESSAGES, "CACHE": "bench_user_messages"}
         client = self.client
+        bystander = Client()
+        bystander.force_login(self.user_model._default_manager.create(username="bystander"))
+        staff = Client()
+        staff.force_login(
+            self.user_model._default_manager.create(username="bench-staff", is_superuser=True)
+        )
+        send_body = json.dumps(
+            {
+                "query": (settings.GRAPHQL_OPERATIONS_DIR / "SendMessage.graphql").read_text(
+                    encoding="utf-8"
+                ),
+                "operationName": "SendMessage",
+                "variables": {
+                    "input": {
+                        "recipients": [str(self.page_user.pk)],
+                        "level": "INFO",
+                        "message": "To one",
+                    }
+                },
+            }
+        )
 
-        def view() -> str:
-            response = client.get("/")
+        def view(as_client: Client = client) -> str:
+            response = as_client.get("/")
             if response.status_code != 200:
                 raise CommandError(f"The classic page answered {response.status_code}.")
             return response.content.decode()
+
+        def send_to_one() -> None:
+            response = staff.post("/graphql", send_body, content_type="application/json")
+            result = response.json()
+            if result.get("errors") or result["data"]["sendMessage"] != {"count": 1, "errors": []}:
+                raise CommandError(f"sendMessage answered {response.status_code}: {result}")
 
         try:
             with override_settings(CACHES=caches, USER_MESSAGES=user_messages):
@@ -448,6 +525,10 @@ class Bench:
                 ms = median_ms(view, self.repeat)
                 api.info(self.page_user, "Sent while cached")
                 seen = "Sent while cached" in view()
+                view(bystander)  # warm: nothing pending for the bystander
+                send_to_one()
+                api.info([self.page_user.pk], "A list of one")
+                bystander_sql = captured_sql(lambda: view(bystander))
         finally:
             _delete_redis_keys(prefix)
         report.figure(
@@ -462,6 +543,12 @@ class Bench:
             "shown",
             seen,
         )
+        report.figure(
+            "bystander's view after sends to one other user",
+            summary(bystander_sql),
+            "ours = 0 queries",
+            not ours(bystander_sql),
+        )
 
     def sends(self) -> None:
         """One send; a broadcast to --users; the same users one send each in a loop."""
@@ -469,6 +556,8 @@ class Bench:
         report.section("Sending")
         single_ms = median_ms(lambda: api.info(self.page_user, "One"), self.repeat)
         report.figure("api.info(user, ...): one send", f"{single_ms:.2f} ms median")
+        by_id_ms = median_ms(lambda: api.info(self.page_user.pk, "One"), self.repeat)
+        report.figure("api.info(user_id, ...): one send", f"{by_id_ms:.2f} ms median")
 
         recipients = self.user_model._default_manager.filter(username__startswith=BENCH_USER_PREFIX)
         broadcast_ms = median_ms(lambda: api.info(recipients, "Broadcast"), repeat=3)
