@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 from graphene_django.views import GraphQLView
 
 from example_project import views
@@ -21,4 +23,6 @@ urlpatterns = [
     path("graphql", GraphQLView.as_view(graphiql=settings.DEBUG), name="graphql"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
+    # Browsers ask for /favicon.ico whatever the page says; send them to the static icon.
+    path("favicon.ico", RedirectView.as_view(url=static("example_project/favicon.svg"))),
 ]

@@ -12,11 +12,17 @@ from django.views.decorators.http import require_GET, require_POST
 from example_project.forms import SendMessageForm
 from user_messages import api
 
+#: Session key holding the input of a send form that was refused, for the next classic page.
+_REJECTED_SEND = "example_project.rejected_send"
+
 
 @login_required
 def classic(request: HttpRequest) -> HttpResponse:
     """Server-rendered page: shows `messages` from the context processor and the send form."""
-    return render(request, "example_project/classic.html", {"form": SendMessageForm()})
+    # An invalid send comes back here by redirect, its input kept in the session for one view.
+    rejected = request.session.pop(_REJECTED_SEND, None)
+    form = SendMessageForm(rejected) if rejected is not None else SendMessageForm()
+    return render(request, "example_project/classic.html", {"form": form})
 
 
 @login_required
@@ -25,7 +31,11 @@ def send(request: HttpRequest) -> HttpResponse:
     """Send the logged-in user a message, then show it on the page the visitor chose."""
     form = SendMessageForm(request.POST)
     if not form.is_valid():
-        return render(request, "example_project/classic.html", {"form": form}, status=400)
+        # Redirect after POST here too, so that a reload does not post the form again.
+        request.session[_REJECTED_SEND] = {
+            name: value for name, value in request.POST.items() if name != "csrfmiddlewaretoken"
+        }
+        return redirect("classic")
     form.send(request)
     # Redirect after POST, so that a reload shows what a later visit would show.
     return redirect("spa" if request.POST.get("then") == "spa" else "classic")

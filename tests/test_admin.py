@@ -82,3 +82,89 @@ def test_action_marks_selected_messages_delivered(admin_client, messages, user):
     assert "2 messages were marked as delivered." in response.content.decode()
     assert not Message.objects.filter(pk__in=selected, delivered_at__isnull=True).exists()
     assert [str(m) for m in api.get_messages(user=user)] == ["Delivered to alice"]
+
+
+def level_cells(response) -> list[str]:
+    return re.findall(r'<td class="field-level_display">(.*?)</td>', response.content.decode())
+
+
+def test_changelist_shows_levels_by_name_as_coloured_tags(admin_client, user, settings):
+    settings.MESSAGE_TAGS = {35: "notice"}
+    api.add_message(user, 35, "Custom")
+    api.error(user, "Broken")
+    api.debug(user, "Details")
+
+    assert level_cells(admin_client.get(URL)) == [
+        '<span class="user-messages-level user-messages-level-debug" title="10">Debug</span>',
+        '<span class="user-messages-level user-messages-level-error" title="40">Error</span>',
+        '<span class="user-messages-level user-messages-level-warning" title="35">'
+        "Notice (35)</span>",
+    ]
+
+
+def test_changelist_gives_the_message_column_room_to_read(admin_client, messages):
+    html = admin_client.get(URL).content.decode()
+
+    # The stylesheet gives td.field-message a minimum width and colours the level tags.
+    assert re.search(r'<link href="[^"]*user_messages/admin\.css" media="all"', html)
+
+
+def test_level_filter_names_the_levels_including_custom_ones(admin_client, settings):
+    settings.MESSAGE_TAGS = {35: "notice"}
+
+    html = admin_client.get(URL).content.decode()
+
+    assert re.findall(r'<a href="\?level=(\d+)">([^<]+)</a>', html) == [
+        ("10", "Debug"),
+        ("20", "Info"),
+        ("25", "Success"),
+        ("30", "Warning"),
+        ("35", "Notice (35)"),
+        ("40", "Error"),
+    ]
+
+
+def test_a_non_numeric_level_filter_is_the_admins_invalid_filter_redirect(admin_client):
+    response = admin_client.get(URL, {"level": "loud"})
+
+    assert (response.status_code, response["Location"]) == (302, f"{URL}?e=1")
+
+
+def test_add_form_offers_a_level_choice_and_stores_the_chosen_level(admin_client, user):
+    html = admin_client.get(f"{URL}add/").content.decode()
+    options = re.findall(r'<option value="(\d+)"( selected)?>([^<]+)</option>', html)
+
+    assert options == [
+        ("10", "", "Debug"),
+        ("20", " selected", "Info"),
+        ("25", "", "Success"),
+        ("30", "", "Warning"),
+        ("40", "", "Error"),
+    ]
+
+    response = admin_client.post(
+        f"{URL}add/",
+        {"user": user.pk, "level": "25", "message": "Saved.", "meta": "{}", "deliver_once": "on"},
+    )
+
+    assert response.status_code == 302
+    assert list(Message.objects.values_list("user", "level", "message")) == [
+        (user.pk, 25, "Saved.")
+    ]
+
+
+def test_change_form_shows_created_and_delivered_times_read_only(admin_client, messages):
+    html = admin_client.get(f"{URL}{messages['pending'].pk}/change/").content.decode()
+
+    assert 'name="created_at' not in html
+    assert 'name="delivered_at' not in html
+    assert 'class="form-row field-created_at"' in html
+    assert 'class="form-row field-delivered_at"' in html
+
+
+def test_change_form_keeps_a_custom_level_that_message_tags_no_longer_names(admin_client, user):
+    message = api.add_message(user, 33, "Odd level")
+
+    html = admin_client.get(f"{URL}{message.pk}/change/").content.decode()
+
+    assert '<option value="33" selected>33</option>' in html

@@ -237,8 +237,8 @@ def test_demo_user_sees_the_welcome_messages_once_and_the_sticky_ones_until_dism
         "(stored · sticky)",
         "WARNING Messages can carry meta data, such as a link: open the single-page app. "
         "(stored · sticky)",
-        "ERROR This message expires a day after the demo was set up; then nobody sees it. "
-        "(stored · once)",
+        "ERROR This sticky message expires a day after the demo was set up: it shows on every "
+        "page until then (or until dismissed), and after that nobody sees it. (stored · sticky)",
     ]
     link = page.get_by_role("link", name="Messages can carry meta data")
     assert link.get_attribute("href") == "/spa/"
@@ -250,6 +250,8 @@ def test_demo_user_sees_the_welcome_messages_once_and_the_sticky_ones_until_dism
         "(stored · sticky)",
         "WARNING Messages can carry meta data, such as a link: open the single-page app. "
         "(stored · sticky)",
+        "ERROR This sticky message expires a day after the demo was set up: it shows on every "
+        "page until then (or until dismissed), and after that nobody sees it. (stored · sticky)",
     ]
 
     sticky = page.locator("#messages li", has_text="This one is sticky")
@@ -257,6 +259,8 @@ def test_demo_user_sees_the_welcome_messages_once_and_the_sticky_ones_until_dism
     assert _shown(page) == [
         "WARNING Messages can carry meta data, such as a link: open the single-page app. "
         "(stored · sticky)",
+        "ERROR This sticky message expires a day after the demo was set up: it shows on every "
+        "page until then (or until dismissed), and after that nobody sees it. (stored · sticky)",
     ]
 
 

@@ -1,17 +1,89 @@
+"""The admin: messages with named, coloured levels, and an action that sends to selected users."""
+
 from __future__ import annotations
 
+import sys
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.auth import get_user_model
+from django.contrib.messages import constants
+from django.contrib.messages.utils import get_level_tags
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
+from user_messages import api
+from user_messages.conf import conf
 from user_messages.models import Message
 from user_messages.signals import changed_after_commit
+
+__all__ = ["MessageAdmin", "SendMessageForm", "level_choices", "level_label", "send_message"]
+
+_LEVEL_NAMES = {
+    constants.DEBUG: _("Debug"),
+    constants.INFO: _("Info"),
+    constants.SUCCESS: _("Success"),
+    constants.WARNING: _("Warning"),
+    constants.ERROR: _("Error"),
+}
+
+
+def level_label(level: int) -> str:
+    """A level's name for people: Info, Error ..., or a custom level's tag with its number."""
+    if level in _LEVEL_NAMES:
+        return str(_LEVEL_NAMES[level])
+    tag = get_level_tags().get(level)
+    return f"{tag.capitalize()} ({level})" if tag else str(level)
+
+
+def level_choices(*, include: int | None = None) -> list[tuple[int, str]]:
+    """Django's five levels and the custom ones MESSAGE_TAGS names (plus ``include``), sorted."""
+    levels = {*_LEVEL_NAMES, *(level for level in get_level_tags() if isinstance(level, int))}
+    if include is not None:
+        levels.add(include)
+    return [(level, level_label(level)) for level in sorted(levels)]
+
+
+def _colour(level: int) -> str:
+    # By number, not by tag: MESSAGE_TAGS may rename tags (Bootstrap's "danger"), and a custom
+    # level takes the colour of the standard level just below it.
+    for bound, name in (
+        (constants.ERROR, "error"),
+        (constants.WARNING, "warning"),
+        (constants.SUCCESS, "success"),
+        (constants.INFO, "info"),
+    ):
+        if level >= bound:
+            return name
+    return "debug"
+
+
+class LevelFilter(admin.SimpleListFilter):
+    title = _("level")
+    parameter_name = "level"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(str(level), label) for level, label in level_choices()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Message]) -> QuerySet[Message]:
+        value = self.value()
+        if value is None:
+            return queryset
+        try:
+            return queryset.filter(level=int(value))
+        except ValueError:
+            # The admin answers with its "invalid filter" redirect, not a server error.
+            raise IncorrectLookupParameters(f"level={value!r} is not a number.") from None
 
 
 class DeliveredFilter(admin.SimpleListFilter):
@@ -29,23 +101,51 @@ class DeliveredFilter(admin.SimpleListFilter):
         return queryset
 
 
+class MessageForm(forms.ModelForm):  # type: ignore[type-arg]
+    level = forms.TypedChoiceField(label=_("level"), coerce=int, initial=constants.INFO)
+
+    class Meta:
+        model = Message
+        fields = ["user", "level", "message", "extra_tags", "meta", "deliver_once", "expires_at"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A stored custom level MESSAGE_TAGS no longer names stays selectable as it is.
+        current = self.instance.level if self.instance.pk is not None else None
+        self.fields["level"].choices = level_choices(include=current)  # type: ignore[attr-defined]
+
+
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = MessageForm
     list_display = [
         "created_at",
         "delivered_at",
         "user",
-        "level",
+        "level_display",
         "message",
         "deliver_once",
         "expires_at",
     ]
-    list_filter = ["level", DeliveredFilter, "deliver_once"]
+    list_filter = [LevelFilter, DeliveredFilter, "deliver_once"]
+    readonly_fields = ["created_at", "delivered_at"]
     list_select_related = ["user"]
     ordering = ["-created_at", "-pk"]
     raw_id_fields = ["user"]
     date_hierarchy = "created_at"
     actions = ["mark_delivered"]
+
+    class Media:
+        css = {"all": ["user_messages/admin.css"]}
+
+    @admin.display(description=_("level"), ordering="level")
+    def level_display(self, obj: Message) -> str:
+        return format_html(
+            '<span class="user-messages-level user-messages-level-{}" title="{}">{}</span>',
+            _colour(obj.level),
+            obj.level,
+            level_label(obj.level),
+        )
 
     def get_search_fields(self, request: HttpRequest) -> list[str]:
         # The user model may be swapped; search it by whatever identifies its users.
@@ -83,3 +183,137 @@ class MessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         user_ids = list(queryset.values_list("user_id", flat=True).distinct())
         super().delete_queryset(request, queryset)
         changed_after_commit(user_ids)
+
+
+class SendMessageForm(forms.Form):
+    """What staff fill in to send one message to each selected user."""
+
+    level = forms.TypedChoiceField(label=_("Level"), coerce=int, initial=constants.INFO)
+    message = forms.CharField(label=_("Message"))  # built in __init__: its limit is a setting
+    deliver_once = forms.TypedChoiceField(
+        label=_("Show it"),
+        choices=[
+            ("1", _("once, on the next page they see")),
+            ("0", _("until they acknowledge it (sticky)")),
+        ],
+        coerce=lambda value: value == "1",
+        initial="1",
+        widget=forms.RadioSelect,
+    )
+    link = forms.CharField(
+        label=_("Link"),
+        required=False,
+        max_length=2000,
+        help_text=_("Optional: an http(s) address or a path on this site, such as /orders/."),
+    )
+    expires_at = forms.DateTimeField(
+        label=_("Expires at"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text=_("Optional: not shown after this time."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["level"].choices = level_choices()  # type: ignore[attr-defined]
+        self.fields["message"] = forms.CharField(
+            label=_("Message"),
+            max_length=conf.MAX_MESSAGE_LENGTH,
+            widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
+        )
+
+    def clean_link(self) -> str:
+        link: str = self.cleaned_data["link"]
+        if not link or (link.startswith("/") and not link.startswith("//")):
+            return link
+        try:
+            _url_validator(link)
+        except ValidationError:
+            raise ValidationError(
+                _("Enter an http(s) address or a path starting with /."), code="invalid"
+            ) from None
+        return link
+
+    def clean_expires_at(self) -> Any:
+        expires_at = self.cleaned_data["expires_at"]
+        if expires_at is not None and expires_at <= timezone.now():
+            raise ValidationError(_("Choose a time in the future."), code="invalid")
+        return expires_at
+
+
+_url_validator = URLValidator(schemes=["http", "https"])
+
+
+@admin.action(description=_("Send a message to the selected users"))
+def send_message(
+    modeladmin: admin.ModelAdmin[Any], request: HttpRequest, queryset: QuerySet[Any]
+) -> HttpResponse | None:
+    """Admin action for a user changelist: a form, then one message per selected user."""
+    permission = conf.SEND_PERMISSION
+    if not request.user.has_perm(permission):
+        modeladmin.message_user(
+            request,
+            gettext("You need the permission %(permission)s to send messages.")
+            % {"permission": permission},
+            messages.ERROR,
+        )
+        return None
+    if "send" in request.POST:
+        form = SendMessageForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            count = api.add_message(
+                queryset,
+                data["level"],
+                data["message"],
+                deliver_once=data["deliver_once"],
+                meta={"url": data["link"]} if data["link"] else {},
+                expires_at=data["expires_at"],
+            )
+            modeladmin.message_user(
+                request,
+                ngettext("%(count)d message was stored.", "%(count)d messages were stored.", count)
+                % {"count": count},
+                messages.SUCCESS,
+            )
+            return None
+    else:
+        form = SendMessageForm()
+    opts = modeladmin.model._meta
+    recipients = list(queryset[:_LISTED_RECIPIENTS])
+    recipient_count = queryset.count()
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": gettext("Send a message"),
+        "opts": opts,
+        "form": form,
+        "recipients": recipients,
+        "recipient_count": recipient_count,
+        "more_recipients": max(recipient_count - len(recipients), 0),
+        "action_checkbox_name": ACTION_CHECKBOX_NAME,
+        # Echoed back so the changelist runs this action again on the same selection.
+        "action": request.POST.get("action", "send_message"),
+        "selected": request.POST.getlist(ACTION_CHECKBOX_NAME),
+        "select_across": request.POST.get("select_across", "0"),
+        "media": modeladmin.media + form.media,
+    }
+    return TemplateResponse(request, "admin/user_messages/send_message.html", context)
+
+
+#: How many recipients the form names before it says "and N more".
+_LISTED_RECIPIENTS = 20
+
+
+def _offer_send_on_the_stock_user_admin() -> None:
+    # Staff expect the action on the user changelist without code; a project that registers its
+    # own user admin adds it there (see the README). Only auth's own UserAdmin is touched, on
+    # the instance, and only if auth's admin is already loaded: importing it here would
+    # register User as a side effect.
+    auth_admin = sys.modules.get("django.contrib.auth.admin")
+    model_admin = admin.site._registry.get(get_user_model())
+    if auth_admin is not None and type(model_admin) is auth_admin.UserAdmin:
+        assert model_admin is not None
+        model_admin.actions = [*(model_admin.actions or ()), send_message]
+
+
+_offer_send_on_the_stock_user_admin()

@@ -1,0 +1,198 @@
+"""The admin action "Send a message to the selected users", driven through the user changelist."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from user_messages.models import Message
+
+USERS_URL = "/admin/auth/user/"
+
+
+@pytest.fixture
+def alice(user):
+    return user
+
+
+@pytest.fixture
+def bob(other_user):
+    return other_user
+
+
+@pytest.fixture
+def carol(make_user):
+    return make_user("carol")
+
+
+def choose(users: list[Any], **extra: Any) -> dict[str, Any]:
+    """What the changelist posts when staff tick these users and pick the action."""
+    return {"action": "send_message", "_selected_action": [u.pk for u in users], **extra}
+
+
+def send(client: Client, users: list[Any], url: str = USERS_URL, **fields: Any) -> Any:
+    """Submit the action's form for these users, as its Send button does."""
+    data = {
+        "level": "20",
+        "message": "Server maintenance at noon.",
+        "deliver_once": "1",
+        "link": "",
+        "expires_at": "",
+        "send": "Send",
+        **fields,
+    }
+    return client.post(url, choose(users, **data), follow=True)
+
+
+def stored() -> list[tuple[Any, ...]]:
+    return list(
+        Message.objects.order_by("user__username").values_list(
+            "user__username", "level", "message", "deliver_once", "meta", "expires_at"
+        )
+    )
+
+
+def user_admin_permissions() -> list[Permission]:
+    """What staff need to open the user changelist, and nothing to do with messages."""
+    return list(Permission.objects.filter(codename__in=["view_user", "change_user"]))
+
+
+def notices(response: Any) -> list[str]:
+    return [str(message) for message in response.context["messages"]]
+
+
+def test_the_action_shows_a_form_naming_the_selected_users(admin_client, alice, bob, carol):
+    response = admin_client.post(USERS_URL, choose([alice, bob], index="0"))
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "One message will be stored for each of these 2 users:" in html
+    (recipients,) = re.findall(r'<p class="user-messages-recipients">(.*?)</p>', html, re.S)
+    assert re.findall(r"<strong>(\w+)</strong>", recipients) == ["alice", "bob"]
+    assert re.findall(r'<option value="(\d+)"', html) == ["10", "20", "25", "30", "40"]
+    assert re.findall(r'name="_selected_action" value="(\d+)"', html) == [
+        str(alice.pk),
+        str(bob.pk),
+    ]
+    assert Message.objects.count() == 0
+
+
+def test_sending_stores_one_message_per_selected_user_and_says_how_many(
+    admin_client, alice, bob, carol
+):
+    response = send(admin_client, [alice, bob], level="30")
+
+    assert response.redirect_chain == [(USERS_URL, 302)]
+    assert notices(response) == ["2 messages were stored."]
+    assert stored() == [
+        ("alice", 30, "Server maintenance at noon.", True, {}, None),
+        ("bob", 30, "Server maintenance at noon.", True, {}, None),
+    ]
+
+
+def test_a_sticky_message_keeps_its_link_in_meta_and_its_expiry(admin_client, alice):
+    send(
+        admin_client,
+        [alice],
+        deliver_once="0",
+        link="/orders/7/",
+        expires_at="2100-01-01T12:30",
+    )
+
+    expires = datetime.datetime(2100, 1, 1, 12, 30, tzinfo=datetime.timezone.utc)
+    assert stored() == [
+        ("alice", 20, "Server maintenance at noon.", False, {"url": "/orders/7/"}, expires)
+    ]
+
+
+def test_sending_calls_the_broadcast_once_whatever_the_number_of_users(admin_client, make_user):
+    users = [make_user() for _ in range(30)]
+
+    with CaptureQueriesContext(connection) as queries:
+        response = send(admin_client, users)
+
+    inserts = [q["sql"] for q in queries if q["sql"].startswith('INSERT INTO "user_messages')]
+    assert len(inserts) == 1
+    assert notices(response) == ["30 messages were stored."]
+    assert Message.objects.count() == 30
+
+
+def test_select_all_sends_to_every_user_the_changelist_shows(admin_client, alice, bob, carol):
+    url = f"{USERS_URL}?is_staff__exact=0"
+
+    response = send(admin_client, [alice], url=url, select_across="1")
+
+    assert notices(response) == ["3 messages were stored."]
+    assert [row[0] for row in stored()] == ["alice", "bob", "carol"]
+
+
+def test_staff_without_the_send_permission_are_refused_and_nothing_is_stored(
+    client, make_user, alice
+):
+    staff = make_user("staff", is_staff=True)
+    staff.user_permissions.add(*user_admin_permissions())
+    client.force_login(staff)
+
+    response = send(client, [alice])
+
+    assert notices(response) == [
+        "You need the permission user_messages.add_message to send messages."
+    ]
+    assert Message.objects.count() == 0
+
+
+def test_the_send_permission_setting_decides_who_may_send(client, make_user, alice, settings):
+    settings.USER_MESSAGES = {"SEND_PERMISSION": "auth.change_user"}
+    staff = make_user("staff", is_staff=True)
+    staff.user_permissions.add(*user_admin_permissions())
+    client.force_login(staff)
+
+    assert notices(send(client, [alice])) == ["1 message was stored."]
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        ({"message": ""}, "This field is required."),
+        ({"message": "x" * 11}, "Ensure this value has at most 10 characters (it has 11)."),
+        ({"message": "nul\x00"}, "Null characters are not allowed."),
+        ({"level": "99"}, "Select a valid choice. 99 is not one of the available choices."),
+        ({"deliver_once": "maybe"}, "Select a valid choice. maybe is not one of the available"),
+        ({"link": "javascript:alert(1)"}, "Enter an http(s) address or a path starting with /."),
+        ({"link": "//evil.example/"}, "Enter an http(s) address or a path starting with /."),
+        ({"expires_at": "2001-01-01T00:00"}, "Choose a time in the future."),
+        ({"expires_at": "soon"}, "Enter a valid date/time."),
+    ],
+)
+def test_invalid_input_shows_the_form_again_and_stores_nothing(
+    admin_client, alice, settings, fields, error
+):
+    settings.USER_MESSAGES = {"MAX_MESSAGE_LENGTH": 10}
+
+    response = send(admin_client, [alice], **fields)
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert response.redirect_chain == []
+    assert error in html.replace("&quot;", '"')
+    assert re.findall(r'name="_selected_action" value="(\d+)"', html) == [str(alice.pk)]
+    assert Message.objects.count() == 0
+
+
+def test_the_action_works_on_a_projects_own_user_admin(admin_client, alice, bob):
+    url = "/people-admin/auth/user/"
+    form = admin_client.post(url, choose([alice], index="0"))
+    assert "One message will be stored for this user:" in form.content.decode()
+
+    response = send(admin_client, [alice, bob], url=url)
+
+    assert response.redirect_chain == [(url, 302)]
+    assert notices(response) == ["2 messages were stored."]
+    assert [row[0] for row in stored()] == ["alice", "bob"]
