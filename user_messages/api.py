@@ -104,11 +104,9 @@ def add_message(
 def _send_to_one(user_id: Any, fields: dict[str, Any]) -> Message:
     from user_messages.models import Message
 
-    stored = None
-    # An integer no column can hold names no user, and asking would crash some drivers.
-    if not isinstance(user_id, int) or _storable(user_id):
-        # One statement that writes only if the user exists (see create_for_user).
-        stored = Message.objects.create_for_user(user_id, fields)
+    # One statement that writes only if the user exists (see create_for_user). The id has been
+    # through validation.user_id, so it fits every backend's column.
+    stored = Message.objects.create_for_user(user_id, fields)
     if stored is None:
         raise ValueError(f"There is no user with id {user_id!r}.")
     changed_after_commit([user_id], using=stored._state.db)
