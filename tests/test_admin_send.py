@@ -118,7 +118,8 @@ def test_sending_calls_the_broadcast_once_whatever_the_number_of_users(admin_cli
     with CaptureQueriesContext(connection) as queries:
         response = send(admin_client, users)
 
-    inserts = [q["sql"] for q in queries if q["sql"].startswith('INSERT INTO "user_messages')]
+    table = connection.ops.quote_name(Message._meta.db_table)
+    inserts = [q["sql"] for q in queries if q["sql"].startswith(f"INSERT INTO {table}")]
     assert len(inserts) == 1
     assert notices(response) == ["30 messages were stored."]
     assert Message.objects.count() == 30
