@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from user_messages.models import Message
+from user_messages.signals import messages_changed
 
 USERS_URL = "/admin/auth/user/"
 
@@ -197,3 +199,39 @@ def test_the_action_works_on_a_projects_own_user_admin(admin_client, alice, bob)
     assert response.redirect_chain == [(url, 302)]
     assert notices(response) == ["2 messages were stored."]
     assert [row[0] for row in stored()] == ["alice", "bob"]
+
+
+@pytest.fixture
+def announced() -> Iterator[list[Any]]:
+    """The user_ids of each messages_changed signal sent while the test runs."""
+    sent: list[Any] = []
+
+    def listen(sender: Any, user_ids: Any, **kwargs: Any) -> None:
+        sent.append(sorted(user_ids) if user_ids is not None else None)
+
+    messages_changed.connect(listen)
+    yield sent
+    messages_changed.disconnect(listen)
+
+
+def test_ticked_users_are_announced_by_id_and_select_all_as_everyone(
+    admin_client, alice, bob, carol, announced, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        send(admin_client, [alice, bob])
+    with django_capture_on_commit_callbacks(execute=True):
+        send(admin_client, [alice], url=f"{USERS_URL}?is_staff__exact=0", select_across="1")
+
+    # The cache and the live push hear of exactly the users concerned, or of everyone.
+    assert announced == [sorted([alice.pk, bob.pk]), None]
+
+
+def test_the_action_joins_the_stock_user_admin_without_changing_its_class():
+    from django.contrib import admin
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.admin import UserAdmin
+
+    from user_messages.admin import send_message
+
+    assert send_message in admin.site._registry[get_user_model()].actions
+    assert send_message not in (UserAdmin.actions or ())

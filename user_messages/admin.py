@@ -262,8 +262,16 @@ def send_message(
         form = SendMessageForm(request.POST)
         if form.is_valid():
             data = form.cleaned_data
+            # Ticked rows are few: name them, so that only their users' cached state and live
+            # connections hear of the change. "Select all" may be every user: a QuerySet
+            # broadcast, one INSERT ... SELECT, announced to everyone.
+            recipients: Any = (
+                queryset
+                if request.POST.get("select_across") == "1"
+                else list(queryset.values_list("pk", flat=True))
+            )
             count = api.add_message(
-                queryset,
+                recipients,
                 data["level"],
                 data["message"],
                 deliver_once=data["deliver_once"],
