@@ -189,6 +189,16 @@ def test_invalid_input_shows_the_form_again_and_stores_nothing(
     assert Message.objects.count() == 0
 
 
+def test_the_form_names_the_action_whichever_action_bar_chose_it(admin_client, alice):
+    # With actions on top and bottom, the changelist posts one "action" per bar and an index.
+    data = choose([alice], index="0")
+    data["action"] = ["send_message", ""]
+
+    html = admin_client.post(USERS_URL, data).content.decode()
+
+    assert '<input type="hidden" name="action" value="send_message">' in html
+
+
 def test_the_action_works_on_a_projects_own_user_admin(admin_client, alice, bob):
     url = "/people-admin/auth/user/"
     form = admin_client.post(url, choose([alice], index="0"))
