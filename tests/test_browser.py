@@ -171,7 +171,7 @@ def page(browser: Browser, example: ExampleProject) -> Iterator[Page]:
     """A fresh browser context (no cookies) on the example project."""
     context = browser.new_context(base_url=example.url, viewport={"width": 960, "height": 720})
     context.set_default_timeout(10_000)
-    # Hermetic: only the example project is reachable (GraphiQL would fetch its scripts from a CDN).
+    # Hermetic: only the example project is reachable, so nothing may come from a CDN.
     context.route(
         lambda url: not url.startswith(example.url),
         lambda route: route.abort("blockedbyclient"),
@@ -380,7 +380,7 @@ def test_graphiql_is_served_at_graphql_in_development(page: Page) -> None:
 
     assert response is not None
     assert response.status == 200
-    # GraphiQL's own scripts come from a CDN, blocked here: check the page that loads them.
+    # The page that loads GraphiQL; the test that runs a query in it is further down.
     assert page.locator("#editor").count() == 1
     assert page.locator("script[src$='graphene_django/graphiql.js']").count() == 1
 
