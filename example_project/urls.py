@@ -5,9 +5,9 @@ from django.contrib import admin
 from django.templatetags.static import static
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
-from graphene_django.views import GraphQLView
 
 from example_project import views
+from example_project.graphiql import OfflineGraphQLView
 
 urlpatterns = [
     path("", views.classic, name="classic"),
@@ -20,7 +20,7 @@ urlpatterns = [
         name="operation",
     ),
     # Not csrf_exempt: a session-authenticated API must check the token; the SPA sends it.
-    path("graphql", GraphQLView.as_view(graphiql=settings.DEBUG), name="graphql"),
+    path("graphql", OfflineGraphQLView.as_view(graphiql=settings.DEBUG), name="graphql"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     # Browsers ask for /favicon.ico whatever the page says; send them to the static icon.

@@ -124,8 +124,9 @@ def test_level_filter_names_the_levels_including_custom_ones(admin_client, setti
     ]
 
 
-def test_a_non_numeric_level_filter_is_the_admins_invalid_filter_redirect(admin_client):
-    response = admin_client.get(URL, {"level": "loud"})
+@pytest.mark.parametrize("level", ["loud", "4e1", "99999999999999999999999", str(2**31)])
+def test_a_level_filter_that_is_no_level_is_the_admins_invalid_filter_redirect(admin_client, level):
+    response = admin_client.get(URL, {"level": level})
 
     assert (response.status_code, response["Location"]) == (302, f"{URL}?e=1")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from user_messages.models import Message
+from user_messages.signals import messages_changed
 
 USERS_URL = "/admin/auth/user/"
 
@@ -118,7 +120,8 @@ def test_sending_calls_the_broadcast_once_whatever_the_number_of_users(admin_cli
     with CaptureQueriesContext(connection) as queries:
         response = send(admin_client, users)
 
-    inserts = [q["sql"] for q in queries if q["sql"].startswith('INSERT INTO "user_messages')]
+    table = connection.ops.quote_name(Message._meta.db_table)
+    inserts = [q["sql"] for q in queries if q["sql"].startswith(f"INSERT INTO {table}")]
     assert len(inserts) == 1
     assert notices(response) == ["30 messages were stored."]
     assert Message.objects.count() == 30
@@ -186,6 +189,16 @@ def test_invalid_input_shows_the_form_again_and_stores_nothing(
     assert Message.objects.count() == 0
 
 
+def test_the_form_names_the_action_whichever_action_bar_chose_it(admin_client, alice):
+    # With actions on top and bottom, the changelist posts one "action" per bar and an index.
+    data = choose([alice], index="0")
+    data["action"] = ["send_message", ""]
+
+    html = admin_client.post(USERS_URL, data).content.decode()
+
+    assert '<input type="hidden" name="action" value="send_message">' in html
+
+
 def test_the_action_works_on_a_projects_own_user_admin(admin_client, alice, bob):
     url = "/people-admin/auth/user/"
     form = admin_client.post(url, choose([alice], index="0"))
@@ -196,3 +209,39 @@ def test_the_action_works_on_a_projects_own_user_admin(admin_client, alice, bob)
     assert response.redirect_chain == [(url, 302)]
     assert notices(response) == ["2 messages were stored."]
     assert [row[0] for row in stored()] == ["alice", "bob"]
+
+
+@pytest.fixture
+def announced() -> Iterator[list[Any]]:
+    """The user_ids of each messages_changed signal sent while the test runs."""
+    sent: list[Any] = []
+
+    def listen(sender: Any, user_ids: Any, **kwargs: Any) -> None:
+        sent.append(sorted(user_ids) if user_ids is not None else None)
+
+    messages_changed.connect(listen)
+    yield sent
+    messages_changed.disconnect(listen)
+
+
+def test_ticked_users_are_announced_by_id_and_select_all_as_everyone(
+    admin_client, alice, bob, carol, announced, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        send(admin_client, [alice, bob])
+    with django_capture_on_commit_callbacks(execute=True):
+        send(admin_client, [alice], url=f"{USERS_URL}?is_staff__exact=0", select_across="1")
+
+    # The cache and the live push hear of exactly the users concerned, or of everyone.
+    assert announced == [sorted([alice.pk, bob.pk]), None]
+
+
+def test_the_action_joins_the_stock_user_admin_without_changing_its_class():
+    from django.contrib import admin
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.admin import UserAdmin
+
+    from user_messages.admin import send_message
+
+    assert send_message in admin.site._registry[get_user_model()].actions
+    assert send_message not in (UserAdmin.actions or ())

@@ -171,7 +171,7 @@ def page(browser: Browser, example: ExampleProject) -> Iterator[Page]:
     """A fresh browser context (no cookies) on the example project."""
     context = browser.new_context(base_url=example.url, viewport={"width": 960, "height": 720})
     context.set_default_timeout(10_000)
-    # Hermetic: only the example project is reachable (GraphiQL would fetch its scripts from a CDN).
+    # Hermetic: only the example project is reachable, so nothing may come from a CDN.
     context.route(
         lambda url: not url.startswith(example.url),
         lambda route: route.abort("blockedbyclient"),
@@ -322,7 +322,6 @@ def test_spa_shows_messages_and_acknowledging_one_removes_it_for_good(
     assert page.get_by_role("link", name="Your report is ready.").get_attribute("href") == (
         f"{example.url}/"
     )
-    _screenshot(page, "spa")
 
     sticky = page.locator("#messages li", has_text="Your password expires")
     sticky.get_by_role("button", name="Acknowledge").click()
@@ -381,7 +380,7 @@ def test_graphiql_is_served_at_graphql_in_development(page: Page) -> None:
 
     assert response is not None
     assert response.status == 200
-    # GraphiQL's own scripts come from a CDN, blocked here: check the page that loads them.
+    # The page that loads GraphiQL; the test that runs a query in it is further down.
     assert page.locator("#editor").count() == 1
     assert page.locator("script[src$='graphene_django/graphiql.js']").count() == 1
 
@@ -399,3 +398,79 @@ def test_spa_runs_the_published_operations_verbatim(page: Page) -> None:
         served = page.request.get(f"/spa/operations/{name}")
         assert served.text() == (REPO / "schema" / "operations" / name).read_text()
     assert page.request.get("/spa/operations/Missing.graphql").status == 404
+
+
+def test_graphiql_works_offline_and_answers_my_message_count(
+    page: Page, example: ExampleProject
+) -> None:
+    from playwright.sync_api import expect
+
+    username = example.create_user("graphiql")
+    _log_in(page, username, username)
+    # Sent after the login's landing page, which would have delivered them.
+    example.shell(
+        "from django.contrib.auth import get_user_model; from user_messages import api; "
+        f"user = get_user_model().objects.get(username={username!r}); "
+        "api.info(user, 'One.'); api.warning(user, 'Two.', deliver_once=False)"
+    )
+    failed: list[str] = []
+    page.on("requestfailed", lambda request: failed.append(request.url))
+
+    # The page fixture blocks every other host: GraphiQL has only the example's static files.
+    page.goto("/graphql#query=%7B%20myMessageCount%20%7D")
+    page.get_by_role("button", name="Execute query (Ctrl-Enter)").click()
+
+    expect(page.locator(".result-window")).to_contain_text('"myMessageCount": 2')
+    assert failed == []
+
+
+def test_staff_send_a_message_from_the_user_admin_and_the_user_sees_it(
+    page: Page, example: ExampleProject
+) -> None:
+    username = example.create_user("recipient")
+    _log_in(page, "staff", "staff")
+    page.goto(f"/admin/auth/user/?q={username}")
+    page.locator("input[name=_selected_action]").check()
+    page.locator("select[name=action]").select_option("send_message")
+    _submit(page, page.get_by_role("button", name="Go"))
+
+    assert "One message will be stored for this user: recipient" in page.inner_text("#content")
+    page.get_by_label("Level").select_option(label="Warning")
+    page.get_by_label("Message").fill("Please update your billing details.")
+    page.get_by_label("until they acknowledge it (sticky)").check()
+    page.get_by_label("Link").fill("/spa/")
+    _submit(page, page.get_by_role("button", name="Send"))
+
+    assert page.url == f"{example.url}/admin/auth/user/?q={username}"
+    assert page.locator(".messagelist").inner_text() == "1 message was stored."
+    _submit(page, page.get_by_role("button", name="Log out"))
+    _log_in(page, username, username)
+    assert _shown(page) == ["WARNING Please update your billing details. (stored · sticky)"]
+    assert page.get_by_role("link", name="Please update").get_attribute("href") == "/spa/"
+
+
+def test_the_spa_shows_the_demo_users_welcome_messages(page: Page, example: ExampleProject) -> None:
+    # Last: it recreates the demo user, as a first start would, for the README's screenshot.
+    example.shell(
+        "from django.contrib.auth import get_user_model; "
+        "get_user_model().objects.filter(username='demo').delete()"
+    )
+    example.manage("demo", "--no-serve")
+    page.goto("/spa/")
+    page.get_by_label("Username").fill("demo")
+    page.get_by_label("Password").fill("demo")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/spa/")
+    page.locator("#count", has_text="3 pending").wait_for()
+
+    assert _shown(page) == [
+        "INFO Welcome! This message was stored before you logged in. It is delivered once: "
+        "reload and it is gone. (stored · once)",
+        "SUCCESS This one is sticky: it stays on every page until you dismiss it. "
+        "(stored · sticky)",
+        "WARNING Messages can carry meta data, such as a link: open the single-page app. "
+        "(stored · sticky)",
+        "ERROR This sticky message expires a day after the demo was set up: it shows on every "
+        "page until then (or until dismissed), and after that nobody sees it. (stored · sticky)",
+    ]
+    _screenshot(page, "spa")

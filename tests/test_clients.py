@@ -1,8 +1,8 @@
-"""The README's front-end snippets, type-checked against types generated from schema/.
+"""The README's front-end snippets: type-checked against types generated from schema/, then run.
 
-GraphQL Code Generator and TypeScript come from tests/clients/ (npm ci from the committed
-lockfile, which .ci/test runs). The snippets are cut out of README.md, so the README shows what
-was checked.
+GraphQL Code Generator, TypeScript, Apollo Client and urql come from tests/clients/ (npm ci from
+the committed lockfile, which .ci/test runs). The snippets are cut out of README.md, so the README
+shows what was checked; Node runs them against the example project on a free port.
 """
 
 from __future__ import annotations
@@ -11,8 +11,13 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
+import sys
 import tempfile
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 CLIENTS = REPO / "tests" / "clients"
 BIN = CLIENTS / "node_modules" / ".bin"
 README = REPO / "README.md"
+MANAGE = REPO / "example_project" / "manage.py"
 
 TSCONFIG = {
     "compilerOptions": {
@@ -133,3 +139,138 @@ def test_the_type_check_rejects_a_client_that_misreads_the_contract(
         "TS2322",
         "TS2322",
     ]
+
+
+# Running the snippets
+
+
+@pytest.fixture(scope="module")
+def built(workdir: Path, generated: str) -> Path:
+    """The snippets and the generated module compiled to CommonJS, which Node runs as they are."""
+    for name in ("apollo.ts", "urql.ts"):
+        (workdir / "src" / name).write_text(readme_snippet(name))
+    build = workdir / "build"
+    options = {
+        **TSCONFIG["compilerOptions"],
+        "noEmit": False,
+        "module": "CommonJS",
+        "moduleResolution": "Node10",
+        "outDir": str(build),
+    }
+    tsconfig = {
+        "compilerOptions": options,
+        "files": ["src/gql/graphql.ts", "src/apollo.ts", "src/urql.ts"],
+    }
+    (workdir / "tsconfig.build.json").write_text(json.dumps(tsconfig))
+
+    result = run(BIN / "tsc", "-p", "tsconfig.build.json", cwd=workdir)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    # tests/clients/package.json says "type": "module"; the compiled files are CommonJS.
+    (build / "package.json").write_text('{"type": "commonjs"}')
+    return build
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+    """The example project served on a free port: its URL and environment."""
+    tmp = tmp_path_factory.mktemp("example_for_clients")
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in {"DEMO_PUBLIC", "RUN_MAIN"}},
+        "DJANGO_SETTINGS_MODULE": "example_project.settings",
+        "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}",
+        "DJANGO_DEBUG": "false",
+    }
+    subprocess.run(
+        [sys.executable, str(MANAGE), "demo", "--no-serve"], env=env, check=True, timeout=120
+    )
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    log = (tmp / "server.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, str(MANAGE), "runserver", f"127.0.0.1:{port}", "--noreload"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert server.poll() is None, (tmp / "server.log").read_text()
+            try:
+                urllib.request.urlopen(f"{url}/accounts/login/", timeout=2).close()
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert time.monotonic() < deadline, (tmp / "server.log").read_text()
+                time.sleep(0.2)
+        yield url, env
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        log.close()
+
+
+def user_with_messages(env: dict[str, str], username: str, code: str) -> None:
+    """Create a user (password = username) in the example project and send it messages."""
+    setup = (
+        "from django.contrib.auth import get_user_model; from user_messages import api; "
+        f"user = get_user_model().objects.create_user({username!r}, password={username!r}); "
+    )
+    subprocess.run(
+        [sys.executable, str(MANAGE), "shell", "-c", setup + code],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+
+def run_snippet(built: Path, which: str, url: str, username: str) -> dict[str, object]:
+    driver = CLIENTS / "run_readme_snippets.cjs"
+    result = run("node", driver, built, which, url, username, username, cwd=CLIENTS)
+    assert result.returncode == 0, result.stderr
+    report: dict[str, object] = json.loads(result.stdout)
+    return report
+
+
+def test_the_apollo_snippet_rereads_consuming_lists_and_evicts_what_it_acknowledges(
+    built: Path, example: tuple[str, dict[str, str]]
+) -> None:
+    url, env = example
+    user_with_messages(
+        env, "apollo", "api.info(user, 'Once.'); api.warning(user, 'Sticky.', deliver_once=False)"
+    )
+
+    report = run_snippet(built, "apollo", url, "apollo")
+
+    assert report == {
+        "first": ["Once.", "Sticky."],
+        # network-only: asked again, and the deliver-once message was delivered the first time.
+        "second": ["Sticky."],
+        "levels": [["INFO", "muted"], ["WARNING", "alert"]],
+        "pendingCount": 0,
+        # Evicted from the cached list; the badge's count written from the payload.
+        "cachedListAfterAcknowledge": [],
+        "cachedCount": 0,
+        "requests": [{"method": "POST", "path": "/graphql"}] * 3,
+        # Among them Apollo's "Cache data may be lost", had merge: false been missing.
+        "warnings": [],
+    }
+
+
+def test_the_urql_snippet_reads_by_post_from_the_network(
+    built: Path, example: tuple[str, dict[str, str]]
+) -> None:
+    url, env = example
+    user_with_messages(env, "urql", "api.success(user, 'Once for urql.')")
+
+    report = run_snippet(built, "urql", url, "urql")
+
+    assert report == {
+        "first": ["Once for urql."],
+        "second": [],
+        "requests": [{"method": "POST", "path": "/graphql"}] * 2,
+        "warnings": [],
+    }

@@ -80,10 +80,14 @@ class LevelFilter(admin.SimpleListFilter):
         if value is None:
             return queryset
         try:
-            return queryset.filter(level=int(value))
+            level = int(value)
         except ValueError:
-            # The admin answers with its "invalid filter" redirect, not a server error.
-            raise IncorrectLookupParameters(f"level={value!r} is not a number.") from None
+            level = None
+        # The column is a 32-bit integer; a larger number would crash some drivers. Either way
+        # the admin answers with its "invalid filter" redirect, not a server error.
+        if level is None or not -(2**31) <= level < 2**31:
+            raise IncorrectLookupParameters(f"level={value!r} is not a level.")
+        return queryset.filter(level=level)
 
 
 class DeliveredFilter(admin.SimpleListFilter):
@@ -262,8 +266,16 @@ def send_message(
         form = SendMessageForm(request.POST)
         if form.is_valid():
             data = form.cleaned_data
+            # Ticked rows are few: name them, so that only their users' cached state and live
+            # connections hear of the change. "Select all" may be every user: a QuerySet
+            # broadcast, one INSERT ... SELECT, announced to everyone.
+            recipients: Any = (
+                queryset
+                if request.POST.get("select_across") == "1"
+                else list(queryset.values_list("pk", flat=True))
+            )
             count = api.add_message(
-                queryset,
+                recipients,
                 data["level"],
                 data["message"],
                 deliver_once=data["deliver_once"],
@@ -280,24 +292,33 @@ def send_message(
     else:
         form = SendMessageForm()
     opts = modeladmin.model._meta
-    recipients = list(queryset[:_LISTED_RECIPIENTS])
+    listed = list(queryset[:_LISTED_RECIPIENTS])
     recipient_count = queryset.count()
     context = {
         **modeladmin.admin_site.each_context(request),
         "title": gettext("Send a message"),
         "opts": opts,
         "form": form,
-        "recipients": recipients,
+        "recipients": listed,
         "recipient_count": recipient_count,
-        "more_recipients": max(recipient_count - len(recipients), 0),
+        "more_recipients": max(recipient_count - len(listed), 0),
         "action_checkbox_name": ACTION_CHECKBOX_NAME,
-        # Echoed back so the changelist runs this action again on the same selection.
-        "action": request.POST.get("action", "send_message"),
+        # Echoed back so the changelist runs this action again on the same selection. By its
+        # registered name: the posted "action" may list one value per action bar.
+        "action": _registered_name(modeladmin, request),
         "selected": request.POST.getlist(ACTION_CHECKBOX_NAME),
         "select_across": request.POST.get("select_across", "0"),
         "media": modeladmin.media + form.media,
     }
     return TemplateResponse(request, "admin/user_messages/send_message.html", context)
+
+
+def _registered_name(modeladmin: admin.ModelAdmin[Any], request: HttpRequest) -> str:
+    for name, entry in modeladmin.get_actions(request).items():
+        func: Any = entry[0] if entry is not None else None
+        if func is send_message:
+            return str(name)
+    raise LookupError(f"send_message is not an action of {modeladmin!r}.")
 
 
 #: How many recipients the form names before it says "and N more".
