@@ -14,6 +14,7 @@ from django.core.exceptions import EmptyResultSet
 from django.core.signals import setting_changed
 from django.db import connections, models, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import signals
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -140,6 +141,7 @@ class MessageQuerySet(models.QuerySet["Message"]):
         Where the backend can return columns from an INSERT (PostgreSQL, SQLite 3.35+, MariaDB
         10.5+), this is one INSERT ... SELECT ... RETURNING: the statement that writes is the
         one that finds the user, so an unknown id writes nothing and the user is never loaded.
+        Sends ``pre_save`` and ``post_save`` like ``create()``.
         """
         alias = self._write_db()
         connection = connections[alias]
@@ -151,6 +153,10 @@ class MessageQuerySet(models.QuerySet["Message"]):
                 return None
             message.save(using=alias, force_insert=True)
             return message
+        # As Model.save() would: receivers written for django-user-messages keep working.
+        signals.pre_save.send(
+            sender=self.model, instance=message, raw=False, using=alias, update_fields=None
+        )
         insert, params = _insert_select(connection, message)
         # Every backend's operations have it; django-stubs do not list it on the base class.
         returning, _ = connection.ops.return_insert_columns([self.model._meta.pk])  # type: ignore[attr-defined]
@@ -165,6 +171,14 @@ class MessageQuerySet(models.QuerySet["Message"]):
         message.pk = row[0]
         message._state.adding = False
         message._state.db = alias
+        signals.post_save.send(
+            sender=self.model,
+            instance=message,
+            created=True,
+            update_fields=None,
+            raw=False,
+            using=alias,
+        )
         return message
 
 
