@@ -193,11 +193,24 @@ def _insert_select(connection: BaseDatabaseWrapper, template: Message) -> tuple[
 
     The caller completes the statement with the condition on that key (``= %s``, ``IN (...)``).
     """
+    statement = _insert_statements.get(connection)
+    if statement is None:
+        statement = _insert_statements[connection] = _build_insert_select(connection)
+    sql, fields = statement
+    params = [
+        field.get_db_prep_save(field.pre_save(template, add=True), connection) for field in fields
+    ]
+    return sql, params
+
+
+def _build_insert_select(
+    connection: BaseDatabaseWrapper,
+) -> tuple[str, list[models.Field[Any, Any]]]:
     qn = connection.ops.quote_name
     meta = Message._meta
     user_pk = get_user_pk_field()
     recipient_pk = f"recipient.{qn(str(user_pk.column))}"
-    columns, values, params = [], [], []
+    columns, values, fields = [], [], []
     for field in meta.concrete_fields:
         if field.primary_key or field.name == "delivered_at":
             continue
@@ -206,14 +219,19 @@ def _insert_select(connection: BaseDatabaseWrapper, template: Message) -> tuple[
             values.append(recipient_pk)
         else:
             values.append("%s")
-            value = field.pre_save(template, add=True)
-            params.append(field.get_db_prep_save(value, connection))
+            fields.append(field)
     sql = (
         f"INSERT INTO {qn(meta.db_table)} ({', '.join(columns)}) "
         f"SELECT {', '.join(values)} FROM {qn(user_pk.model._meta.db_table)} recipient "
         f"WHERE {recipient_pk}"
     )
-    return sql, params
+    return sql, fields
+
+
+#: The text of ``_insert_select`` per connection: it depends on the backend and the models only.
+_insert_statements: weakref.WeakKeyDictionary[
+    BaseDatabaseWrapper, tuple[str, list[models.Field[Any, Any]]]
+] = weakref.WeakKeyDictionary()
 
 
 def _deliver(
@@ -397,6 +415,7 @@ def _same(param: Any, prepared: Any) -> bool:
 
 def _forget_hot_statements(**kwargs: Any) -> None:
     _HotSelect.cache.clear()
+    _insert_statements.clear()
 
 
 setting_changed.connect(_forget_hot_statements, dispatch_uid="user_messages_hot_statements")
