@@ -9,6 +9,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.messages import constants
+from django.db.models.signals import post_save, pre_save
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
@@ -343,3 +344,29 @@ def test_an_id_too_large_for_any_column_is_refused_before_anything_is_written(us
     with pytest.raises(ValueError, match=rf"^{2**64} is not a valid user id\.$"):
         api.info([user, 2**64], "hello")
     assert not Message.objects.exists()
+
+
+def test_a_send_to_one_user_sends_pre_save_and_post_save_like_create(user):
+    seen: list[tuple[str, object, bool]] = []
+
+    def before(sender, instance, **kwargs):
+        seen.append(("pre_save", instance.pk, instance._state.adding))
+
+    def after(sender, instance, created, **kwargs):
+        seen.append(("post_save", instance.pk, created))
+
+    pre_save.connect(before, sender=Message)
+    post_save.connect(after, sender=Message)
+    try:
+        by_id = api.info(user.pk, "by id")
+        by_instance = api.info(user, "by instance")
+    finally:
+        pre_save.disconnect(before, sender=Message)
+        post_save.disconnect(after, sender=Message)
+
+    assert seen == [
+        ("pre_save", None, True),
+        ("post_save", by_id.pk, True),
+        ("pre_save", None, True),
+        ("post_save", by_instance.pk, True),
+    ]

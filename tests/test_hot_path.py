@@ -91,3 +91,16 @@ def test_the_reused_read_runs_where_the_router_sends_writes(user):
     with override_settings(DATABASE_ROUTERS=[ReadsFromAReplica()]):
         assert [m.message for m in api.get_messages(user=user)] == ["routed"]
         assert list(api.get_messages(user=user)) == []
+
+
+def test_deliver_to_takes_a_user_or_an_id_and_delivers_once(user):
+    api.info(user, "once")
+    api.warning(user, "sticky", deliver_once=False)
+
+    assert [m.message for m in Message.objects.deliver_to(user, limit=None)] == ["once", "sticky"]
+    assert [m.message for m in Message.objects.deliver_to(user.pk, limit=None)] == ["sticky"]
+
+
+def test_deliver_to_refuses_a_filtered_queryset_whose_filters_it_would_ignore(user):
+    with pytest.raises(TypeError, match=r"^deliver_to\(\) reads all of a user's messages"):
+        Message.objects.filter(level=20).deliver_to(user, limit=None)

@@ -75,8 +75,10 @@ def lookup(user_id: Any) -> tuple[bool, str | None]:
 
 def remember_nothing_pending(user_id: Any, version: str | None) -> None:
     """Record that the database had nothing pending for the user at ``version``."""
+    if version is None:  # no cache, or it failed in lookup(): nothing to remember
+        return
     cache = _cache()
-    if cache is None or version is None:
+    if cache is None:
         return
     try:
         cache.set(_keys(user_id)[1], version, EMPTY_TIMEOUT)

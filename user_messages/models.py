@@ -14,6 +14,7 @@ from django.core.exceptions import EmptyResultSet
 from django.core.signals import setting_changed
 from django.db import connections, models, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import signals
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -140,6 +141,7 @@ class MessageQuerySet(models.QuerySet["Message"]):
         Where the backend can return columns from an INSERT (PostgreSQL, SQLite 3.35+, MariaDB
         10.5+), this is one INSERT ... SELECT ... RETURNING: the statement that writes is the
         one that finds the user, so an unknown id writes nothing and the user is never loaded.
+        Sends ``pre_save`` and ``post_save`` like ``create()``.
         """
         alias = self._write_db()
         connection = connections[alias]
@@ -151,6 +153,10 @@ class MessageQuerySet(models.QuerySet["Message"]):
                 return None
             message.save(using=alias, force_insert=True)
             return message
+        # As Model.save() would: receivers written for django-user-messages keep working.
+        signals.pre_save.send(
+            sender=self.model, instance=message, raw=False, using=alias, update_fields=None
+        )
         insert, params = _insert_select(connection, message)
         # Every backend's operations have it; django-stubs do not list it on the base class.
         returning, _ = connection.ops.return_insert_columns([self.model._meta.pk])  # type: ignore[attr-defined]
@@ -165,6 +171,14 @@ class MessageQuerySet(models.QuerySet["Message"]):
         message.pk = row[0]
         message._state.adding = False
         message._state.db = alias
+        signals.post_save.send(
+            sender=self.model,
+            instance=message,
+            created=True,
+            update_fields=None,
+            raw=False,
+            using=alias,
+        )
         return message
 
 
@@ -179,11 +193,24 @@ def _insert_select(connection: BaseDatabaseWrapper, template: Message) -> tuple[
 
     The caller completes the statement with the condition on that key (``= %s``, ``IN (...)``).
     """
+    statement = _insert_statements.get(connection)
+    if statement is None:
+        statement = _insert_statements[connection] = _build_insert_select(connection)
+    sql, fields = statement
+    params = [
+        field.get_db_prep_save(field.pre_save(template, add=True), connection) for field in fields
+    ]
+    return sql, params
+
+
+def _build_insert_select(
+    connection: BaseDatabaseWrapper,
+) -> tuple[str, list[models.Field[Any, Any]]]:
     qn = connection.ops.quote_name
     meta = Message._meta
     user_pk = get_user_pk_field()
     recipient_pk = f"recipient.{qn(str(user_pk.column))}"
-    columns, values, params = [], [], []
+    columns, values, fields = [], [], []
     for field in meta.concrete_fields:
         if field.primary_key or field.name == "delivered_at":
             continue
@@ -192,14 +219,19 @@ def _insert_select(connection: BaseDatabaseWrapper, template: Message) -> tuple[
             values.append(recipient_pk)
         else:
             values.append("%s")
-            value = field.pre_save(template, add=True)
-            params.append(field.get_db_prep_save(value, connection))
+            fields.append(field)
     sql = (
         f"INSERT INTO {qn(meta.db_table)} ({', '.join(columns)}) "
         f"SELECT {', '.join(values)} FROM {qn(user_pk.model._meta.db_table)} recipient "
         f"WHERE {recipient_pk}"
     )
-    return sql, params
+    return sql, fields
+
+
+#: The text of ``_insert_select`` per connection: it depends on the backend and the models only.
+_insert_statements: weakref.WeakKeyDictionary[
+    BaseDatabaseWrapper, tuple[str, list[models.Field[Any, Any]]]
+] = weakref.WeakKeyDictionary()
 
 
 def _deliver(
@@ -383,6 +415,7 @@ def _same(param: Any, prepared: Any) -> bool:
 
 def _forget_hot_statements(**kwargs: Any) -> None:
     _HotSelect.cache.clear()
+    _insert_statements.clear()
 
 
 setting_changed.connect(_forget_hot_statements, dispatch_uid="user_messages_hot_statements")
