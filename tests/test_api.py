@@ -225,6 +225,14 @@ def test_a_recipient_of_the_wrong_type_is_a_type_error(db, recipient):
         api.info(recipient, "hello")
 
 
+def nested(levels):
+    """A dict nested ``levels`` deep: ``nested(1) == {}``, ``nested(2) == {"k": {}}``."""
+    value: dict[str, object] = {}
+    for _ in range(levels - 1):
+        value = {"k": value}
+    return value
+
+
 @pytest.mark.parametrize(
     ("kwargs", "exception", "message"),
     [
@@ -299,6 +307,11 @@ def test_a_recipient_of_the_wrong_type_is_a_type_error(db, recipient):
             "meta must be valid Unicode (it contains a lone surrogate).",
         ),
         ({"level": 2**31}, ValueError, "level must fit in 32 bits, got 2147483648."),
+        (
+            {"meta": nested(32)},
+            ValueError,
+            "meta must nest at most 31 levels deep, got 32.",
+        ),
     ],
 )
 def test_bad_input_is_refused_before_anything_is_written(user, kwargs, exception, message):
@@ -310,6 +323,15 @@ def test_bad_input_is_refused_before_anything_is_written(user, kwargs, exception
 
     assert str(excinfo.value) == message
     assert not Message.objects.exists()
+
+
+def test_meta_nested_as_deep_as_every_backend_stores_is_accepted(user):
+    meta = nested(31)
+
+    message = api.info(user, "deep", meta=meta)
+
+    message.refresh_from_db()
+    assert message.meta == meta
 
 
 def test_meta_is_stored_as_it_reads_back(user):

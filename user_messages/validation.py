@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime
 import enum
 import json
-from collections.abc import Iterator
 from typing import Any, cast
 
 from django.conf import settings
@@ -23,6 +22,9 @@ from django.utils.functional import Promise
 #: Every backend stores ids in at most a signed 64-bit integer. Larger numbers crash some
 #: drivers (SQLite's raises OverflowError) instead of matching nothing, so no query sees them.
 MAX_ID = 2**63 - 1
+#: MariaDB's JSON columns refuse documents nested deeper than this (its CHECK (JSON_VALID(...))
+#: fails), so no backend is asked to store more.
+MAX_META_DEPTH = 31
 
 
 class ErrorCode(enum.Enum):
@@ -69,18 +71,26 @@ def _unicode_problem(text: str) -> str | None:
     return None
 
 
-def _strings(value: object) -> Iterator[str]:
-    """Every key and string inside a JSON value, without recursion (depth is the client's)."""
-    stack = [value]
+def _strings_and_depth(value: object) -> tuple[list[str], int]:
+    """Every key and string inside a JSON value, and its nesting depth (``{}`` is 1).
+
+    Iterative, not recursive: the depth is the client's to choose.
+    """
+    strings: list[str] = []
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 0)]
     while stack:
-        item = stack.pop()
+        item, depth = stack.pop()
         if isinstance(item, str):
-            yield item
+            strings.append(item)
         elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, (list, tuple)):
-            stack.extend(item)
+            deepest = max(deepest, depth + 1)
+            strings.extend(item.keys())
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            deepest = max(deepest, depth + 1)
+            stack.extend((child, depth + 1) for child in item)
+    return strings, deepest
 
 
 def level(value: object, *, field: str = "level") -> int:
@@ -147,10 +157,17 @@ def meta(value: object, *, field: str = "meta", max_bytes: int | None = None) ->
         ) from None
     except RecursionError:
         raise InvalidInput(f"{field} is nested too deeply.", field=field) from None
-    for string in _strings(value):
+    # What we store is what a reader gets back: tuples become lists, int keys strings.
+    stored = cast("dict[str, Any]", json.loads(serialised))
+    strings, depth = _strings_and_depth(stored)
+    for string in strings:
         problem = _unicode_problem(string)
         if problem:
             raise InvalidInput(f"{field} {problem}.", field=field)
+    if depth > MAX_META_DEPTH:
+        raise InvalidInput(
+            f"{field} must nest at most {MAX_META_DEPTH} levels deep, got {depth}.", field=field
+        )
     if max_bytes is not None:
         size = len(serialised.encode())
         if size > max_bytes:
@@ -159,8 +176,7 @@ def meta(value: object, *, field: str = "meta", max_bytes: int | None = None) ->
                 field=field,
                 code=ErrorCode.TOO_LONG,
             )
-    # What we store is what a reader gets back: tuples become lists, int keys strings.
-    return cast("dict[str, Any]", json.loads(serialised))
+    return stored
 
 
 def expires_at(
