@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import widgets
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.auth import get_user_model
@@ -202,12 +203,13 @@ class SendMessageForm(forms.Form):
         ],
         coerce=lambda value: value == "1",
         initial="1",
-        widget=forms.RadioSelect,
+        widget=widgets.AdminRadioSelect(attrs={"class": "radiolist"}),
     )
     link = forms.CharField(
         label=_("Link"),
         required=False,
         max_length=2000,
+        widget=widgets.AdminTextInputWidget,
         help_text=_("Optional: an http(s) address or a path on this site, such as /orders/."),
     )
     expires_at = forms.DateTimeField(
@@ -223,7 +225,7 @@ class SendMessageForm(forms.Form):
         self.fields["message"] = forms.CharField(
             label=_("Message"),
             max_length=conf.MAX_MESSAGE_LENGTH,
-            widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
+            widget=widgets.AdminTextareaWidget(attrs={"rows": 4}),
         )
 
     def clean_link(self) -> str:
