@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from graphene_django.views import GraphQLView
+
+from user_messages.views import GraphQLView
 
 
 class OfflineGraphQLView(GraphQLView):
-    """graphene-django's GraphQLView whose GraphiQL loads React and GraphiQL from this project.
+    """The package's GraphQLView (limits on) whose GraphiQL loads its scripts from this project.
 
     The files in static/example_project/graphiql/ are the versions the view names, so the page
     keeps the integrity hashes graphene-django pins for them.

@@ -1,8 +1,9 @@
+import graphene_django.views
 from django.contrib import admin
 from django.urls import path
-from graphene_django.views import GraphQLView
 
 from tests import custom_admin, views
+from user_messages.views import GraphQLView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -10,4 +11,7 @@ urlpatterns = [
     path("messages/", views.messages_page, name="messages_page"),
     # Not csrf_exempt: the API keeps Django's CSRF protection, as a host project should.
     path("graphql", GraphQLView.as_view(graphiql=False), name="graphql"),
+    # graphene-django's own view, as a host that keeps it has: the package's rules must hold
+    # there too (tests/test_hostile_requests.py).
+    path("graphql-plain", graphene_django.views.GraphQLView.as_view(), name="graphql_plain"),
 ]
