@@ -442,6 +442,15 @@ class Bench:
                 f"myMessages over the GraphQL floor, {pending} pending",
                 f"+{ms - floor_ms:.2f} ms (page over its floor: +{page_overhead:.2f} ms)",
             )
+        # What graphene-django's view does again on every request, before any resolver runs.
+        from graphene_django.settings import graphene_settings
+        from graphql import parse, validate
+
+        schema = graphene_settings.SCHEMA.graphql_schema
+        document_ms = median_ms(lambda: validate(schema, parse(self.graphql_query)), self.repeat)
+        report.figure(
+            "of which: parse + validate MyMessages (graphql-core)", f"{document_ms:.2f} ms"
+        )
 
     def delivery_statements(self) -> None:
         """Statements of one get_messages call with 1 and with 50 deliver-once messages."""
