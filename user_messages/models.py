@@ -158,8 +158,10 @@ class MessageQuerySet(models.QuerySet["Message"]):
             sender=self.model, instance=message, raw=False, using=alias, update_fields=None
         )
         insert, params = _insert_select(connection, message)
-        # Every backend's operations have it; django-stubs do not list it on the base class.
-        returning, _ = connection.ops.return_insert_columns([self.model._meta.pk])  # type: ignore[attr-defined]
+        # Django 6 renamed return_insert_columns() to returning_columns(); the stubs know neither.
+        ops: Any = connection.ops
+        returning_columns = getattr(ops, "returning_columns", None) or ops.return_insert_columns
+        returning, _ = returning_columns([self.model._meta.pk])
         with connection.cursor() as cursor:
             cursor.execute(
                 f"{insert} = %s {returning}",
