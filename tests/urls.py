@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.urls import path
-from graphene_django.views import GraphQLView
 
 from tests import views
+from user_messages.views import GraphQLView
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -18,6 +18,13 @@ DEFAULTS: dict[str, Any] = {
     # Stored messages one read delivers at most, oldest first; the rest wait for the next read.
     # Bounds a read's memory and SQL size however many messages pile up for a user.
     "MAX_MESSAGES_PER_READ": 100,
+    # Limits on one GraphQL operation, applied by user_messages.views.GraphQLView (and by the
+    # rules of user_messages.graphql_limits): tokens the parser reads before it gives up, how
+    # deep fields nest, and how many fields it selects (each alias and fragment spread counts).
+    # GraphiQL's introspection query is 183 tokens, 15 deep and 229 fields.
+    "MAX_QUERY_TOKENS": 2000,
+    "MAX_QUERY_DEPTH": 15,
+    "MAX_QUERY_FIELDS": 500,
     # Alias of a cache in CACHES that lets a page view of a user with nothing pending skip the
     # database entirely. None: always ask the database.
     "CACHE": None,
@@ -57,6 +64,18 @@ class Settings:
     @property
     def MAX_MESSAGES_PER_READ(self) -> int:
         return cast("int", self._get("MAX_MESSAGES_PER_READ"))
+
+    @property
+    def MAX_QUERY_TOKENS(self) -> int:
+        return cast("int", self._get("MAX_QUERY_TOKENS"))
+
+    @property
+    def MAX_QUERY_DEPTH(self) -> int:
+        return cast("int", self._get("MAX_QUERY_DEPTH"))
+
+    @property
+    def MAX_QUERY_FIELDS(self) -> int:
+        return cast("int", self._get("MAX_QUERY_FIELDS"))
 
     @property
     def CACHE(self) -> str | None:
