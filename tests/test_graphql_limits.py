@@ -301,3 +301,27 @@ def test_validation_rules_helper_returns_the_specified_rules_and_both_limits():
     assert [error.message for error in errors] == [
         "The operation selects more than 1 fields; each alias and each fragment spread counts."
     ]
+
+
+def fragment_chain(length: int) -> str:
+    """An operation spreading F0, which spreads F1, ... down to one field."""
+    chain = "\n".join(f"fragment F{i} on Query {{ ...F{i + 1} }}" for i in range(length))
+    return f"{{ ...F0 }}\n{chain}\nfragment F{length} on Query {{ myMessageCount }}"
+
+
+def test_a_long_chain_of_fragments_is_answered_or_refused_by_graphql_core(client):
+    assert post_query(client, fragment_chain(150)) == (200, {"data": {"myMessageCount": 0}})
+    # graphql-core stops validating past 200 levels of fragments: a 400, not a stack overflow.
+    assert post_query(client, fragment_chain(240)) == (
+        400,
+        {"errors": [{"message": "Validation aborted."}]},
+    )
+
+
+def test_the_rules_walk_any_chain_of_fragments_without_recursing():
+    document = parse(fragment_chain(5000), max_tokens=None)
+
+    errors = validate(schema.graphql_schema, document, validation_rules())
+
+    # graphql-core's own rules give up on the nesting; ours add nothing and raise nothing.
+    assert [error.message for error in errors] == ["Validation aborted."]

@@ -33,7 +33,7 @@ from graphql.validation import ASTValidationRule, ValidationContext, ValidationR
 
 from user_messages.conf import conf
 
-__all__ = ["max_depth_rule", "max_fields_rule", "operation_costs", "validation_rules"]
+__all__ = ["max_depth_rule", "max_fields_rule", "validation_rules"]
 
 
 @dataclass
@@ -111,13 +111,14 @@ def _expanded(costs: _Costs, fragments: dict[str, tuple[int, int]], cap: int) ->
     return depth, min(fields, cap)
 
 
-def operation_costs(
-    document: DocumentNode, *, cap: int
-) -> dict[OperationDefinitionNode, tuple[int, int]]:
-    """(depth, fields) of each operation in ``document``; fields counted up to ``cap`` + 1."""
+def _operation_costs(document: DocumentNode, *, cap: int) -> dict[int, tuple[int, int]]:
+    """(depth, fields) of each operation, by ``id()``; fields counted up to ``cap`` + 1.
+
+    Keyed by identity: AST nodes hash their whole subtree, recursively.
+    """
     fragments = _fragment_costs(document, cap + 1)
     return {
-        definition: _expanded(_own_costs(definition.selection_set), fragments, cap + 1)
+        id(definition): _expanded(_own_costs(definition.selection_set), fragments, cap + 1)
         for definition in document.definitions
         if isinstance(definition, OperationDefinitionNode)
     }
@@ -134,10 +135,10 @@ class _CostRule(ValidationRule):
 
     def __init__(self, context: ValidationContext) -> None:
         super().__init__(context)
-        self.costs = operation_costs(context.document, cap=self.limit)
+        self.costs = _operation_costs(context.document, cap=self.limit)
 
     def enter_operation_definition(self, node: OperationDefinitionNode, *_args: Any) -> None:
-        depth, fields = self.costs[node]
+        depth, fields = self.costs[id(node)]
         self.check(node, depth=depth, fields=fields)
 
     def check(self, node: OperationDefinitionNode, *, depth: int, fields: int) -> None:
