@@ -14,7 +14,7 @@ from django.test import Client, RequestFactory
 from graphene.validation import DisableIntrospection
 from graphql import parse, validate
 
-from tests.schema import schema
+from tests.schema import operation, schema
 from user_messages.graphql_limits import max_depth_rule, max_fields_rule, validation_rules
 from user_messages.models import Message
 from user_messages.views import GraphQLView
@@ -325,3 +325,28 @@ def test_the_rules_walk_any_chain_of_fragments_without_recursing():
 
     # graphql-core's own rules give up on the nesting; ours add nothing and raise nothing.
     assert [error.message for error in errors] == ["Validation aborted."]
+
+
+@pytest.mark.parametrize(
+    ("number", "message"),
+    [
+        # Python refuses to parse integers of more than 4,300 digits (a quadratic conversion).
+        ("1" * 5000, "POST body sent invalid JSON."),
+        (
+            "1e999999",
+            "Variable '$ids' got invalid value inf at 'ids[0]'; ID cannot represent value: inf",
+        ),
+        (
+            "NaN",
+            "Variable '$ids' got invalid value nan at 'ids[0]'; ID cannot represent value: nan",
+        ),
+    ],
+)
+def test_numbers_no_type_can_hold_are_a_400(client, number, message):
+    query = json.dumps(operation("AcknowledgeMessages"))
+    body = f'{{"query": {query}, "variables": {{"ids": [{number}]}}}}'
+
+    response = client.post("/graphql", body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert [error["message"] for error in response.json()["errors"]] == [message]
