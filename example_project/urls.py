@@ -20,6 +20,8 @@ urlpatterns = [
         name="operation",
     ),
     # Not csrf_exempt: a session-authenticated API must check the token; the SPA sends it.
+    # The package's view (via GraphiQL-offline subclass) bounds tokens, depth and fields and
+    # refuses broken bodies with a 4xx.
     path("graphql", OfflineGraphQLView.as_view(graphiql=settings.DEBUG), name="graphql"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),

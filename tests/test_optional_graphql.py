@@ -1,4 +1,4 @@
-"""graphene is an optional extra: nothing but user_messages.schema may import it."""
+"""graphene is an optional extra: only schema, views and graphql_limits import it."""
 
 from __future__ import annotations
 
