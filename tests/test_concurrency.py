@@ -9,7 +9,8 @@ import threading
 from collections import Counter
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection, transaction
+from django.utils import timezone
 
 from tests.threads import run_writers_then_readers
 from user_messages import api, models
@@ -99,3 +100,36 @@ def test_a_message_sent_while_reading_is_kept_for_the_next_read(user, monkeypatc
     monkeypatch.undo()
 
     assert [m.pk for m in api.get_messages(user=user)] == [late[0].pk]
+
+
+@pytest.mark.django_db(transaction=True)  # outside any transaction, as a page view reads
+def test_a_locking_read_chosen_as_deadlock_victim_reads_again_and_delivers_once(user, monkeypatch):
+    # InnoDB rolls a deadlock victim back entirely and says "try restarting transaction".
+    once = api.info(user, "once")
+    sticky = api.warning(user, "sticky", deliver_once=False)
+    monkeypatch.setattr(models, "_supports_update_returning", lambda alias: False)
+    attempts = []
+
+    def deliverable(lock):
+        attempts.append(lock)
+        if len(attempts) == 1:
+            raise OperationalError(1213, "Deadlock found when trying to get lock")
+        return list(Message.objects.for_user(user).deliverable().select_for_update())
+
+    shown = models._deliver("default", deliverable, timezone.now())
+
+    assert attempts == [True, True]
+    assert [m.pk for m in shown] == [once.pk, sticky.pk]
+    assert list(Message.objects.filter(delivered_at__isnull=True)) == [sticky]
+
+
+def test_a_deadlock_inside_the_callers_transaction_is_left_to_the_caller(user, monkeypatch):
+    api.info(user, "once")
+    monkeypatch.setattr(models, "_supports_update_returning", lambda alias: False)
+
+    def deliverable(lock):
+        raise OperationalError(1213, "Deadlock found when trying to get lock")
+
+    # The whole transaction is gone: reading again inside it would not be exactly once.
+    with pytest.raises(OperationalError), transaction.atomic():
+        models._deliver("default", deliverable, timezone.now())

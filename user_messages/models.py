@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib.messages.storage import base as message_storage
 from django.core.exceptions import EmptyResultSet
 from django.core.signals import setting_changed
-from django.db import connections, models, router, transaction
+from django.db import OperationalError, connections, models, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import signals
 from django.utils import timezone
@@ -146,7 +146,7 @@ class MessageQuerySet(models.QuerySet["Message"]):
         alias = self._write_db()
         connection = connections[alias]
         message = self.model(user_id=user_id, **fields)
-        user_pk = get_user_pk_field()
+        user_pk = _user_pk_field()
         if not connection.features.can_return_columns_from_insert:
             users = user_pk.model._default_manager.using(alias)
             if not users.filter(pk=user_id).exists():
@@ -184,7 +184,7 @@ class MessageQuerySet(models.QuerySet["Message"]):
         return message
 
 
-def get_user_pk_field() -> models.Field[Any, Any]:
+def _user_pk_field() -> models.Field[Any, Any]:
     """The primary key of the user model messages point to."""
     user = cast("models.ForeignKey[Any, Any]", Message._meta.get_field("user"))
     return user.target_field
@@ -210,7 +210,7 @@ def _build_insert_select(
 ) -> tuple[str, list[models.Field[Any, Any]]]:
     qn = connection.ops.quote_name
     meta = Message._meta
-    user_pk = get_user_pk_field()
+    user_pk = _user_pk_field()
     recipient_pk = f"recipient.{qn(str(user_pk.column))}"
     columns, values, fields = [], [], []
     for field in meta.concrete_fields:
@@ -260,16 +260,31 @@ def _deliver(
     # Without UPDATE ... RETURNING (MariaDB, MySQL) we lock the pending rows while we read
     # them. A concurrent reader waits for our commit and its locking read then sees the
     # rows delivered. Under READ COMMITTED (Django's default on MySQL) this takes no gap
-    # locks, so senders are never blocked.
-    with transaction.atomic(using=alias, savepoint=False):
-        messages = deliverable(True)
-        once = [message.pk for message in messages if message.deliver_once]
-        if once:
-            for message in messages:
-                if message.deliver_once:
-                    message.delivered_at = now
-            Message._default_manager.using(alias).filter(pk__in=once).update(delivered_at=now)
-    return messages
+    # locks, so senders are never blocked. Two readers of one user can still lock the same
+    # rows through different indexes and deadlock; InnoDB then rolls one back entirely, so
+    # when the transaction is ours alone, reading again is safe.
+    attempts = 1 if connections[alias].in_atomic_block else 3
+    for attempt in range(1, attempts + 1):
+        try:
+            with transaction.atomic(using=alias, savepoint=False):
+                messages = deliverable(True)
+                once = [message.pk for message in messages if message.deliver_once]
+                if once:
+                    for message in messages:
+                        if message.deliver_once:
+                            message.delivered_at = now
+                    Message._default_manager.using(alias).filter(pk__in=once).update(
+                        delivered_at=now
+                    )
+            return messages
+        except OperationalError as error:
+            if attempt == attempts or error.args[:1] != (_MYSQL_DEADLOCK,):
+                raise
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+#: MySQL/MariaDB's ER_LOCK_DEADLOCK: the transaction was rolled back; it may be retried.
+_MYSQL_DEADLOCK = 1213
 
 
 def _claim_returning(alias: str, pks: Iterable[int], now: datetime.datetime) -> set[int]:
