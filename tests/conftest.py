@@ -5,7 +5,8 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, Permission
+from django.test import Client
 
 
 @pytest.fixture
@@ -28,3 +29,22 @@ def user(make_user: Callable[..., AbstractBaseUser]) -> AbstractBaseUser:
 @pytest.fixture
 def other_user(make_user: Callable[..., AbstractBaseUser]) -> AbstractBaseUser:
     return make_user("bob")
+
+
+@pytest.fixture
+def alice(client: Client, user: AbstractBaseUser) -> Client:
+    """A client signed in as alice, who may not send messages."""
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def sender(make_user: Callable[..., AbstractBaseUser]) -> Client:
+    """A client of its own, signed in as a user holding user_messages.add_message."""
+    staff = make_user("sender")
+    staff.user_permissions.add(
+        Permission.objects.get(content_type__app_label="user_messages", codename="add_message")
+    )
+    client = Client()
+    client.force_login(staff)
+    return client

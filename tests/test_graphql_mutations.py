@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import AbstractBaseUser, Permission
+from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.messages import constants
 from django.test import Client
 from django.utils import timezone
@@ -18,24 +18,6 @@ from user_messages import api
 from user_messages.models import Message
 
 FUTURE = "2100-01-01T00:00:00+00:00"
-
-
-@pytest.fixture
-def alice(client: Client, user: AbstractBaseUser) -> Client:
-    """A client signed in as alice, who may not send messages."""
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def sender(client: Client, make_user: Callable[..., AbstractBaseUser]) -> Client:
-    """A client signed in as a user holding user_messages.add_message."""
-    staff = make_user("sender")
-    staff.user_permissions.add(
-        Permission.objects.get(content_type__app_label="user_messages", codename="add_message")
-    )
-    client.force_login(staff)
-    return client
 
 
 def acknowledge(client: Client, ids: list[Any]) -> dict[str, Any]:

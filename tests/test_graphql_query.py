@@ -51,13 +51,6 @@ def texts(messages: list[dict[str, Any]]) -> list[str]:
     return [message["message"] for message in messages]
 
 
-@pytest.fixture
-def alice(client: Client, user: AbstractBaseUser) -> Client:
-    """A client signed in as alice."""
-    client.force_login(user)
-    return client
-
-
 @pytest.mark.django_db(transaction=True, reset_sequences=True)
 def test_my_messages_shows_session_messages_first_then_stored_ones(
     alice: Client, user: AbstractBaseUser, snapshot: Any

@@ -11,34 +11,17 @@ import json
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import AbstractBaseUser, Permission
+from django.contrib.auth.models import AbstractBaseUser
 from django.test import Client
 
-from tests.schema import operation, post_operation
+from tests.schema import operation
+from tests.test_graphql_mutations import acknowledge
 from tests.test_graphql_query import flash, my_messages, texts
 from user_messages import api
 from user_messages.models import Message
 from user_messages.schema import CONSUMING_NEEDS_POST
 
 URL = "/graphql-plain"
-
-
-@pytest.fixture
-def alice(client: Client, user: AbstractBaseUser) -> Client:
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def sender(make_user: Any) -> Client:
-    """A client signed in as a user who may send messages through the API."""
-    user = make_user("sender")
-    user.user_permissions.add(
-        Permission.objects.get(content_type__app_label="user_messages", codename="add_message")
-    )
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def post(client: Client, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -276,12 +259,6 @@ def test_five_hundred_aliased_sends_store_at_most_max_recipients(
 
     assert sum(field["count"] for field in result.values()) == 100
     assert Message.objects.count() == 100
-
-
-def acknowledge(client: Client, ids: list[str]) -> dict[str, Any]:
-    return post_operation(client, "AcknowledgeMessages", {"ids": ids})["data"][
-        "acknowledgeMessages"
-    ]
 
 
 def test_more_ids_than_max_acknowledge_ids_are_refused_and_change_nothing(
