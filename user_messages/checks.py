@@ -81,6 +81,8 @@ def check_settings(**kwargs: Any) -> list[checks.CheckMessage]:
         "MAX_RECIPIENTS",
         "MAX_ACKNOWLEDGE_IDS",
         "MAX_MESSAGES_PER_READ",
+        "WEBSOCKET_MAX_SUBSCRIPTIONS",
+        "WEBSOCKET_INIT_TIMEOUT",
     ):
         limit = value.get(name, DEFAULTS[name])
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
