@@ -152,11 +152,7 @@ async function acknowledge(id, item, button) {
   }
 }
 
-/** The count last shown in the badge, from a POST or from the live subscription. */
-let shownCount = null;
-
 function showCount(value) {
-  shownCount = value;
   count.textContent = `${value} pending`;
 }
 
@@ -174,15 +170,19 @@ async function subscribeToCount() {
   const url = new URL(GRAPHQL_URL, document.baseURI);
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
   const client = createClient({ url: url.href, retryAttempts: 10 });
+  let liveCount = null;
   client.subscribe(
     { query: await operation("MyMessageCountChanged"), operationName: "MyMessageCountChanged" },
     {
       next: ({ data }) => {
         if (!data) return;
-        const previous = shownCount;
-        showCount(data.myMessageCount);
+        // Compare with the subscription's own previous value, not with the badge: a POST's
+        // answer and a live event may arrive in either order, the live events never reorder.
+        const previous = liveCount;
+        liveCount = data.myMessageCount;
+        showCount(liveCount);
         document.body.dataset.live = "on";
-        if (previous !== null && data.myMessageCount > previous) load();
+        if (previous !== null && liveCount > previous) load();
       },
       error: () => {
         document.body.dataset.live = "off";
