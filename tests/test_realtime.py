@@ -195,8 +195,8 @@ def test_a_change_that_leaves_the_count_unchanged_sends_nothing(
         ws = await subscribed(alice)
         assert await next_count(ws) == 0
 
-        # Nothing pending: acknowledging nothing announces a change but the count stays 0.
-        await database_sync_to_async(groups.on_messages_changed)(None, user_ids=[alice.pk])
+        # A change is announced, but the count the socket re-reads is still 0.
+        await database_sync_to_async(groups.announce)([alice.pk])
 
         assert await ws.receive_nothing(timeout=0.3)
         await ws.disconnect()

@@ -48,7 +48,12 @@ def groups_for(user_ids: list[Any] | None) -> list[str]:
 
 
 def on_messages_changed(sender: Any, user_ids: list[Any] | None, **kwargs: Any) -> None:
-    """Listener of ``messages_changed``: wake the sockets of these users (None: of everyone)."""
+    """Listener of ``messages_changed``: announce the change on the channel layer."""
+    announce(user_ids)
+
+
+def announce(user_ids: list[Any] | None) -> None:
+    """Wake the sockets of these users (None: of everyone); log, never raise, if the layer fails."""
     layer = get_channel_layer()
     if layer is None:
         return
