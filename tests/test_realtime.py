@@ -29,6 +29,7 @@ from django.urls import path
 
 from tests.schema import operation
 from user_messages import api
+from user_messages.models import Message
 from user_messages.realtime import groups
 from user_messages.realtime.consumer import GraphQLWSConsumer
 
@@ -199,6 +200,23 @@ def test_a_change_that_leaves_the_count_unchanged_sends_nothing(
         await database_sync_to_async(groups.announce)([alice.pk])
 
         assert await ws.receive_nothing(timeout=0.3)
+        await ws.disconnect()
+
+    run(scenario)
+
+
+def test_announce_called_inside_the_event_loop_still_wakes_the_sockets(
+    alice: AbstractBaseUser,
+) -> None:
+    async def scenario() -> None:
+        ws = await subscribed(alice)
+        assert await next_count(ws) == 0
+        # Written without the API, so nothing is announced until we do it from async code.
+        await database_sync_to_async(Message.objects.create)(user=alice, level=20, message="Hi")
+
+        groups.announce([alice.pk])
+
+        assert await next_count(ws) == 1
         await ws.disconnect()
 
     run(scenario)
@@ -545,6 +563,7 @@ django.setup()
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from user_messages import api
+from user_messages.models import Message
 
 call_command("migrate", verbosity=0)
 user = User.objects.create(username="alice")
