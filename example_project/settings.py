@@ -101,7 +101,9 @@ if os.environ.get("REDIS_URL"):
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [os.environ["REDIS_URL"]],
+                # redis-py's pool refuses a 101st concurrent command by default ("Too many
+                # connections"), which a burst of sockets joining their groups reaches.
+                "hosts": [{"address": os.environ["REDIS_URL"], "max_connections": 1000}],
                 "prefix": os.environ.get("REDIS_CHANNEL_PREFIX", "asgi"),
             },
         }

@@ -53,6 +53,7 @@ SUBPROTOCOL_NOT_ACCEPTABLE = 4406  # the client did not offer graphql-transport-
 CONNECTION_INIT_TIMEOUT = 4408  # no connection_init within WEBSOCKET_INIT_TIMEOUT seconds
 SUBSCRIBER_EXISTS = 4409  # a subscribe whose id is already running
 TOO_MANY_INIT_REQUESTS = 4429  # a second connection_init
+INTERNAL_ERROR = 1011  # the channel layer failed; WebSocket's own code, which clients retry
 
 #: A subscribe whose query is longer than this gets an error message, unparsed.
 MAX_QUERY_LENGTH = 10_000
@@ -68,7 +69,9 @@ class LiveContext:
 
     async def pending_count(self) -> int:
         """The user's pending count, read from the database in a worker thread."""
-        count: int = await database_sync_to_async(api.pending_count)(self.user)
+        count: int = await database_sync_to_async(api.pending_count, thread_sensitive=False)(
+            self.user
+        )
         return count
 
     @contextlib.asynccontextmanager
@@ -202,8 +205,15 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         if self.channel_layer is not None:
             # Channels' websocket_disconnect discards self.groups on close.
             self.groups = [user_group(user.pk), EVERYONE_GROUP]
-            for group in self.groups:
-                await self.channel_layer.group_add(group, self.channel_name)
+            try:
+                for group in self.groups:
+                    await self.channel_layer.group_add(group, self.channel_name)
+            except Exception:
+                # Without its groups the socket would never hear of a change: close it with
+                # 1011, which clients such as graphql-ws retry, instead of serving stale counts.
+                logger.warning("user_messages: could not join %s", self.groups, exc_info=True)
+                await self._close(INTERNAL_ERROR, "Internal server error")
+                return
         self._acknowledged = True
         await self.send_json({"type": "connection_ack"})
 
