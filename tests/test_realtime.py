@@ -380,6 +380,23 @@ def test_a_duplicate_subscription_id_closes_4409(alice: AbstractBaseUser) -> Non
     run(scenario)
 
 
+def test_a_long_duplicate_id_still_closes_4409_with_a_reason_that_fits_a_close_frame(
+    alice: AbstractBaseUser,
+) -> None:
+    long_id = "é" * 200
+
+    async def scenario() -> None:
+        ws = await subscribed(alice, long_id)
+        assert await next_count(ws, long_id) == 0
+        await ws.send_json_to({"type": "subscribe", "id": long_id, "payload": COUNT_CHANGED})
+        code, reason = await closed_with(ws)
+        assert code == 4409
+        assert len(reason.encode()) <= 123
+        assert reason == f"Subscriber for {long_id}"[:69]
+
+    run(scenario)
+
+
 def test_no_connection_init_within_the_timeout_closes_4408(
     alice: AbstractBaseUser, settings: Any
 ) -> None:

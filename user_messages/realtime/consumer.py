@@ -166,6 +166,9 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     async def _close(self, code: int, reason: str) -> None:
         self._stop()
+        # A close frame's reason is at most 123 bytes; a client's long subscription id must
+        # not make the server fail to close.
+        reason = reason.encode()[:123].decode(errors="ignore")
         await self.close(code=code, reason=reason)
 
     async def _close_unless_initialised(self) -> None:
