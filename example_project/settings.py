@@ -104,6 +104,10 @@ if os.environ.get("REDIS_URL"):
                 # redis-py's pool refuses a 101st concurrent command by default ("Too many
                 # connections"), which a burst of sockets joining their groups reaches.
                 "hosts": [{"address": os.environ["REDIS_URL"], "max_connections": 1000}],
+                # channels_redis counts its capacity (default 100) over all the sockets of one
+                # process together, and drops what exceeds it: a broadcast to 2,000 sockets
+                # lost a third of its wake-ups. Keep it above the sockets one process serves.
+                "capacity": 20_000,
                 "prefix": os.environ.get("REDIS_CHANNEL_PREFIX", "asgi"),
             },
         }

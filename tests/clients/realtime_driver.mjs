@@ -1,6 +1,7 @@
 // The sockets of `manage.py loadtest --realtime`: one graphql-ws client per session cookie,
 // each subscribed to MyMessageCountChanged. Prints JSON lines: {"event": "ready", ...} once every
-// socket has its first count, then {"user": i, "count": n, "t": epoch ms} for each later event.
+// socket has its first count, then {"user": i, "count": n, "t": epoch ms} for each later event
+// (a socket that reconnected sends its current count again).
 //
 //   node realtime_driver.mjs ws://127.0.0.1:PORT/graphql ORIGIN SESSIONS.json
 import { readFileSync } from "node:fs";
@@ -14,7 +15,8 @@ const query = "subscription MyMessageCountChanged { myMessageCount }";
 const BATCH = 100; // sockets opened at once: a burst of thousands of handshakes is not the test
 
 let ready = 0;
-let failed = 0;
+const failed = [];
+let reconnects = 0;
 
 function print(event) {
   process.stdout.write(`${JSON.stringify(event)}\n`);
@@ -28,7 +30,17 @@ function open(index) {
         super(address, protocols, { headers: { Origin: origin, Cookie: cookies[index] } });
       }
     }
-    const client = createClient({ url, webSocketImpl: CookieWebSocket, retryAttempts: 0 });
+    // graphql-ws's default retries, as a browser has them: a socket the server closes with a
+    // retryable code (1011) reconnects; how often that happened is reported.
+    const client = createClient({
+      url,
+      webSocketImpl: CookieWebSocket,
+      on: {
+        closed: (event) => {
+          if (event.code !== 1000) reconnects += 1;
+        },
+      },
+    });
     client.subscribe(
       { query },
       {
@@ -43,8 +55,9 @@ function open(index) {
           }
         },
         error: (error) => {
-          failed += 1;
-          print({ event: "socket-error", user: index, error: String(error?.code ?? error) });
+          failed.push(index);
+          const reason = error?.code ?? error?.message ?? String(error);
+          print({ event: "socket-error", user: index, error: String(reason) });
           resolve();
         },
         complete: () => {},
@@ -60,4 +73,4 @@ for (let start = 0; start < cookies.length; start += BATCH) {
   }
   await Promise.all(batch);
 }
-print({ event: "ready", sockets: ready, failed });
+print({ event: "ready", sockets: ready - failed.length, failed, reconnects });

@@ -36,7 +36,7 @@ from graphql.utilities import get_operation_ast
 
 from user_messages import api
 from user_messages.conf import conf
-from user_messages.realtime.groups import EVERYONE_GROUP, user_group
+from user_messages.realtime.groups import CHANGED, EVERYONE_GROUP, user_group
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ SUBPROTOCOL_NOT_ACCEPTABLE = 4406  # the client did not offer graphql-transport-
 CONNECTION_INIT_TIMEOUT = 4408  # no connection_init within WEBSOCKET_INIT_TIMEOUT seconds
 SUBSCRIBER_EXISTS = 4409  # a subscribe whose id is already running
 TOO_MANY_INIT_REQUESTS = 4429  # a second connection_init
-INTERNAL_ERROR = 1011  # the channel layer failed; WebSocket's own code, which clients retry
+TRY_AGAIN_LATER = 1013  # the channel layer failed: WebSocket's code that graphql-ws retries
 
 #: A subscribe whose query is longer than this gets an error message, unparsed.
 MAX_QUERY_LENGTH = 10_000
@@ -213,9 +213,9 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                     await self.channel_layer.group_add(group, self.channel_name)
             except Exception:
                 # Without its groups the socket would never hear of a change: close it with
-                # 1011, which clients such as graphql-ws retry, instead of serving stale counts.
+                # 1013, which graphql-ws retries (unlike 1011 and 4500), not serve stale counts.
                 logger.warning("user_messages: could not join %s", self.groups, exc_info=True)
-                await self._close(INTERNAL_ERROR, "Internal server error")
+                await self._close(TRY_AGAIN_LATER, "Try again later")
                 return
         self._acknowledged = True
         await self.send_json({"type": "connection_ack"})
@@ -335,6 +335,15 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         await self.send_json(
             {"type": "error", "id": operation_id, "payload": [error.formatted for error in errors]}
         )
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        if message["type"] == CHANGED:
+            # Channels' dispatch first closes stale database connections in its one
+            # thread-sensitive thread; a wake-up touches no connection, and a broadcast wakes
+            # every socket of the process at once, so that hop would serialise them all.
+            await self.user_messages_changed(message)
+            return
+        await super().dispatch(message)
 
     # Channels names the handler after the group message's type, groups.CHANGED.
     async def user_messages_changed(self, event: dict[str, Any]) -> None:
