@@ -12,6 +12,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.test import Client
 from django.urls import path
+from django.utils import timezone
 
 from tests.schema import operation
 from user_messages import api
@@ -217,6 +219,26 @@ def test_announce_called_inside_the_event_loop_still_wakes_the_sockets(
         groups.announce([alice.pk])
 
         assert await next_count(ws) == 1
+        await ws.disconnect()
+
+    run(scenario)
+
+
+def test_the_live_count_leaves_out_expired_and_delivered_messages_as_the_api_does(
+    alice: AbstractBaseUser, bob: AbstractBaseUser
+) -> None:
+    async def scenario() -> None:
+        now = timezone.now()
+        create = database_sync_to_async(Message.objects.create)
+        await create(user=alice, level=20, message="Expired", expires_at=now - timedelta(1))
+        await create(user=alice, level=20, message="Delivered", delivered_at=now)
+        await create(user=alice, level=20, message="Pending", expires_at=now + timedelta(1))
+        await create(user=bob, level=20, message="Bob's")
+
+        ws = await subscribed(alice)
+
+        assert await next_count(ws) == 1
+        assert await database_sync_to_async(api.pending_count)(alice) == 1
         await ws.disconnect()
 
     run(scenario)

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
+import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,6 +24,7 @@ from urllib.parse import urlsplit
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.db.models import Count
 from django.http.request import validate_host
 from graphql import (
     ExecutionResult,
@@ -34,7 +37,6 @@ from graphql import (
 )
 from graphql.utilities import get_operation_ast
 
-from user_messages import api
 from user_messages.conf import conf
 from user_messages.realtime.groups import CHANGED, EVERYONE_GROUP, user_group
 
@@ -68,11 +70,8 @@ class LiveContext:
         self._wakeups: set[asyncio.Event] = set()
 
     async def pending_count(self) -> int:
-        """The user's pending count, read from the database in a worker thread."""
-        count: int = await database_sync_to_async(api.pending_count, thread_sensitive=False)(
-            self.user
-        )
-        return count
+        """The user's pending count, read with those other sockets of this process ask for."""
+        return await _count_reader().count(self.user.pk)
 
     @contextlib.asynccontextmanager
     async def message_changes(self) -> AsyncIterator[AsyncIterator[None]]:
@@ -98,6 +97,79 @@ async def _wakeups(wakeup: asyncio.Event) -> AsyncIterator[None]:
         await wakeup.wait()
         wakeup.clear()
         yield None
+
+
+def _pending_counts(user_ids: list[Any]) -> dict[Any, int]:
+    """Pending counts of these users in one query, as ``api.pending_count`` counts them."""
+    from user_messages.models import Message
+
+    rows = (
+        Message.objects.filter(user_id__in=user_ids)
+        .pending()
+        .unexpired()
+        .order_by()
+        .values_list("user_id")
+        .annotate(count=Count("pk"))
+    )
+    return dict(rows)
+
+
+class _CountReader:
+    """Reads the counts the sockets of one process ask for, many users per query.
+
+    A broadcast wakes every socket at once; one query per socket would cost as many queries as
+    connected users. Requests that arrive while a read runs wait for the next one, which asks
+    for all of them (at most MAX_USERS per query).
+    """
+
+    MAX_USERS = 500
+
+    def __init__(self) -> None:
+        self._waiting: dict[Any, list[asyncio.Future[int]]] = {}
+        self._reading: asyncio.Task[None] | None = None
+
+    async def count(self, user_id: Any) -> int:
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(user_id, []).append(future)
+        if self._reading is None:
+            self._reading = asyncio.create_task(self._read_all())
+        return await future
+
+    async def _read_all(self) -> None:
+        try:
+            while self._waiting:
+                user_ids = list(itertools.islice(self._waiting, self.MAX_USERS))
+                batch = {user_id: self._waiting.pop(user_id) for user_id in user_ids}
+                try:
+                    # The one thread-sensitive thread, as Channels does by default: grouped,
+                    # these reads are few, and its connection is closed like any other's.
+                    counts = await database_sync_to_async(_pending_counts)(user_ids)
+                except Exception as error:
+                    for futures in batch.values():
+                        for future in futures:
+                            if not future.done():
+                                future.set_exception(error)
+                    continue
+                for user_id, futures in batch.items():
+                    for future in futures:
+                        # A subscription cancelled meanwhile has cancelled its future.
+                        if not future.done():
+                            future.set_result(counts.get(user_id, 0))
+        finally:
+            self._reading = None
+
+
+_count_readers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _CountReader] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _count_reader() -> _CountReader:
+    loop = asyncio.get_running_loop()
+    reader = _count_readers.get(loop)
+    if reader is None:
+        reader = _count_readers[loop] = _CountReader()
+    return reader
 
 
 def _origin_allowed(origin: str | None) -> bool:
