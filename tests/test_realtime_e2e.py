@@ -73,20 +73,24 @@ def manage(env: dict[str, str], *args: str) -> str:
 
 
 def shell(env: dict[str, str], code: str) -> str:
-    return manage(env, "shell", "--no-imports", "-c", code).strip()
+    return manage(env, "shell", "-c", code).strip()
 
 
 def signed_in(env: dict[str, str], username: str) -> tuple[str, str]:
     """Create a superuser (who may send); return their id and a Cookie header with a session."""
-    user_id, cookie = shell(
-        env,
-        "from django.contrib.auth.models import User\n"
-        "from django.test import Client\n"
-        f"user = User.objects.create_superuser({username!r}, password='pw')\n"
-        "client = Client()\n"
-        "client.force_login(user)\n"
-        "print(user.pk, 'sessionid=' + client.cookies['sessionid'].value)",
-    ).split()
+    user_id, cookie = (
+        shell(
+            env,
+            "from django.contrib.auth.models import User\n"
+            "from django.test import Client\n"
+            f"user = User.objects.create_superuser({username!r}, password='pw')\n"
+            "client = Client()\n"
+            "client.force_login(user)\n"
+            "print(user.pk, 'sessionid=' + client.cookies['sessionid'].value)",
+        )
+        .splitlines()[-1]
+        .split()
+    )  # Django 5.2+ may first say what its shell imported
     return user_id, cookie
 
 
