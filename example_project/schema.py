@@ -15,4 +15,8 @@ class Mutation(user_messages.schema.Mutation, graphene.ObjectType):
     """Root mutation: a real project adds its own mutations next to the mixin's."""
 
 
-schema = graphene.Schema(query=Query, mutation=Mutation)
+class Subscription(user_messages.schema.Subscription, graphene.ObjectType):
+    """Root subscription, served over WebSocket (example_project/asgi.py)."""
+
+
+schema = graphene.Schema(query=Query, mutation=Mutation, subscription=Subscription)

@@ -18,7 +18,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 
 extras="example"
-modules="user_messages, graphene_django"
+modules="user_messages, graphene_django, channels, daphne"
 case "${DATABASE_URL:-}" in
     postgres://* | postgresql://*)
         extras="example,postgresql"

@@ -22,7 +22,11 @@ class Mutation(user_messages.schema.Mutation, graphene.ObjectType):
     pass
 
 
-schema = graphene.Schema(query=Query, mutation=Mutation)
+class Subscription(user_messages.schema.Subscription, graphene.ObjectType):
+    pass
+
+
+schema = graphene.Schema(query=Query, mutation=Mutation, subscription=Subscription)
 
 
 def operation(name: str) -> str:

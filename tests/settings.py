@@ -101,3 +101,7 @@ if os.environ.get("REDIS_URL"):
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 GRAPHENE = {"SCHEMA": "tests.schema.schema"}
+
+# Live updates: one process, so the in-memory channel layer (tests/test_realtime_e2e.py runs
+# real servers with channels_redis).
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

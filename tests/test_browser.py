@@ -128,6 +128,8 @@ def example(
         "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}",
         "DJANGO_DEBUG": "true",  # runserver serves the static files (CSS, the app's JS) only then
         "PYTHONUNBUFFERED": "1",
+        # With REDIS_URL set (CI) the live updates go through Redis: channels of our own.
+        "REDIS_CHANNEL_PREFIX": f"user_messages_browser_{os.getpid()}",
     }
     port = _free_port()
     project = ExampleProject(url=f"http://127.0.0.1:{port}", env=env)
@@ -391,9 +393,14 @@ def test_spa_runs_the_published_operations_verbatim(page: Page) -> None:
     _log_in(page, "demo", "demo")
     page.goto("/spa/")
     page.locator("#count").get_by_text("pending").wait_for()
+    page.locator("body[data-live=on]").wait_for()
 
     operations = sorted(url.rsplit("/", 1)[1] for url in requested if "/spa/operations/" in url)
-    assert operations == ["MyMessageCount.graphql", "MyMessages.graphql"]
+    assert operations == [
+        "MyMessageCount.graphql",
+        "MyMessageCountChanged.graphql",
+        "MyMessages.graphql",
+    ]
     for name in operations:
         served = page.request.get(f"/spa/operations/{name}")
         assert served.text() == (REPO / "schema" / "operations" / name).read_text()
@@ -474,3 +481,46 @@ def test_the_spa_shows_the_demo_users_welcome_messages(page: Page, example: Exam
         "page until then (or until dismissed), and after that nobody sees it. (stored · sticky)",
     ]
     _screenshot(page, "spa")
+
+
+def test_two_tabs_follow_a_send_and_an_acknowledge_live(
+    browser: Browser, example: ExampleProject
+) -> None:
+    username = example.create_user("twotabs")
+    context = browser.new_context(base_url=example.url)
+    context.set_default_timeout(10_000)
+    staff_context = browser.new_context(base_url=example.url)
+    staff_context.set_default_timeout(10_000)
+    try:
+        first = context.new_page()
+        _log_in(first, username, username)
+        second = context.new_page()
+        for tab in (first, second):
+            tab.goto("/spa/")
+            tab.locator("body[data-live=on]").wait_for()
+            assert tab.locator("#count").inner_text() == "0 pending"
+
+        # A third session, the staff user's, sends through the admin action.
+        staff = staff_context.new_page()
+        _log_in(staff, "staff", "staff")
+        staff.goto(f"/admin/auth/user/?q={username}")
+        staff.locator("input[name=_selected_action]").check()
+        staff.locator("select[name=action]").select_option("send_message")
+        _submit(staff, staff.get_by_role("button", name="Go"))
+        staff.get_by_label("Message").fill("Live from the admin.")
+        staff.get_by_label("until they acknowledge it (sticky)").check()
+        _submit(staff, staff.get_by_role("button", name="Send"))
+
+        # Both tabs hear the new count within 2 s and read the message without Reload.
+        for tab in (first, second):
+            tab.locator("#count", has_text="1 pending").wait_for(timeout=2_000)
+            tab.locator("#messages li", has_text="Live from the admin.").wait_for(timeout=2_000)
+
+        item = first.locator("#messages li", has_text="Live from the admin.")
+        item.get_by_role("button", name="Acknowledge").click()
+
+        # The other tab's badge drops, with no reload.
+        second.locator("#count", has_text="0 pending").wait_for(timeout=2_000)
+    finally:
+        staff_context.close()
+        context.close()

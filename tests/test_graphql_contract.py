@@ -25,6 +25,8 @@ OPERATIONS = {
     "MyMessageCount": [],
     "AcknowledgeMessages": ["$ids: [ID!]!"],
     "SendMessage": ["$input: SendMessageInput!"],
+    # Served over WebSocket only: tests/test_realtime.py runs it.
+    "MyMessageCountChanged": [],
 }
 
 

@@ -17,6 +17,16 @@ class UserMessagesConfig(AppConfig):
         from user_messages.signals import messages_changed
 
         messages_changed.connect(cache.on_messages_changed, dispatch_uid="user_messages.cache")
+        try:
+            import channels  # noqa: F401
+        except ImportError:
+            pass  # The realtime extra is not installed: no live push, everything else works.
+        else:
+            from user_messages.realtime import groups
+
+            messages_changed.connect(
+                groups.on_messages_changed, dispatch_uid="user_messages.realtime"
+            )
 
         checks.register(user_messages_checks.check_context_processors, checks.Tags.templates)
         checks.register(user_messages_checks.check_settings)

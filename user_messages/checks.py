@@ -84,6 +84,8 @@ def check_settings(**kwargs: Any) -> list[checks.CheckMessage]:
         "MAX_QUERY_TOKENS",
         "MAX_QUERY_DEPTH",
         "MAX_QUERY_FIELDS",
+        "WEBSOCKET_MAX_SUBSCRIPTIONS",
+        "WEBSOCKET_INIT_TIMEOUT",
     ):
         limit = value.get(name, DEFAULTS[name])
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:

@@ -28,6 +28,10 @@ DEFAULTS: dict[str, Any] = {
     # Alias of a cache in CACHES that lets a page view of a user with nothing pending skip the
     # database entirely. None: always ask the database.
     "CACHE": None,
+    # Live updates (the realtime extra): subscriptions one WebSocket may run at once, and the
+    # seconds a client has to send connection_init before the socket is closed (4408).
+    "WEBSOCKET_MAX_SUBSCRIPTIONS": 10,
+    "WEBSOCKET_INIT_TIMEOUT": 10,
 }
 
 
@@ -80,6 +84,14 @@ class Settings:
     @property
     def CACHE(self) -> str | None:
         return cast("str | None", self._get("CACHE"))
+
+    @property
+    def WEBSOCKET_MAX_SUBSCRIPTIONS(self) -> int:
+        return cast("int", self._get("WEBSOCKET_MAX_SUBSCRIPTIONS"))
+
+    @property
+    def WEBSOCKET_INIT_TIMEOUT(self) -> int:
+        return cast("int", self._get("WEBSOCKET_INIT_TIMEOUT"))
 
 
 conf = Settings()

@@ -44,6 +44,7 @@ __all__ = [
     "Query",
     "SendMessage",
     "SendMessageInput",
+    "Subscription",
     "UserMessage",
     "UserMessagesError",
     "UserMessagesErrorCode",
@@ -562,3 +563,33 @@ class Mutation(graphene.ObjectType):
 
     acknowledge_messages = AcknowledgeMessages.Field(required=True)
     send_message = SendMessage.Field(required=True)
+
+
+class Subscription(graphene.ObjectType):
+    """Mix into your project's Subscription; served over WebSocket by ``user_messages.realtime``."""
+
+    my_message_count = graphene.Int(
+        required=True,
+        description=(
+            "The current user's pending count: at once, then each time it changes (a message "
+            "stored, delivered or acknowledged anywhere). Consumes nothing: read the messages "
+            "with myMessages when it goes up. Needs a signed-in user."
+        ),
+    )
+
+    @staticmethod
+    async def subscribe_my_message_count(root: Any, info: graphene.ResolveInfo) -> Any:
+        # info.context is the socket's user_messages.realtime.consumer.LiveContext.
+        live = info.context
+        user = getattr(live, "user", None)
+        if user is None or not user.is_authenticated:
+            raise GraphQLError("Sign in to subscribe to myMessageCount.")
+        # Listen before the first read, so a change between the two is not missed.
+        async with live.message_changes() as changes:
+            count = await live.pending_count()
+            yield count
+            async for _ in changes:
+                new_count = await live.pending_count()
+                if new_count != count:
+                    count = new_count
+                    yield count

@@ -67,6 +67,23 @@ class Command(BaseCommand):
             "--max-requests", type=int, default=100_000, help="Cap per client thread."
         )
         parser.add_argument(
+            "--realtime",
+            action="store_true",
+            help="Measure live updates instead: daphne, Redis (REDIS_URL) and real sockets.",
+        )
+        parser.add_argument(
+            "--sockets", type=int, default=1000, help="--realtime: subscribed sockets."
+        )
+        parser.add_argument(
+            "--broadcast-users",
+            type=int,
+            default=2000,
+            help="--realtime: connected users a QuerySet broadcast reaches.",
+        )
+        parser.add_argument(
+            "--samples", type=int, default=200, help="--realtime: sends timed for the latency."
+        )
+        parser.add_argument(
             "--database-url",
             default=None,
             help="PostgreSQL server to create the throwaway database on (default: DATABASE_URL "
@@ -77,6 +94,14 @@ class Command(BaseCommand):
         admin_url = options["database_url"] or os.environ.get("DATABASE_URL", "")
         if not admin_url.startswith(("postgres://", "postgresql://")):
             admin_url = DEFAULT_DATABASE_URL
+        if options["realtime"]:
+            from example_project.management.commands._realtime import RealtimeBench
+
+            use_database(database_from_url(admin_url))
+            with throwaway_database("bench_user_messages_live") as database:
+                database_url = urlsplit(admin_url)._replace(path=f"/{database['NAME']}").geturl()
+                RealtimeBench(self.stdout.write, options, database_url).run()
+            return
         if not 1 <= options["workers"] <= 8:
             raise CommandError("--workers must be between 1 and 8 on a small machine.")
         try:

@@ -5,6 +5,8 @@
 // Django's CSRF token. Message data only ever reaches the page through textContent and
 // checked link URLs, never as HTML.
 
+import { createClient } from "./vendor/graphql-ws/client.js";
+
 const GRAPHQL_URL = document.body.dataset.graphqlUrl;
 const OPERATIONS_URL = document.body.dataset.operationsUrl;
 
@@ -150,9 +152,46 @@ async function acknowledge(id, item, button) {
   }
 }
 
+function showCount(value) {
+  count.textContent = `${value} pending`;
+}
+
 async function loadCount() {
   const { myMessageCount } = await graphql("MyMessageCount");
-  count.textContent = `${myMessageCount} pending`;
+  showCount(myMessageCount);
+}
+
+/**
+ * Live updates: subscribe to MyMessageCountChanged over WebSocket (same path as /graphql, the
+ * session cookie authenticates it). The subscription never consumes anything, so when the count
+ * goes up the app reads the new messages with a POST, and exactly-once stays in one place.
+ */
+async function subscribeToCount() {
+  const url = new URL(GRAPHQL_URL, document.baseURI);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  const client = createClient({ url: url.href, retryAttempts: 10 });
+  let liveCount = null;
+  client.subscribe(
+    { query: await operation("MyMessageCountChanged"), operationName: "MyMessageCountChanged" },
+    {
+      next: ({ data }) => {
+        if (!data) return;
+        // Compare with the subscription's own previous value, not with the badge: a POST's
+        // answer and a live event may arrive in either order, the live events never reorder.
+        const previous = liveCount;
+        liveCount = data.myMessageCount;
+        showCount(liveCount);
+        document.body.dataset.live = "on";
+        if (previous !== null && liveCount > previous) load();
+      },
+      error: () => {
+        document.body.dataset.live = "off";
+      },
+      complete: () => {
+        document.body.dataset.live = "off";
+      },
+    },
+  );
 }
 
 /** Fetch myMessages (delivering the deliver-once ones) and show them, then the count. */
@@ -172,3 +211,4 @@ async function load() {
 
 document.getElementById("reload").addEventListener("click", load);
 load();
+subscribeToCount();

@@ -1,0 +1,76 @@
+// The sockets of `manage.py loadtest --realtime`: one graphql-ws client per session cookie,
+// each subscribed to MyMessageCountChanged. Prints JSON lines: {"event": "ready", ...} once every
+// socket has its first count, then {"user": i, "count": n, "t": epoch ms} for each later event
+// (a socket that reconnected sends its current count again).
+//
+//   node realtime_driver.mjs ws://127.0.0.1:PORT/graphql ORIGIN SESSIONS.json
+import { readFileSync } from "node:fs";
+
+import { createClient } from "graphql-ws";
+import WebSocket from "ws";
+
+const [url, origin, sessionsFile] = process.argv.slice(2);
+const cookies = JSON.parse(readFileSync(sessionsFile, "utf8"));
+const query = "subscription MyMessageCountChanged { myMessageCount }";
+const BATCH = 100; // sockets opened at once: a burst of thousands of handshakes is not the test
+
+let ready = 0;
+const failed = [];
+let reconnects = 0;
+
+function print(event) {
+  process.stdout.write(`${JSON.stringify(event)}\n`);
+}
+
+function open(index) {
+  return new Promise((resolve) => {
+    let first = true;
+    class CookieWebSocket extends WebSocket {
+      constructor(address, protocols) {
+        super(address, protocols, { headers: { Origin: origin, Cookie: cookies[index] } });
+      }
+    }
+    // graphql-ws's default retries, as a browser has them: a socket the server closes with a
+    // retryable code (1011) reconnects; how often that happened is reported.
+    const client = createClient({
+      url,
+      webSocketImpl: CookieWebSocket,
+      on: {
+        closed: (event) => {
+          if (event.code !== 1000) reconnects += 1;
+        },
+      },
+    });
+    client.subscribe(
+      { query },
+      {
+        next: ({ data }) => {
+          const t = performance.timeOrigin + performance.now();
+          if (first) {
+            first = false;
+            ready += 1;
+            resolve();
+          } else {
+            print({ user: index, count: data.myMessageCount, t });
+          }
+        },
+        error: (error) => {
+          failed.push(index);
+          const reason = error?.code ?? error?.message ?? String(error);
+          print({ event: "socket-error", user: index, error: String(reason) });
+          resolve();
+        },
+        complete: () => {},
+      },
+    );
+  });
+}
+
+for (let start = 0; start < cookies.length; start += BATCH) {
+  const batch = [];
+  for (let index = start; index < Math.min(start + BATCH, cookies.length); index += 1) {
+    batch.push(open(index));
+  }
+  await Promise.all(batch);
+}
+print({ event: "ready", sockets: ready - failed.length, failed, reconnects });

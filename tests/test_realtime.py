@@ -1,0 +1,624 @@
+"""The myMessageCount subscription over WebSocket (graphql-transport-ws), frame by frame.
+
+Each test drives the real consumer behind Channels' AuthMiddlewareStack with a session cookie,
+through the in-memory channel layer of tests/settings.py. transactional_db: the consumer reads
+in a worker thread, and the sends must commit for messages_changed to fire.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.auth import AuthMiddlewareStack
+from channels.db import database_sync_to_async
+from channels.layers import BaseChannelLayer, channel_layers
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.test import Client
+from django.urls import path
+from django.utils import timezone
+
+from tests.schema import operation
+from user_messages import api
+from user_messages.models import Message
+from user_messages.realtime import groups
+from user_messages.realtime.consumer import GraphQLWSConsumer
+
+ROOT = Path(__file__).resolve().parent.parent
+APPLICATION = AuthMiddlewareStack(URLRouter([path("graphql", GraphQLWSConsumer.as_asgi())]))
+COUNT_CHANGED = {"query": operation("MyMessageCountChanged")}
+
+
+@pytest.fixture(autouse=True)
+def fresh_channel_layer(settings: Any) -> Iterator[None]:
+    """A new in-memory layer per test: no group membership leaks from one test to the next."""
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+@pytest.fixture
+def alice(transactional_db: None, make_user: Callable[..., AbstractBaseUser]) -> AbstractBaseUser:
+    return make_user("alice")
+
+
+@pytest.fixture
+def bob(transactional_db: None, make_user: Callable[..., AbstractBaseUser]) -> AbstractBaseUser:
+    return make_user("bob")
+
+
+def run(scenario: Callable[[], Awaitable[None]]) -> None:
+    """Run an async test body on an event loop (pytest-asyncio is not needed for this)."""
+    async_to_sync(scenario)()
+
+
+def session_cookie(user: AbstractBaseUser) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.cookies["sessionid"].value
+
+
+def socket(
+    user: AbstractBaseUser | None = None,
+    *,
+    origin: str | None = "http://testserver",
+    subprotocols: tuple[str, ...] = ("graphql-transport-ws",),
+) -> WebsocketCommunicator:
+    headers = []
+    if origin is not None:
+        headers.append((b"origin", origin.encode()))
+    if user is not None:
+        headers.append((b"cookie", f"sessionid={session_cookie(user)}".encode()))
+    return WebsocketCommunicator(
+        APPLICATION, "/graphql", headers=headers, subprotocols=list(subprotocols)
+    )
+
+
+async def connected(user: AbstractBaseUser | None, **options: Any) -> WebsocketCommunicator:
+    """A socket past connection_init / connection_ack."""
+    communicator = await database_sync_to_async(socket)(user, **options)
+    accepted, subprotocol = await communicator.connect()
+    assert (accepted, subprotocol) == (True, "graphql-transport-ws")
+    await communicator.send_json_to({"type": "connection_init"})
+    assert await communicator.receive_json_from() == {"type": "connection_ack"}
+    return communicator
+
+
+async def subscribed(user: AbstractBaseUser, operation_id: str = "1") -> WebsocketCommunicator:
+    communicator = await connected(user)
+    await communicator.send_json_to(
+        {"type": "subscribe", "id": operation_id, "payload": COUNT_CHANGED}
+    )
+    return communicator
+
+
+async def next_count(communicator: WebsocketCommunicator, operation_id: str = "1") -> int:
+    frame = await communicator.receive_json_from(timeout=3)
+    assert frame["type"] == "next", frame
+    assert frame["id"] == operation_id
+    return frame["payload"]["data"]["myMessageCount"]  # type: ignore[no-any-return]
+
+
+async def closed_with(communicator: WebsocketCommunicator) -> tuple[int, str]:
+    frame = await communicator.receive_output(timeout=3)
+    assert frame["type"] == "websocket.close", frame
+    return frame["code"], frame.get("reason", "")
+
+
+send = database_sync_to_async(api.info)
+
+
+def test_subscription_sends_the_count_at_once_then_each_change(alice: AbstractBaseUser) -> None:
+    async def scenario() -> None:
+        await send(alice, "Earlier.")
+        ws = await subscribed(alice)
+        assert await next_count(ws) == 1
+
+        await send(alice, "New.")
+        assert await next_count(ws) == 2
+
+        await database_sync_to_async(lambda: list(api.get_messages(user=alice)))()
+        assert await next_count(ws) == 0
+        await ws.disconnect()
+
+    run(scenario)
+
+
+def test_acknowledge_and_acknowledge_all_lower_the_count(alice: AbstractBaseUser) -> None:
+    async def scenario() -> None:
+        first = await send(alice, "Sticky 1.", deliver_once=False)
+        await send(alice, "Sticky 2.", deliver_once=False)
+        ws = await subscribed(alice)
+        assert await next_count(ws) == 2
+
+        await database_sync_to_async(api.acknowledge)(alice, [first.pk])
+        assert await next_count(ws) == 1
+
+        await database_sync_to_async(api.acknowledge_all)(alice)
+        assert await next_count(ws) == 0
+        await ws.disconnect()
+
+    run(scenario)
+
+
+def test_a_user_never_hears_another_users_count(
+    alice: AbstractBaseUser, bob: AbstractBaseUser
+) -> None:
+    async def scenario() -> None:
+        alice_ws = await subscribed(alice)
+        bob_ws = await subscribed(bob)
+        assert await next_count(alice_ws) == 0
+        assert await next_count(bob_ws) == 0
+
+        await send(bob, "For Bob.")
+
+        assert await next_count(bob_ws) == 1
+        assert await alice_ws.receive_nothing(timeout=0.3)
+        await alice_ws.disconnect()
+        await bob_ws.disconnect()
+
+    run(scenario)
+
+
+def test_a_queryset_broadcast_reaches_every_socket_with_its_own_count(
+    alice: AbstractBaseUser, bob: AbstractBaseUser
+) -> None:
+    async def scenario() -> None:
+        await send(alice, "Only Alice's.")
+        alice_ws = await subscribed(alice)
+        bob_ws = await subscribed(bob)
+        assert await next_count(alice_ws) == 1
+        assert await next_count(bob_ws) == 0
+
+        await send(get_user_model().objects.all(), "Maintenance tonight.")
+
+        assert await next_count(alice_ws) == 2
+        assert await next_count(bob_ws) == 1
+        await alice_ws.disconnect()
+        await bob_ws.disconnect()
+
+    run(scenario)
+
+
+def test_a_change_that_leaves_the_count_unchanged_sends_nothing(
+    alice: AbstractBaseUser,
+) -> None:
+    async def scenario() -> None:
+        ws = await subscribed(alice)
+        assert await next_count(ws) == 0
+
+        # A change is announced, but the count the socket re-reads is still 0.
+        await database_sync_to_async(groups.announce)([alice.pk])
+
+        assert await ws.receive_nothing(timeout=0.3)
+        await ws.disconnect()
+
+    run(scenario)
+
+
+def test_announce_called_inside_the_event_loop_still_wakes_the_sockets(
+    alice: AbstractBaseUser,
+) -> None:
+    async def scenario() -> None:
+        ws = await subscribed(alice)
+        assert await next_count(ws) == 0
+        # Written without the API, so nothing is announced until we do it from async code.
+        await database_sync_to_async(Message.objects.create)(user=alice, level=20, message="Hi")
+
+        groups.announce([alice.pk])
+
+        assert await next_count(ws) == 1
+        await ws.disconnect()
+
+    run(scenario)
+
+
+def test_the_live_count_leaves_out_expired_and_delivered_messages_as_the_api_does(
+    alice: AbstractBaseUser, bob: AbstractBaseUser
+) -> None:
+    async def scenario() -> None:
+        now = timezone.now()
+        create = database_sync_to_async(Message.objects.create)
+        await create(user=alice, level=20, message="Expired", expires_at=now - timedelta(1))
+        await create(user=alice, level=20, message="Delivered", delivered_at=now)
+        await create(user=alice, level=20, message="Pending", expires_at=now + timedelta(1))
+        await create(user=bob, level=20, message="Bob's")
+
+        ws = await subscribed(alice)
+
+        assert await next_count(ws) == 1
+        assert await database_sync_to_async(api.pending_count)(alice) == 1
+        await ws.disconnect()
+
+    run(scenario)
+
+
+def test_ping_gets_pong_and_pong_gets_nothing(alice: AbstractBaseUser) -> None:
+    async def scenario() -> None:
+        ws = await connected(alice)
+        await ws.send_json_to({"type": "ping", "payload": {"at": 1}})
+        assert await ws.receive_json_from() == {"type": "pong"}
+        await ws.send_json_to({"type": "pong"})
+        assert await ws.receive_nothing(timeout=0.2)
+        await ws.disconnect()
+
+    run(scenario)
+
+
+def test_complete_from_the_client_stops_the_subscription(alice: AbstractBaseUser) -> None:
+    async def scenario() -> None:
+        ws = await subscribed(alice)
+        assert await next_count(ws) == 0
+
+        await ws.send_json_to({"type": "complete", "id": "1"})
+        await send(alice, "After complete.")
+
+        assert await ws.receive_nothing(timeout=0.3)
+        # The id is free again.
+        await ws.send_json_to({"type": "subscribe", "id": "1", "payload": COUNT_CHANGED})
+        assert await next_count(ws) == 1
+        await ws.disconnect()
+
+    run(scenario)
+
+
+def test_two_subscriptions_on_one_socket_both_update(alice: AbstractBaseUser) -> None:
+    async def scenario() -> None:
+        ws = await subscribed(alice, "a")
+        assert await next_count(ws, "a") == 0
+        await ws.send_json_to({"type": "subscribe", "id": "b", "payload": COUNT_CHANGED})
+        assert await next_count(ws, "b") == 0
+
+        await send(alice, "Hi.")
+
+        frames = [await ws.receive_json_from(timeout=3) for _ in range(2)]
+        assert sorted((frame["id"], frame["payload"]) for frame in frames) == [
+            ("a", {"data": {"myMessageCount": 1}}),
+            ("b", {"data": {"myMessageCount": 1}}),
+        ]
+        await ws.disconnect()
+
+    run(scenario)
+
+
+def test_a_query_or_mutation_over_the_socket_is_an_error_message(
+    alice: AbstractBaseUser,
+) -> None:
+    async def scenario() -> None:
+        ws = await connected(alice)
+        await ws.send_json_to(
+            {"type": "subscribe", "id": "q", "payload": {"query": operation("MyMessages")}}
+        )
+        assert await ws.receive_json_from() == {
+            "type": "error",
+            "id": "q",
+            "payload": [
+                {
+                    "message": "This WebSocket serves subscriptions only, got a query: send "
+                    "queries and mutations with HTTP POST to the GraphQL view."
+                }
+            ],
+        }
+        await ws.disconnect()
+
+    run(scenario)
+
+
+def test_an_invalid_subscription_is_an_error_message_and_the_socket_stays_open(
+    alice: AbstractBaseUser,
+) -> None:
+    async def scenario() -> None:
+        ws = await connected(alice)
+        await ws.send_json_to(
+            {"type": "subscribe", "id": "x", "payload": {"query": "subscription { nope }"}}
+        )
+        frame = await ws.receive_json_from()
+        assert frame["type"] == "error"
+        assert frame["id"] == "x"
+        assert [error["message"] for error in frame["payload"]] == [
+            "Cannot query field 'nope' on type 'Subscription'."
+        ]
+
+        await ws.send_json_to({"type": "subscribe", "id": "y", "payload": {"query": "{"}})
+        frame = await ws.receive_json_from()
+        assert frame["type"] == "error"
+        assert frame["payload"][0]["message"].startswith("Syntax Error")
+
+        await ws.send_json_to({"type": "subscribe", "id": "1", "payload": COUNT_CHANGED})
+        assert await next_count(ws) == 0
+        await ws.disconnect()
+
+    run(scenario)
+
+
+def test_subscriptions_beyond_the_limit_get_an_error_message(
+    alice: AbstractBaseUser, settings: Any
+) -> None:
+    settings.USER_MESSAGES = {"WEBSOCKET_MAX_SUBSCRIPTIONS": 2}
+
+    async def scenario() -> None:
+        ws = await connected(alice)
+        for operation_id in ("1", "2"):
+            await ws.send_json_to(
+                {"type": "subscribe", "id": operation_id, "payload": COUNT_CHANGED}
+            )
+            assert await next_count(ws, operation_id) == 0
+
+        await ws.send_json_to({"type": "subscribe", "id": "3", "payload": COUNT_CHANGED})
+
+        assert await ws.receive_json_from() == {
+            "type": "error",
+            "id": "3",
+            "payload": [
+                {
+                    "message": "This connection already runs 2 subscriptions, the most "
+                    "USER_MESSAGES['WEBSOCKET_MAX_SUBSCRIPTIONS'] allows: complete one before "
+                    "starting another."
+                }
+            ],
+        }
+        await ws.disconnect()
+
+    run(scenario)
+
+
+def test_subscribe_before_connection_ack_closes_4401(alice: AbstractBaseUser) -> None:
+    async def scenario() -> None:
+        ws = await database_sync_to_async(socket)(alice)
+        assert await ws.connect() == (True, "graphql-transport-ws")
+        await ws.send_json_to({"type": "subscribe", "id": "1", "payload": COUNT_CHANGED})
+        assert await closed_with(ws) == (4401, "Unauthorized")
+
+    run(scenario)
+
+
+def test_a_second_connection_init_closes_4429(alice: AbstractBaseUser) -> None:
+    async def scenario() -> None:
+        ws = await connected(alice)
+        await ws.send_json_to({"type": "connection_init"})
+        assert await closed_with(ws) == (4429, "Too many initialisation requests")
+
+    run(scenario)
+
+
+def test_a_duplicate_subscription_id_closes_4409(alice: AbstractBaseUser) -> None:
+    async def scenario() -> None:
+        ws = await subscribed(alice, "dup")
+        assert await next_count(ws, "dup") == 0
+        await ws.send_json_to({"type": "subscribe", "id": "dup", "payload": COUNT_CHANGED})
+        assert await closed_with(ws) == (4409, "Subscriber for dup already exists")
+
+    run(scenario)
+
+
+def test_a_long_duplicate_id_still_closes_4409_with_a_reason_that_fits_a_close_frame(
+    alice: AbstractBaseUser,
+) -> None:
+    long_id = "é" * 200
+
+    async def scenario() -> None:
+        ws = await subscribed(alice, long_id)
+        assert await next_count(ws, long_id) == 0
+        await ws.send_json_to({"type": "subscribe", "id": long_id, "payload": COUNT_CHANGED})
+        code, reason = await closed_with(ws)
+        assert code == 4409
+        assert len(reason.encode()) <= 123
+        assert reason == f"Subscriber for {long_id}"[:69]
+
+    run(scenario)
+
+
+def test_no_connection_init_within_the_timeout_closes_4408(
+    alice: AbstractBaseUser, settings: Any
+) -> None:
+    settings.USER_MESSAGES = {"WEBSOCKET_INIT_TIMEOUT": 1}
+
+    async def scenario() -> None:
+        ws = await database_sync_to_async(socket)(alice)
+        assert await ws.connect() == (True, "graphql-transport-ws")
+        assert await closed_with(ws) == (4408, "Connection initialisation timeout")
+
+    run(scenario)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "not json",
+        "[]",
+        '{"type": "nope"}',
+        '{"id": "1"}',
+        '{"type": "subscribe", "id": "1"}',
+        '{"type": "subscribe", "id": 1, "payload": {"query": "subscription { myMessageCount }"}}',
+        '{"type": "subscribe", "id": "1", "payload": {"query": 5}}',
+        '{"type": "subscribe", "id": "1", "payload": {"query": "{ a }", "variables": []}}',
+        '{"type": "complete"}',
+    ],
+)
+def test_a_message_that_is_not_the_protocol_closes_4400(alice: AbstractBaseUser, text: str) -> None:
+    async def scenario() -> None:
+        ws = await connected(alice)
+        await ws.send_to(text_data=text)
+        assert await closed_with(ws) == (4400, "Invalid message received")
+
+    run(scenario)
+
+
+def test_a_binary_frame_closes_4400(alice: AbstractBaseUser) -> None:
+    async def scenario() -> None:
+        ws = await connected(alice)
+        await ws.send_to(bytes_data=b'{"type": "ping"}')
+        assert await closed_with(ws) == (4400, "Invalid message received")
+
+    run(scenario)
+
+
+def test_a_signed_out_socket_is_closed_4403_at_connection_init(transactional_db: None) -> None:
+    async def scenario() -> None:
+        ws = await database_sync_to_async(socket)(None)
+        assert await ws.connect() == (True, "graphql-transport-ws")
+        await ws.send_json_to({"type": "connection_init"})
+        assert await closed_with(ws) == (4403, "Forbidden")
+
+    run(scenario)
+
+
+def test_a_socket_without_the_subprotocol_closes_4406(alice: AbstractBaseUser) -> None:
+    async def scenario() -> None:
+        ws = await database_sync_to_async(socket)(alice, subprotocols=("graphql-ws",))
+        accepted, _ = await ws.connect()
+        assert accepted
+        assert await closed_with(ws) == (4406, "")
+
+    run(scenario)
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "http://evil.example",
+        "http://testserver.evil.example",
+        "null",
+        "file://",
+        None,
+    ],
+)
+def test_a_foreign_or_missing_origin_is_refused_at_the_handshake(
+    alice: AbstractBaseUser, origin: str | None
+) -> None:
+    async def scenario() -> None:
+        ws = await database_sync_to_async(socket)(alice, origin=origin)
+        accepted, _ = await ws.connect()
+        assert not accepted
+
+    run(scenario)
+
+
+@pytest.mark.parametrize(
+    ("origin", "trusted"),
+    [
+        ("https://localhost:8443", []),
+        ("https://app.example.com", ["https://app.example.com"]),
+        ("https://eu.example.com", ["https://*.example.com"]),
+    ],
+)
+def test_an_origin_in_allowed_hosts_or_csrf_trusted_origins_is_accepted(
+    alice: AbstractBaseUser, settings: Any, origin: str, trusted: list[str]
+) -> None:
+    settings.CSRF_TRUSTED_ORIGINS = trusted
+
+    async def scenario() -> None:
+        ws = await connected(alice, origin=origin)
+        await ws.disconnect()
+
+    run(scenario)
+
+
+def test_a_trusted_origin_wildcard_does_not_match_another_scheme(
+    alice: AbstractBaseUser, settings: Any
+) -> None:
+    settings.CSRF_TRUSTED_ORIGINS = ["https://*.example.com"]
+
+    async def scenario() -> None:
+        ws = await database_sync_to_async(socket)(alice, origin="http://eu.example.com")
+        accepted, _ = await ws.connect()
+        assert not accepted
+
+    run(scenario)
+
+
+def test_sends_succeed_and_log_when_the_channel_layer_is_down(
+    alice: AbstractBaseUser, settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A port nothing listens on: every group_send fails to connect.
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]},
+        }
+    }
+    caplog.set_level(logging.WARNING, logger="user_messages.realtime.groups")
+
+    message = api.info(alice, "Still stored.")
+
+    assert api.pending_count(alice) == 1
+    assert message.message == "Still stored."
+    assert [record.getMessage() for record in caplog.records] == [
+        f"user_messages: could not announce a change on user_messages.user.{alice.pk}"
+    ]
+
+
+def test_sends_succeed_without_a_channel_layer(alice: AbstractBaseUser, settings: Any) -> None:
+    settings.CHANNEL_LAYERS = {}
+
+    api.info(alice, "No live push.")
+
+    assert api.pending_count(alice) == 1
+
+
+@pytest.mark.parametrize(
+    ("user_id", "group"),
+    [
+        (42, "user_messages.user.42"),
+        ("ab-c_1.2", "user_messages.user.ab-c_1.2"),
+        (
+            uuid.UUID("8c1f5a0e-0000-4000-8000-000000000000"),
+            "user_messages.user.8c1f5a0e-0000-4000-8000-000000000000",
+        ),
+        ("a b/ü", "user_messages.user.h736afe6567bb38b374aa95187b5c3f83063a9fb5"),
+    ],
+)
+def test_group_names_are_valid_for_channels_whatever_the_primary_key(
+    user_id: Any, group: str
+) -> None:
+    name = groups.user_group(user_id)
+
+    assert name == group
+    assert BaseChannelLayer().require_valid_group_name(name)
+
+
+WITHOUT_CHANNELS = """
+import sys
+sys.modules["channels"] = None  # as if the realtime extra were not installed
+import django
+from django.conf import settings
+
+settings.configure(
+    INSTALLED_APPS=["django.contrib.auth", "django.contrib.contenttypes", "user_messages"],
+    DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
+)
+django.setup()
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from user_messages import api
+from user_messages.models import Message
+
+call_command("migrate", verbosity=0)
+user = User.objects.create(username="alice")
+api.info(user, "Hello.")
+print(api.pending_count(user), sorted(m for m in sys.modules if m.startswith("user_messages.real")))
+"""
+
+
+def test_the_app_sends_and_counts_without_channels_installed() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_CHANNELS],
+        cwd=ROOT,
+        env={"PATH": "", "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "1 []"

@@ -1,0 +1,427 @@
+"""GraphQL subscriptions over WebSocket: the graphql-transport-ws protocol on a Channels consumer.
+
+The protocol is the one the ``graphql-ws`` client and Apollo's ``GraphQLWsLink`` speak (see
+PROTOCOL.md in the enisdenjo/graphql-ws repository). Only ``subscription`` operations are served:
+queries and mutations go over HTTP POST, where Django's CSRF protection applies.
+
+Route it at the same path as the HTTP view, behind Channels' ``AuthMiddlewareStack``::
+
+    URLRouter([path("graphql", GraphQLWSConsumer.as_asgi())])
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import weakref
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlsplit
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.db.models import Count
+from django.http.request import validate_host
+from graphql import (
+    ExecutionResult,
+    GraphQLError,
+    GraphQLSchema,
+    OperationType,
+    parse,
+    subscribe,
+    validate,
+)
+from graphql.utilities import get_operation_ast
+
+from user_messages.conf import conf
+from user_messages.realtime.groups import CHANGED, EVERYONE_GROUP, user_group
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["GRAPHQL_TRANSPORT_WS", "GraphQLWSConsumer", "LiveContext"]
+
+#: The WebSocket subprotocol a client must offer.
+GRAPHQL_TRANSPORT_WS = "graphql-transport-ws"
+
+# Close codes of the graphql-transport-ws protocol.
+BAD_REQUEST = 4400  # a message that is not JSON or not a protocol message
+UNAUTHORIZED = 4401  # subscribe before the connection was acknowledged
+FORBIDDEN = 4403  # connection_init from a user who is not signed in
+SUBPROTOCOL_NOT_ACCEPTABLE = 4406  # the client did not offer graphql-transport-ws
+CONNECTION_INIT_TIMEOUT = 4408  # no connection_init within WEBSOCKET_INIT_TIMEOUT seconds
+SUBSCRIBER_EXISTS = 4409  # a subscribe whose id is already running
+TOO_MANY_INIT_REQUESTS = 4429  # a second connection_init
+TRY_AGAIN_LATER = 1013  # the channel layer failed: WebSocket's code that graphql-ws retries
+
+#: A subscribe whose query is longer than this gets an error message, unparsed.
+MAX_QUERY_LENGTH = 10_000
+
+
+class LiveContext:
+    """``info.context`` of a subscription: the signed-in user, their count, and change wake-ups."""
+
+    def __init__(self, *, user: Any, scope: dict[str, Any]) -> None:
+        self.user = user
+        self.scope = scope
+        self._wakeups: set[asyncio.Event] = set()
+
+    async def pending_count(self) -> int:
+        """The user's pending count, read with those other sockets of this process ask for."""
+        return await _count_reader().count(self.user.pk)
+
+    @contextlib.asynccontextmanager
+    async def message_changes(self) -> AsyncIterator[AsyncIterator[None]]:
+        """Registered on entry: iterate to wait until the user's messages may have changed."""
+        # One flag per subscription, not a queue: changes that arrive while the subscriber is
+        # busy (reading, or sending to a slow client) fold into one wake-up, so memory per
+        # connection stays bounded however fast messages are sent.
+        wakeup = asyncio.Event()
+        self._wakeups.add(wakeup)
+        try:
+            yield _wakeups(wakeup)
+        finally:
+            self._wakeups.discard(wakeup)
+
+    def changed(self) -> None:
+        """Wake every subscription of this connection."""
+        for wakeup in self._wakeups:
+            wakeup.set()
+
+
+async def _wakeups(wakeup: asyncio.Event) -> AsyncIterator[None]:
+    while True:
+        await wakeup.wait()
+        wakeup.clear()
+        yield None
+
+
+def _pending_counts(user_ids: list[Any]) -> dict[Any, int]:
+    """Pending counts of these users in one query, as ``api.pending_count`` counts them."""
+    from user_messages.models import Message
+
+    rows = (
+        Message.objects.filter(user_id__in=user_ids)
+        .pending()
+        .unexpired()
+        .order_by()
+        .values_list("user_id")
+        .annotate(count=Count("pk"))
+    )
+    return dict(rows)
+
+
+class _CountReader:
+    """Reads the counts the sockets of one process ask for, many users per query.
+
+    A broadcast wakes every socket at once; one query per socket would cost as many queries as
+    connected users. Requests that arrive while a read runs wait for the next one, which asks
+    for all of them (at most MAX_USERS per query).
+    """
+
+    MAX_USERS = 500
+
+    def __init__(self) -> None:
+        self._waiting: dict[Any, list[asyncio.Future[int]]] = {}
+        self._reading: asyncio.Task[None] | None = None
+
+    async def count(self, user_id: Any) -> int:
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(user_id, []).append(future)
+        if self._reading is None:
+            self._reading = asyncio.create_task(self._read_all())
+        return await future
+
+    async def _read_all(self) -> None:
+        try:
+            while self._waiting:
+                user_ids = list(itertools.islice(self._waiting, self.MAX_USERS))
+                batch = {user_id: self._waiting.pop(user_id) for user_id in user_ids}
+                try:
+                    # The one thread-sensitive thread, as Channels does by default: grouped,
+                    # these reads are few, and its connection is closed like any other's.
+                    counts = await database_sync_to_async(_pending_counts)(user_ids)
+                except Exception as error:
+                    for futures in batch.values():
+                        for future in futures:
+                            if not future.done():
+                                future.set_exception(error)
+                    continue
+                for user_id, futures in batch.items():
+                    for future in futures:
+                        # A subscription cancelled meanwhile has cancelled its future.
+                        if not future.done():
+                            future.set_result(counts.get(user_id, 0))
+        finally:
+            self._reading = None
+
+
+_count_readers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _CountReader] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _count_reader() -> _CountReader:
+    loop = asyncio.get_running_loop()
+    reader = _count_readers.get(loop)
+    if reader is None:
+        reader = _count_readers[loop] = _CountReader()
+    return reader
+
+
+def _origin_allowed(origin: str | None) -> bool:
+    """Whether a browser on ``origin`` may open the socket: a host in ALLOWED_HOSTS or a
+    CSRF_TRUSTED_ORIGINS entry, as Django's CSRF check allows for a POST."""
+    if not origin:
+        return False
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return False
+    allowed_hosts = list(settings.ALLOWED_HOSTS)
+    if settings.DEBUG and not allowed_hosts:
+        allowed_hosts = [".localhost", "127.0.0.1", "[::1]"]
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    if validate_host(host, allowed_hosts):
+        return True
+    for trusted in getattr(settings, "CSRF_TRUSTED_ORIGINS", []):
+        if origin == trusted:
+            return True
+        scheme, _, pattern = trusted.partition("://")
+        if (
+            pattern.startswith("*.")
+            and scheme == parts.scheme
+            and parts.netloc.endswith(pattern[1:])
+        ):
+            return True
+    return False
+
+
+class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+    """Serves GraphQL subscriptions with graphql-transport-ws to signed-in users."""
+
+    #: The schema to run; None: graphene-django's GRAPHENE["SCHEMA"].
+    schema: Any = None
+
+    async def connect(self) -> None:
+        headers = dict(self.scope.get("headers", []))
+        origin = headers.get(b"origin", b"").decode("latin-1") or None
+        if not _origin_allowed(origin):
+            # Refusing the handshake (HTTP 403): another site's page must not open a socket
+            # that the browser authenticates with this site's session cookie.
+            await self.close()
+            return
+        self._acknowledged = False
+        self._init_received = False
+        self._subscriptions: dict[str, asyncio.Task[None]] = {}
+        self._context = LiveContext(user=self.scope.get("user"), scope=self.scope)
+        if GRAPHQL_TRANSPORT_WS not in self.scope.get("subprotocols", []):
+            await self.accept()
+            await self.close(code=SUBPROTOCOL_NOT_ACCEPTABLE)
+            return
+        await self.accept(subprotocol=GRAPHQL_TRANSPORT_WS)
+        self._init_timeout = asyncio.create_task(self._close_unless_initialised())
+
+    async def disconnect(self, code: int) -> None:
+        self._stop()
+
+    def _stop(self) -> None:
+        timeout = getattr(self, "_init_timeout", None)
+        if timeout is not None:
+            timeout.cancel()
+        for task in getattr(self, "_subscriptions", {}).values():
+            task.cancel()
+        if hasattr(self, "_subscriptions"):
+            self._subscriptions.clear()
+
+    async def _close(self, code: int, reason: str) -> None:
+        self._stop()
+        # A close frame's reason is at most 123 bytes; a client's long subscription id must
+        # not make the server fail to close.
+        reason = reason.encode()[:123].decode(errors="ignore")
+        await self.close(code=code, reason=reason)
+
+    async def _close_unless_initialised(self) -> None:
+        await asyncio.sleep(conf.WEBSOCKET_INIT_TIMEOUT)
+        if not self._init_received:
+            await self._close(CONNECTION_INIT_TIMEOUT, "Connection initialisation timeout")
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        try:
+            message = json.loads(text_data) if text_data is not None else None
+        except ValueError:
+            message = None
+        kind = message.get("type") if isinstance(message, dict) else None
+        handler = {
+            "connection_init": self._on_connection_init,
+            "ping": self._on_ping,
+            "pong": self._on_pong,
+            "subscribe": self._on_subscribe,
+            "complete": self._on_complete,
+        }.get(kind if isinstance(kind, str) else "")
+        if handler is None:
+            await self._close(BAD_REQUEST, "Invalid message received")
+            return
+        assert isinstance(message, dict)
+        await handler(message)
+
+    async def _on_connection_init(self, message: dict[str, Any]) -> None:
+        if self._init_received:
+            await self._close(TOO_MANY_INIT_REQUESTS, "Too many initialisation requests")
+            return
+        self._init_received = True
+        self._init_timeout.cancel()
+        user = self._context.user
+        if user is None or not user.is_authenticated:
+            await self._close(FORBIDDEN, "Forbidden")
+            return
+        if self.channel_layer is not None:
+            # Channels' websocket_disconnect discards self.groups on close.
+            self.groups = [user_group(user.pk), EVERYONE_GROUP]
+            try:
+                for group in self.groups:
+                    await self.channel_layer.group_add(group, self.channel_name)
+            except Exception:
+                # Without its groups the socket would never hear of a change: close it with
+                # 1013, which graphql-ws retries (unlike 1011 and 4500), not serve stale counts.
+                logger.warning("user_messages: could not join %s", self.groups, exc_info=True)
+                await self._close(TRY_AGAIN_LATER, "Try again later")
+                return
+        self._acknowledged = True
+        await self.send_json({"type": "connection_ack"})
+
+    async def _on_ping(self, message: dict[str, Any]) -> None:
+        await self.send_json({"type": "pong"})
+
+    async def _on_pong(self, message: dict[str, Any]) -> None:
+        pass
+
+    async def _on_subscribe(self, message: dict[str, Any]) -> None:
+        if not self._acknowledged:
+            await self._close(UNAUTHORIZED, "Unauthorized")
+            return
+        operation_id = message.get("id")
+        payload = message.get("payload")
+        if (
+            not isinstance(operation_id, str)
+            or not operation_id
+            or not isinstance(payload, dict)
+            or not isinstance(payload.get("query"), str)
+            or not isinstance(payload.get("variables", None), (dict, type(None)))
+            or not isinstance(payload.get("operationName", None), (str, type(None)))
+        ):
+            await self._close(BAD_REQUEST, "Invalid message received")
+            return
+        if operation_id in self._subscriptions:
+            await self._close(SUBSCRIBER_EXISTS, f"Subscriber for {operation_id} already exists")
+            return
+        if len(self._subscriptions) >= conf.WEBSOCKET_MAX_SUBSCRIPTIONS:
+            await self._send_errors(
+                operation_id,
+                [
+                    GraphQLError(
+                        f"This connection already runs {len(self._subscriptions)} "
+                        "subscriptions, the most USER_MESSAGES['WEBSOCKET_MAX_SUBSCRIPTIONS'] "
+                        "allows: complete one before starting another."
+                    )
+                ],
+            )
+            return
+        result = await self._start(payload)
+        if isinstance(result, ExecutionResult):
+            await self._send_errors(operation_id, result.errors or [])
+            return
+        task = asyncio.create_task(self._run(operation_id, result))
+        self._subscriptions[operation_id] = task
+
+    async def _on_complete(self, message: dict[str, Any]) -> None:
+        operation_id = message.get("id")
+        if not isinstance(operation_id, str):
+            await self._close(BAD_REQUEST, "Invalid message received")
+            return
+        task = self._subscriptions.pop(operation_id, None)
+        if task is not None:
+            task.cancel()
+
+    async def _start(self, payload: dict[str, Any]) -> AsyncIterator[Any] | ExecutionResult:
+        """The subscription's result stream, or an ExecutionResult holding why it cannot run."""
+        query: str = payload["query"]
+        if len(query) > MAX_QUERY_LENGTH:
+            return _failed(f"The query has {len(query)} characters, at most {MAX_QUERY_LENGTH}.")
+        schema = self._schema()
+        try:
+            document = parse(query)
+        except GraphQLError as error:
+            return ExecutionResult(data=None, errors=[error])
+        errors = validate(schema, document)
+        if errors:
+            return ExecutionResult(data=None, errors=errors)
+        operation_name = payload.get("operationName")
+        operation = get_operation_ast(document, operation_name)
+        if operation is None:
+            return _failed(f"No single operation named {operation_name!r} in the document.")
+        if operation.operation != OperationType.SUBSCRIPTION:
+            return _failed(
+                f"This WebSocket serves subscriptions only, got a {operation.operation.value}: "
+                "send queries and mutations with HTTP POST to the GraphQL view."
+            )
+        result = await subscribe(
+            schema,
+            document,
+            context_value=self._context,
+            variable_values=payload.get("variables"),
+            operation_name=operation_name,
+        )
+        return result
+
+    def _schema(self) -> GraphQLSchema:
+        schema = self.schema
+        if schema is None:
+            from graphene_django.settings import graphene_settings
+
+            schema = graphene_settings.SCHEMA
+        return getattr(schema, "graphql_schema", schema)  # type: ignore[no-any-return]
+
+    async def _run(self, operation_id: str, stream: AsyncIterator[Any]) -> None:
+        try:
+            async for result in stream:
+                await self.send_json(
+                    {"type": "next", "id": operation_id, "payload": result.formatted}
+                )
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("user_messages: subscription %r failed", operation_id)
+            await self._send_errors(operation_id, [GraphQLError("Internal server error.")])
+            self._subscriptions.pop(operation_id, None)
+            return
+        finally:
+            with contextlib.suppress(Exception):
+                await stream.aclose()  # type: ignore[attr-defined]
+        if self._subscriptions.pop(operation_id, None) is not None:
+            await self.send_json({"type": "complete", "id": operation_id})
+
+    async def _send_errors(self, operation_id: str, errors: list[GraphQLError]) -> None:
+        await self.send_json(
+            {"type": "error", "id": operation_id, "payload": [error.formatted for error in errors]}
+        )
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        if message["type"] == CHANGED:
+            # Channels' dispatch first closes stale database connections in its one
+            # thread-sensitive thread; a wake-up touches no connection, and a broadcast wakes
+            # every socket of the process at once, so that hop would serialise them all.
+            await self.user_messages_changed(message)
+            return
+        await super().dispatch(message)
+
+    # Channels names the handler after the group message's type, groups.CHANGED.
+    async def user_messages_changed(self, event: dict[str, Any]) -> None:
+        """A group message (type ``user_messages.changed``): wake this socket's subscriptions."""
+        self._context.changed()
+
+
+def _failed(message: str) -> ExecutionResult:
+    return ExecutionResult(data=None, errors=[GraphQLError(message)])
