@@ -180,14 +180,19 @@ def test_broken_fragments_get_graphqls_own_errors_not_a_server_error(client, que
     ]
 
 
-def test_a_json_body_nested_a_thousand_deep_is_a_400_with_a_json_error(client, settings):
+@pytest.mark.parametrize("depth", [1000, 100_000])
+def test_a_json_body_nested_thousands_deep_is_a_400_with_a_json_error(client, settings, depth):
     settings.DEBUG = True
-    body = '{"query": "{ myMessageCount }", "variables": ' + "[" * 1000 + "]" * 1000 + "}"
+    body = '{"query": "{ myMessageCount }", "variables": ' + "[" * depth + "]" * depth + "}"
 
     response = client.post("/graphql", body, content_type="application/json")
 
     assert response.status_code == 400
-    assert response.json() == NESTED_TOO_DEEPLY
+    # 1,000 deep overflows Python 3.11's JSON parser (graphene-django answered 500); 3.12's
+    # parses it, and the list is refused as variables. Deeper still overflows every version.
+    assert "errors" in response.json()
+    if depth > 1000:
+        assert response.json() == NESTED_TOO_DEEPLY
 
 
 def test_variables_sent_as_a_string_nested_too_deeply_are_refused(client):

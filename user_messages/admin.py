@@ -317,7 +317,8 @@ def send_message(
 
 def _registered_name(modeladmin: admin.ModelAdmin[Any], request: HttpRequest) -> str:
     for name, entry in modeladmin.get_actions(request).items():
-        func: Any = entry[0] if entry is not None else None
+        # Django 6.1 returns Action objects (indexing them is deprecated); earlier, tuples.
+        func: Any = getattr(entry, "func", None) or (entry[0] if entry is not None else None)
         if func is send_message:
             return str(name)
     raise LookupError(f"send_message is not an action of {modeladmin!r}.")
