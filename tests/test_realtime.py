@@ -342,6 +342,30 @@ def test_an_invalid_subscription_is_an_error_message_and_the_socket_stays_open(
     run(scenario)
 
 
+def test_the_socket_applies_the_document_limits_of_the_http_view(
+    alice: AbstractBaseUser, settings: Any
+) -> None:
+    # One top-level field, as subscriptions must have, but spread three times: three fields.
+    wide = "subscription { ...F ...F ...F } fragment F on Subscription { myMessageCount }"
+
+    async def first_error(limits: dict[str, int]) -> str:
+        settings.USER_MESSAGES = limits
+        ws = await connected(alice)
+        await ws.send_json_to({"type": "subscribe", "id": "w", "payload": {"query": wide}})
+        frame = await ws.receive_json_from()
+        await ws.disconnect()
+        assert frame["type"] == "error"
+        return str(frame["payload"][0]["message"])
+
+    async def scenario() -> None:
+        assert (await first_error({"MAX_QUERY_TOKENS": 5})).startswith(
+            "Syntax Error: Document contains more than 5 tokens."
+        )
+        assert "more than 2 fields" in await first_error({"MAX_QUERY_FIELDS": 2})
+
+    run(scenario)
+
+
 def test_subscriptions_beyond_the_limit_get_an_error_message(
     alice: AbstractBaseUser, settings: Any
 ) -> None:

@@ -38,6 +38,7 @@ from graphql import (
 from graphql.utilities import get_operation_ast
 
 from user_messages.conf import conf
+from user_messages.graphql_limits import validation_rules
 from user_messages.realtime.groups import CHANGED, EVERYONE_GROUP, user_group
 
 logger = logging.getLogger(__name__)
@@ -352,10 +353,11 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             return _failed(f"The query has {len(query)} characters, at most {MAX_QUERY_LENGTH}.")
         schema = self._schema()
         try:
-            document = parse(query)
+            document = parse(query, max_tokens=conf.MAX_QUERY_TOKENS)
         except GraphQLError as error:
             return ExecutionResult(data=None, errors=[error])
-        errors = validate(schema, document)
+        # The same document limits as user_messages.views.GraphQLView applies over HTTP.
+        errors = validate(schema, document, validation_rules())
         if errors:
             return ExecutionResult(data=None, errors=errors)
         operation_name = payload.get("operationName")
