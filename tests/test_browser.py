@@ -226,22 +226,25 @@ def _shown(page: Page) -> list[str]:
     ]
 
 
+#: What the demo user sees first, on the classic page or in the single-page app.
+DEMO_WELCOME = [
+    "INFO Welcome! This message was stored before you logged in. It is delivered once: "
+    "reload and it is gone. (stored · once)",
+    "SUCCESS This one is sticky: it stays on every page until you dismiss it. (stored · sticky)",
+    "WARNING Messages can carry meta data, such as a link: open the single-page app. "
+    "(stored · sticky)",
+    "ERROR This sticky message expires a day after the demo was set up: it shows on every "
+    "page until then (or until dismissed), and after that nobody sees it. (stored · sticky)",
+]
+
+
 def test_demo_user_sees_the_welcome_messages_once_and_the_sticky_ones_until_dismissed(
     page: Page,
 ) -> None:
     _log_in(page, "demo", "demo")
 
     assert page.get_by_role("heading", level=1).inner_text() == "Classic page"
-    assert _shown(page) == [
-        "INFO Welcome! This message was stored before you logged in. It is delivered once: "
-        "reload and it is gone. (stored · once)",
-        "SUCCESS This one is sticky: it stays on every page until you dismiss it. "
-        "(stored · sticky)",
-        "WARNING Messages can carry meta data, such as a link: open the single-page app. "
-        "(stored · sticky)",
-        "ERROR This sticky message expires a day after the demo was set up: it shows on every "
-        "page until then (or until dismissed), and after that nobody sees it. (stored · sticky)",
-    ]
+    assert _shown(page) == DEMO_WELCOME
     link = page.get_by_role("link", name="Messages can carry meta data")
     assert link.get_attribute("href") == "/spa/"
     _screenshot(page, "classic")
@@ -470,16 +473,7 @@ def test_the_spa_shows_the_demo_users_welcome_messages(page: Page, example: Exam
     page.wait_for_url("**/spa/")
     page.locator("#count", has_text="3 pending").wait_for()
 
-    assert _shown(page) == [
-        "INFO Welcome! This message was stored before you logged in. It is delivered once: "
-        "reload and it is gone. (stored · once)",
-        "SUCCESS This one is sticky: it stays on every page until you dismiss it. "
-        "(stored · sticky)",
-        "WARNING Messages can carry meta data, such as a link: open the single-page app. "
-        "(stored · sticky)",
-        "ERROR This sticky message expires a day after the demo was set up: it shows on every "
-        "page until then (or until dismissed), and after that nobody sees it. (stored · sticky)",
-    ]
+    assert _shown(page) == DEMO_WELCOME
     _screenshot(page, "spa")
 
 
