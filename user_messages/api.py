@@ -131,7 +131,7 @@ def _broadcast(users: Users, fields: dict[str, Any]) -> int:
         elif isinstance(users, Iterable) and not isinstance(users, (str, bytes)):
             user_ids = _user_ids(users)
             created = 0
-            for batch in _batched(iter(user_ids), BATCH_SIZE):
+            for batch in _batched(user_ids, BATCH_SIZE):
                 recipients = user_model._default_manager.filter(pk__in=batch)
                 created += messages.insert_for_users(recipients, fields)
             if created != len(user_ids):
@@ -179,12 +179,13 @@ def _missing_user_ids(user_ids: list[Any]) -> list[Any]:
     """The ids among ``user_ids`` that name no user."""
     manager = get_user_model()._default_manager
     found: set[Any] = set()
-    for batch in _batched(iter(user_ids), BATCH_SIZE):
+    for batch in _batched(user_ids, BATCH_SIZE):
         found.update(manager.filter(pk__in=batch).values_list("pk", flat=True))
     return [user_id for user_id in user_ids if user_id not in found]
 
 
-def _batched(iterator: Iterator[Any], size: int) -> Iterator[list[Any]]:
+def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(items)
     while batch := list(itertools.islice(iterator, size)):
         yield batch
 
@@ -284,7 +285,7 @@ def acknowledge(user: User, ids: Iterable[int | str]) -> int:
 
     pks = list(dict.fromkeys(_message_ids(ids)))
     changed = 0
-    for batch in _batched(iter(pks), BATCH_SIZE):
+    for batch in _batched(pks, BATCH_SIZE):
         changed += Message.objects.for_user(user).filter(pk__in=batch).mark_delivered()
     if changed:
         changed_after_commit([_pk(user)])
@@ -302,7 +303,7 @@ def acknowledge_owned(user: User, ids: Iterable[int | str]) -> list[int]:
     pks = list(dict.fromkeys(_message_ids(ids)))
     found: set[int] = set()
     changed = 0
-    for batch in _batched(iter(pks), BATCH_SIZE):
+    for batch in _batched(pks, BATCH_SIZE):
         owned = Message.objects.for_user(user).filter(pk__in=batch)
         found.update(owned.values_list("pk", flat=True))
         changed += owned.mark_delivered()

@@ -196,7 +196,8 @@ class Query(graphene.ObjectType):
             return _once_per_request(  # type: ignore[no-any-return]
                 info, "peek", lambda: list(api.peek_messages(request=request))
             )
-        if getattr(request, "method", None) in SAFE_METHODS or not hasattr(request, "method"):
+        # A context without a method (schema.execute() in a shell) is treated as a GET.
+        if getattr(request, "method", "GET") in SAFE_METHODS:
             raise GraphQLError(CONSUMING_NEEDS_POST)
         return _once_per_request(  # type: ignore[no-any-return]
             info, "read", lambda: list(api.get_messages(request=request))
@@ -383,30 +384,25 @@ class AcknowledgeMessages(UserMessagesMutation):
         used = _spend(info, "acknowledge_ids", len(ids), limit)
         if used is not None:
             raise ValidationError({"ids": [_too_many("ids", limit, len(ids), used)]})
-        errors = []
-        wanted: dict[int, str] = {}
+        parsed: dict[str, int | validation.InvalidInput] = {}
         for value in dict.fromkeys(ids):
             try:
-                wanted.setdefault(validation.message_id(value), value)
+                parsed[value] = validation.message_id(value)
             except validation.InvalidInput as error:
-                errors.append((value, _error(str(error), error.code)))
-        own = set(api.acknowledge_owned(info.context.user, list(wanted)))
-        errors += [
-            (
-                value,
-                _error(f"There is no message with id {value!r}.", UserMessagesErrorCode.NOT_FOUND),
-            )
-            for pk, value in wanted.items()
-            if pk not in own
-        ]
-        # In the order the client sent the ids, as before.
-        position = {value: index for index, value in enumerate(dict.fromkeys(ids))}
-        errors.sort(key=lambda pair: position[pair[0]])
+                parsed[value] = error
+        wanted = list(dict.fromkeys(pk for pk in parsed.values() if isinstance(pk, int)))
+        own = set(api.acknowledge_owned(info.context.user, wanted))
+        # In the order the client sent the ids.
+        errors = []
+        for value, pk in parsed.items():
+            if isinstance(pk, validation.InvalidInput):
+                errors.append(_error(str(pk), pk.code))
+            elif pk not in own:
+                not_found = f"There is no message with id {value!r}."
+                errors.append(_error(not_found, UserMessagesErrorCode.NOT_FOUND))
         return cls(
             acknowledged_ids=[str(pk) for pk in wanted if pk in own],
-            errors=_errors_as_data(ValidationError({"ids": [e for _, e in errors]}))
-            if errors
-            else [],
+            errors=_errors_as_data(ValidationError({"ids": errors})) if errors else [],
         )
 
     @classmethod
