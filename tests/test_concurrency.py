@@ -9,7 +9,7 @@ import threading
 from collections import Counter
 
 import pytest
-from django.db import OperationalError, connection, transaction
+from django.db import OperationalError, connection, connections, transaction
 from django.utils import timezone
 
 from tests.threads import run_writers_then_readers
@@ -107,7 +107,7 @@ def test_a_locking_read_chosen_as_deadlock_victim_reads_again_and_delivers_once(
     # InnoDB rolls a deadlock victim back entirely and says "try restarting transaction".
     once = api.info(user, "once")
     sticky = api.warning(user, "sticky", deliver_once=False)
-    monkeypatch.setattr(models, "_supports_update_returning", lambda alias: False)
+    monkeypatch.setattr(models, "_supports_update_returning", lambda connection: False)
     attempts = []
 
     def deliverable(lock):
@@ -116,7 +116,7 @@ def test_a_locking_read_chosen_as_deadlock_victim_reads_again_and_delivers_once(
             raise OperationalError(1213, "Deadlock found when trying to get lock")
         return list(Message.objects.for_user(user).deliverable().select_for_update())
 
-    shown = models._deliver("default", deliverable, timezone.now())
+    shown = models._deliver(connections["default"], deliverable, timezone.now())
 
     assert attempts == [True, True]
     assert [m.pk for m in shown] == [once.pk, sticky.pk]
@@ -125,11 +125,11 @@ def test_a_locking_read_chosen_as_deadlock_victim_reads_again_and_delivers_once(
 
 def test_a_deadlock_inside_the_callers_transaction_is_left_to_the_caller(user, monkeypatch):
     api.info(user, "once")
-    monkeypatch.setattr(models, "_supports_update_returning", lambda alias: False)
+    monkeypatch.setattr(models, "_supports_update_returning", lambda connection: False)
 
     def deliverable(lock):
         raise OperationalError(1213, "Deadlock found when trying to get lock")
 
     # The whole transaction is gone: reading again inside it would not be exactly once.
     with pytest.raises(OperationalError), transaction.atomic():
-        models._deliver("default", deliverable, timezone.now())
+        models._deliver(connections["default"], deliverable, timezone.now())

@@ -41,7 +41,7 @@ def test_the_reused_select_returns_what_the_orm_returns(user, other_user):
     now = timezone.now()
 
     for recipient in (user, other_user):  # the second user gets the reused statement
-        reused = _HotSelect.run("default", recipient.pk, now, 100, lock=False)
+        reused = _HotSelect.run(connections["default"], recipient.pk, now, 100, lock=False)
         orm = list(Message.objects.for_user(recipient).deliverable(now)[:100])
         assert [vars_of(m) for m in reused] == [vars_of(m) for m in orm]
         assert reused[0].meta == {"url": "/x/", "n": [1, 2.5, None]}

@@ -1,10 +1,11 @@
-"""The package's settings: one ``USER_MESSAGES`` dict, read on every access."""
+"""The package's settings: one ``USER_MESSAGES`` dict, read again whenever a setting changes."""
 
 from __future__ import annotations
 
 from typing import Any, cast
 
 from django.conf import settings as django_settings
+from django.core.signals import setting_changed
 
 DEFAULTS: dict[str, Any] = {
     # Permission a user needs to send messages to others through the GraphQL API.
@@ -36,10 +37,22 @@ DEFAULTS: dict[str, Any] = {
 
 
 class Settings:
-    """Typed access to ``settings.USER_MESSAGES``; nothing is cached, so override_settings works."""
+    """Typed access to ``settings.USER_MESSAGES``, read again after any setting changes."""
+
+    def __init__(self) -> None:
+        self._configured: dict[str, Any] | None = None
 
     def _get(self, name: str) -> Any:
-        return getattr(django_settings, "USER_MESSAGES", {}).get(name, DEFAULTS[name])
+        # Every page view reads two of these; a missing USER_MESSAGES costs Django's settings
+        # an exception per lookup, so the dict is kept until setting_changed says otherwise.
+        configured = self._configured
+        if configured is None:
+            configured = self._configured = getattr(django_settings, "USER_MESSAGES", {})
+        return configured.get(name, DEFAULTS[name])
+
+    def forget(self, **kwargs: Any) -> None:
+        """Receiver of ``setting_changed``: read ``USER_MESSAGES`` afresh on next use."""
+        self._configured = None
 
     @property
     def SEND_PERMISSION(self) -> str:
@@ -95,3 +108,4 @@ class Settings:
 
 
 conf = Settings()
+setting_changed.connect(conf.forget, dispatch_uid="user_messages_settings")

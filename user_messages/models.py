@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import functools
+import sqlite3
 import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -19,13 +21,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
-def _supports_update_returning(alias: str) -> bool:
-    connection = connections[alias]
+def _supports_update_returning(connection: BaseDatabaseWrapper) -> bool:
     if connection.vendor == "postgresql":
         return True
     if connection.vendor == "sqlite":
-        import sqlite3
-
         return sqlite3.sqlite_version_info >= (3, 35)
     return False
 
@@ -91,30 +90,22 @@ class MessageQuerySet(models.QuerySet["Message"]):
             selected = queryset.deliverable(now)
             return list((selected.select_for_update() if lock else selected)[:limit])
 
-        return _deliver(queryset.db, deliverable, now)
+        return _deliver(connections[queryset.db], deliverable, now)
 
     def deliver_to(
         self, user: Any, *, limit: int | None, now: datetime.datetime | None = None
     ) -> list[Message]:
         """``for_user(user).deliver(limit=limit)``, its SELECT compiled once per connection.
 
-        The read of every page view: the ORM builds the SELECT the first time, later calls
-        reuse its SQL with the new user and time (see ``_HotSelect``). Call it on
-        ``Message.objects``: it reads all of the user's messages, whatever this queryset filters.
+        Call it on ``Message.objects``: it reads all of the user's messages, whatever this
+        queryset filters. See ``deliver_to`` (the module function) for how it is fast.
         """
         if self.query.where:
             raise TypeError(
                 "deliver_to() reads all of a user's messages and would ignore this queryset's "
                 "filters; call Message.objects.deliver_to(), or deliver() on the filtered queryset."
             )
-        now = now or timezone.now()
-        alias = self._write_db()
-        user_id = user.pk if isinstance(user, models.Model) else user
-
-        def deliverable(lock: bool) -> list[Message]:
-            return _HotSelect.run(alias, user_id, now, limit, lock=lock)
-
-        return _deliver(alias, deliverable, now)
+        return deliver_to(user, limit=limit, now=now, using=self._write_db())
 
     def insert_for_users(self, users: models.QuerySet[Any], fields: dict[str, Any]) -> int:
         """Store one message with ``fields`` for each user of ``users``; return how many.
@@ -237,10 +228,13 @@ _insert_statements: weakref.WeakKeyDictionary[
 
 
 def _deliver(
-    alias: str, deliverable: Callable[[bool], list[Message]], now: datetime.datetime
+    connection: BaseDatabaseWrapper,
+    deliverable: Callable[[bool], list[Message]],
+    now: datetime.datetime,
 ) -> list[Message]:
-    """The delivery rule: what ``deliverable(lock)`` reads on ``alias``, claimed exactly once."""
-    if _supports_update_returning(alias):
+    """The delivery rule: what ``deliverable(lock)`` reads on ``connection``, claimed once."""
+    alias = connection.alias
+    if _supports_update_returning(connection):
         # A plain read, then one UPDATE ... RETURNING that claims the deliver-once rows
         # still pending. A concurrent reader that claimed a row first makes our UPDATE skip
         # it, and RETURNING tells us so, with no lock held across the two statements.
@@ -263,7 +257,7 @@ def _deliver(
     # locks, so senders are never blocked. Two readers of one user can still lock the same
     # rows through different indexes and deadlock; InnoDB then rolls one back entirely, so
     # when the transaction is ours alone, reading again is safe.
-    attempts = 1 if connections[alias].in_atomic_block else 3
+    attempts = 1 if connection.in_atomic_block else 3
     for attempt in range(1, attempts + 1):
         try:
             with transaction.atomic(using=alias, savepoint=False):
@@ -285,6 +279,30 @@ def _deliver(
 
 #: MySQL/MariaDB's ER_LOCK_DEADLOCK: the transaction was rolled back; it may be retried.
 _MYSQL_DEADLOCK = 1213
+
+
+def deliver_to(
+    user: Any,
+    *,
+    limit: int | None,
+    now: datetime.datetime | None = None,
+    using: str | None = None,
+) -> list[Message]:
+    """What ``get_messages`` shows of ``user``: ``Message.objects.for_user(user).deliver()``.
+
+    The read of every page view, so it skips building a QuerySet: the ORM compiles the SELECT
+    the first time on each connection and later calls reuse its SQL with the new user and time
+    (see ``_HotSelect``). Runs where the router sends writes unless ``using`` says otherwise.
+    """
+    # The ORM's preparation (a naive time made aware, with its warning) once, here.
+    now = timezone.now() if now is None else _compared_field("expires_at").get_prep_value(now)
+    connection = connections[using or router.db_for_write(Message)]
+    user_id = user.pk if isinstance(user, models.Model) else user
+
+    def deliverable(lock: bool) -> list[Message]:
+        return _HotSelect.run(connection, user_id, now, limit, lock=lock)
+
+    return _deliver(connection, deliverable, now)
 
 
 def _claim_returning(alias: str, pks: Iterable[int], now: datetime.datetime) -> set[int]:
@@ -310,10 +328,15 @@ def _claim_returning(alias: str, pks: Iterable[int], now: datetime.datetime) -> 
 
 def _db_value(field_name: str, value: Any, connection: BaseDatabaseWrapper) -> Any:
     """``value`` as the ORM passes it to the driver in a lookup on ``field_name``."""
-    field = Message._meta.get_field(field_name)
-    # A foreign key compares its target's value.
-    target = cast("models.Field[Any, Any]", getattr(field, "target_field", field))
+    target = _compared_field(field_name)
     return target.get_db_prep_value(target.get_prep_value(value), connection, prepared=True)
+
+
+@functools.cache
+def _compared_field(field_name: str) -> models.Field[Any, Any]:
+    # A foreign key compares its target's value. Cached: a page view asks twice.
+    field = Message._meta.get_field(field_name)
+    return cast("models.Field[Any, Any]", getattr(field, "target_field", field))
 
 
 @dataclass(frozen=True)
@@ -343,18 +366,25 @@ class _HotSelect:
 
     @classmethod
     def run(
-        cls, alias: str, user_id: Any, now: datetime.datetime, limit: int | None, *, lock: bool
+        cls,
+        connection: BaseDatabaseWrapper,
+        user_id: Any,
+        now: datetime.datetime,
+        limit: int | None,
+        *,
+        lock: bool,
     ) -> list[Message]:
         """The deliverable messages of ``user_id`` at ``now``, oldest first, at most ``limit``."""
-        connection = connections[alias]
-        statements = cls.cache.setdefault(connection, {})
+        statements = cls.cache.get(connection)
+        if statements is None:
+            statements = cls.cache[connection] = {}
         key = (limit, lock)
         if key not in statements:
-            statements[key] = cls.compile(alias, user_id, now, limit, lock=lock)
+            statements[key] = cls.compile(connection.alias, user_id, now, limit, lock=lock)
         statement = statements[key]
         if statement is None:  # the ORM's SQL has a shape we do not know how to reuse
-            return list(cls.queryset(alias, user_id, now, limit, lock=lock))
-        return statement.execute(alias, connection, user_id, now)
+            return list(cls.queryset(connection.alias, user_id, now, limit, lock=lock))
+        return statement.execute(connection, user_id, now)
 
     @staticmethod
     def queryset(
@@ -399,14 +429,16 @@ class _HotSelect:
     def parameters(
         self, connection: BaseDatabaseWrapper, user_id: Any, now: datetime.datetime
     ) -> list[Any]:
-        """The statement's parameters for another user and time."""
+        """The statement's parameters for another user and time (``now`` already prepared)."""
         params = list(self.params)
         params[self.user_at] = _db_value("user", user_id, connection)
-        params[self.now_at] = _db_value("expires_at", now, connection)
+        params[self.now_at] = _compared_field("expires_at").get_db_prep_value(
+            now, connection, prepared=True
+        )
         return params
 
     def execute(
-        self, alias: str, connection: BaseDatabaseWrapper, user_id: Any, now: datetime.datetime
+        self, connection: BaseDatabaseWrapper, user_id: Any, now: datetime.datetime
     ) -> list[Message]:
         """Run the statement; build the messages as the ORM's iterable would."""
         with connection.cursor() as cursor:
@@ -421,7 +453,7 @@ class _HotSelect:
                     for convert in converters:
                         value = convert(value, expression, connection)
                     row[position] = value
-            messages.append(Message.from_db(alias, self.attnames, row[self.fields]))
+            messages.append(Message.from_db(connection.alias, self.attnames, row[self.fields]))
         return messages
 
 
