@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import itertools
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeGuard, cast, overload
 
 from django.contrib.auth import get_user_model
@@ -13,7 +13,6 @@ from django.contrib.messages import api as django_messages
 from django.contrib.messages import constants
 from django.db import models, router, transaction
 from django.http import HttpRequest
-from django.utils.functional import SimpleLazyObject
 
 from user_messages import cache, validation
 from user_messages.conf import conf
@@ -222,20 +221,92 @@ warning = _shortcut(constants.WARNING, "warning")
 error = _shortcut(constants.ERROR, "error")
 
 
-def get_messages(*, request: HttpRequest | None = None, user: User | None = None) -> list[Any]:
+class LazyList(Sequence[Any]):
+    """A list read on first use: what ``get_messages`` and ``peek_messages`` return.
+
+    Behaves as the list it reads (``len``, iteration, indexing, ``in``, ``==``, and list
+    methods such as ``copy`` or ``append``), and ``isinstance(messages, list)`` holds. Every
+    page view builds one, so it is a small class of its own: Django's ``SimpleLazyObject``
+    cost ten times as much per page.
+    """
+
+    __slots__ = ("_items", "_read")
+
+    def __init__(self, read: Callable[[], list[Any]]) -> None:
+        self._read: Callable[[], list[Any]] | None = read
+        self._items: list[Any] | None = None
+
+    def _list(self) -> list[Any]:
+        items = self._items
+        if items is None:
+            assert self._read is not None
+            items = self._items = self._read()
+            self._read = None  # the request and user are no longer needed
+        return items
+
+    def __len__(self) -> int:
+        return len(self._list())
+
+    def __bool__(self) -> bool:
+        return bool(self._list())
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._list())
+
+    def __reversed__(self) -> Iterator[Any]:
+        return self._list().__reversed__()
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._list()
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._list()[index]
+
+    def __eq__(self, other: object) -> bool:
+        return self._list() == (other._list() if isinstance(other, LazyList) else other)
+
+    __hash__ = None  # type: ignore[assignment]  # unhashable, as a list is
+
+    def __add__(self, other: list[Any]) -> list[Any]:
+        return self._list() + other
+
+    def __radd__(self, other: list[Any]) -> list[Any]:
+        return other + self._list()
+
+    def __repr__(self) -> str:
+        return repr(self._list())
+
+    def __reduce__(self) -> tuple[type[list[Any]], tuple[list[Any]]]:
+        # copy, deepcopy and pickle give the plain list.
+        return list, (self._list(),)
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type[Any]:
+        # isinstance(messages, list) holds, as it did with django-user-messages' lazy list,
+        # without reading: a template debugger inspecting the context consumes nothing.
+        return list
+
+    def __getattr__(self, name: str) -> Any:
+        # The rest of list's interface (copy, append, sort, ...), read first as well.
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self._list(), name)
+
+
+def get_messages(*, request: HttpRequest | None = None, user: User | None = None) -> LazyList:
     """A lazy list: the request's django.contrib.messages, then the user's stored messages.
 
     Nothing runs until the list is used. Using it consumes what it shows: Django's messages
     are marked used and deliver-once messages delivered; sticky ones stay until acknowledged.
     """
     _check_source(request, user)
-    return SimpleLazyObject(lambda: _read(request, user, consume=True))  # type: ignore[return-value]
+    return LazyList(lambda: _read(request, user, consume=True))
 
 
-def peek_messages(*, request: HttpRequest | None = None, user: User | None = None) -> list[Any]:
+def peek_messages(*, request: HttpRequest | None = None, user: User | None = None) -> LazyList:
     """The lazy list ``get_messages`` would give, consuming nothing (for badges and previews)."""
     _check_source(request, user)
-    return SimpleLazyObject(lambda: _read(request, user, consume=False))  # type: ignore[return-value]
+    return LazyList(lambda: _read(request, user, consume=False))
 
 
 def _check_source(request: HttpRequest | None, user: User | None) -> None:
@@ -244,7 +315,7 @@ def _check_source(request: HttpRequest | None, user: User | None) -> None:
 
 
 def _read(request: HttpRequest | None, user: User | None, *, consume: bool) -> list[Any]:
-    from user_messages.models import Message
+    from user_messages.models import Message, deliver_to
 
     messages: list[Any] = []
     recipient = user
@@ -265,7 +336,7 @@ def _read(request: HttpRequest | None, user: User | None, *, consume: bool) -> l
         if not nothing_pending:
             limit = conf.MAX_MESSAGES_PER_READ
             if consume:
-                stored = Message.objects.deliver_to(user_id, limit=limit)
+                stored = deliver_to(user_id, limit=limit)
                 if any(message.deliver_once for message in stored):
                     changed_after_commit([user_id])
             else:
