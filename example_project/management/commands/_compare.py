@@ -32,6 +32,7 @@ DATABASE_KEYS = ("ENGINE", "NAME", "USER", "PASSWORD", "HOST", "PORT", "OPTIONS"
 #: (workload, label) in the order they are printed.
 WORKLOADS = [
     ("raw_select", "raw SQL: the nothing-pending SELECT, cursor.execute"),
+    ("raw_write", "raw SQL: one UPDATE of one row, committed"),
     ("get_messages_empty", "get_messages(user=...), nothing pending"),
     ("page_floor", "page, django.contrib.messages only (floor)"),
     ("page_empty", "logged-in page, nothing pending"),
@@ -209,14 +210,18 @@ def _print_table(
             f"{read['1.1'] / read['ours']:.2f}x",
         )
     )
+    # What a page would cost if the package added nothing but its statements' own time: the
+    # floor plus the raw SELECT, and plus one committed write when it delivers.
+    statements_alone = {
+        "page_empty": raw,
+        "page_five": raw + ms["raw_write"]["ours"],
+    }
     for key, limit in (("page_empty", 1.15), ("page_five", 1.6)):
-        for side in ("ours", "1.1"):
-            overhead = ms[key][side] / ms["page_floor"][side]
-            label = f"{dict(WORKLOADS)[key]} vs floor"
-            if side == "ours":
-                write("  " + target(f"{label} <= x{limit}", overhead <= limit, f"x{overhead:.2f}"))
-            else:
-                write(f"  {label} (1.1, for reference): x{overhead:.2f}")
+        ours, theirs = (ms[key][side] / ms["page_floor"][side] for side in ("ours", "1.1"))
+        label = f"{dict(WORKLOADS)[key]} vs floor <= x{limit}"
+        write("  " + target(label, ours <= limit, f"x{ours:.2f}"))
+        bound = 1 + statements_alone[key] / ms["page_floor"]["ours"]
+        write(f"    1.1: x{theirs:.2f}; floor plus our statements' raw time alone: x{bound:.2f}")
     for key in ("send_id", "send_user"):
         speed = ms[key]["1.1"] / ms[key]["ours"]
         write(
