@@ -138,9 +138,13 @@ def test_lookups_by_user_have_one_index_and_postgresql_one_more_of_pending_messa
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the index is PostgreSQL's only")
 def test_the_pending_index_is_partial_and_migrating_back_drops_it(transactional_db):
     with connection.cursor() as cursor:
-        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'user_pending'")
-        (definition,) = cursor.fetchone()
+        cursor.execute(
+            "SELECT pg_get_indexdef(indexrelid), indisvalid FROM pg_index "
+            "WHERE indexrelid = 'user_pending'::regclass"
+        )
+        definition, valid = cursor.fetchone()
     assert definition.endswith("WHERE (delivered_at IS NULL)")
+    assert valid  # built concurrently, and finished
 
     try:
         migrate([SEED])

@@ -9,6 +9,9 @@
 # index is not in the model's state. Mind it when changing this table on PostgreSQL: operations
 # that rebuild indexes from the state would not know it; tests/test_migrations.py checks that it
 # exists after migrating.
+#
+# Built CONCURRENTLY, outside a transaction, so that upgrading a large table does not block the
+# sends and deliveries of a running site while the index builds.
 
 from typing import Any
 
@@ -23,15 +26,21 @@ PENDING = models.Index(
 
 def add_pending_index(apps: Any, schema_editor: Any) -> None:
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.add_index(apps.get_model("user_messages", "Message"), PENDING)
+        schema_editor.add_index(
+            apps.get_model("user_messages", "Message"), PENDING, concurrently=True
+        )
 
 
 def remove_pending_index(apps: Any, schema_editor: Any) -> None:
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.remove_index(apps.get_model("user_messages", "Message"), PENDING)
+        schema_editor.remove_index(
+            apps.get_model("user_messages", "Message"), PENDING, concurrently=True
+        )
 
 
 class Migration(migrations.Migration):
+    atomic = False  # CREATE INDEX CONCURRENTLY cannot run in a transaction
+
     dependencies = [("user_messages", "0006_user_delivered_at_index_everywhere")]
 
     operations = [migrations.RunPython(add_pending_index, remove_pending_index, elidable=False)]
