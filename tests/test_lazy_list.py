@@ -35,8 +35,9 @@ def test_nothing_is_read_until_the_list_is_used_then_it_is_read_once(
         assert [str(m) for m in reversed(messages)] == ["sticky", "first"]
         assert messages == two_sent
         assert messages.index(two_sent[1]) == 1
-        assert messages + ["x"] == [*two_sent, "x"]
-        assert ["x"] + messages == ["x", *two_sent]
+        # Concatenation is what these two lines test (__add__ and __radd__), not unpacking.
+        assert messages + ["x"] == [*two_sent, "x"]  # noqa: RUF005
+        assert ["x"] + messages == ["x", *two_sent]  # noqa: RUF005
 
 
 def test_each_list_reads_on_its_own_and_consumes_what_it_showed(user, two_sent):
