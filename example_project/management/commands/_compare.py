@@ -37,6 +37,8 @@ WORKLOADS = [
     ("page_floor", "page, django.contrib.messages only (floor)"),
     ("page_empty", "logged-in page, nothing pending"),
     ("page_five", "logged-in page, 5 to deliver"),
+    ("page_raw_empty", "floor page running only our raw SELECT"),
+    ("page_raw_five", "floor page running only our raw SELECT + UPDATE"),
     ("send_id", "api.info(user_id, ...)"),
     ("send_user", "api.info(user, ...)"),
 ]
@@ -210,18 +212,15 @@ def _print_table(
             f"{read['1.1'] / read['ours']:.2f}x",
         )
     )
-    # What a page would cost if the package added nothing but its statements' own time: the
-    # floor plus the raw SELECT, and plus one committed write when it delivers.
-    statements_alone = {
-        "page_empty": raw,
-        "page_five": raw + ms["raw_write"]["ours"],
-    }
+    # What a page would cost if the package added nothing but its statements: the floor page
+    # running our raw SELECT, and one committed write as well when it delivers.
+    bounds = {"page_empty": "page_raw_empty", "page_five": "page_raw_five"}
     for key, limit in (("page_empty", 1.15), ("page_five", 1.6)):
         ours, theirs = (ms[key][side] / ms["page_floor"][side] for side in ("ours", "1.1"))
         label = f"{dict(WORKLOADS)[key]} vs floor <= x{limit}"
         write("  " + target(label, ours <= limit, f"x{ours:.2f}"))
-        bound = 1 + statements_alone[key] / ms["page_floor"]["ours"]
-        write(f"    1.1: x{theirs:.2f}; floor plus our statements' raw time alone: x{bound:.2f}")
+        bound = ms[bounds[key]]["ours"] / ms["page_floor"]["ours"]
+        write(f"    1.1: x{theirs:.2f}; the floor page running only our statements: x{bound:.2f}")
     for key in ("send_id", "send_user"):
         speed = ms[key]["1.1"] / ms[key]["ours"]
         write(
