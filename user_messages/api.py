@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from user_messages.models import Message
 
 __all__ = [
+    "LazyList",
     "acknowledge",
     "acknowledge_all",
     "acknowledge_owned",

@@ -344,8 +344,8 @@ class _HotSelect:
     """The deliverable SELECT of one user as the ORM compiled it, to run again with new values.
 
     Building the query (filters, Q objects, the compiler) costs several times what the database
-    needs to answer it. The ORM compiles it once per connection (each thread has its own) and
-    limit; later reads put the new user id and time in place of the first ones. The SQL stays
+    needs to answer it. The ORM compiles it once per connection (each thread has its own), limit
+    and lock; later reads put the new user id and time in place of the first ones. The SQL stays
     the ORM's: tests compare it with a fresh compile on every backend. The ORM's converters
     (JSON ``meta``, aware datetimes) are applied to each row as ``list(queryset)`` would.
     """
