@@ -42,16 +42,10 @@ TRANSACTION_CONTROL = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT"
 BENCH_USER_PREFIX = "bench-"
 
 
-#: The context processor a page workload adds to Django's: none for the floor.
+#: The context processors a page adds to Django's: the package's, or on a bound page ours below.
 PACKAGE_PROCESSOR = "user_messages.context_processors.messages"
 STATEMENTS_ONLY_PROCESSOR = "__main__.statements_only"
-#: Pages that leave the package's processor out: the floor, and the bounds (statements only).
-PAGE_PROCESSORS: dict[str, tuple[str, ...]] = {
-    "page_floor": (),
-    "page_raw_empty": (STATEMENTS_ONLY_PROCESSOR,),
-    "page_raw_five": (STATEMENTS_ONLY_PROCESSOR,),
-}
-#: What ``statements_only`` runs, set by ``Worker.workload``.
+#: What ``statements_only`` runs, set by ``Worker.workload`` for a bound page.
 _statements: list[Callable[[], None]] = []
 
 
@@ -310,8 +304,10 @@ class Worker:
             raise RuntimeError(f"The page answered {status[0]}.")
         return body.decode()
 
-    def workload(self, name: str) -> tuple[Callable[[], object], Callable[[], object] | None]:
-        """The call to time and the untimed setup before each call."""
+    def workload(
+        self, name: str
+    ) -> tuple[Callable[[], object], Callable[[], object] | None, tuple[str, ...]]:
+        """The call to time, the untimed setup before each call, and the page's processors."""
         from django.db import connection
         from django.utils import timezone
 
@@ -339,7 +335,9 @@ class Worker:
             with connection.cursor() as cursor:
                 cursor.execute(one_write, [now, self.send_user.pk])
 
-        _statements[:] = {"page_raw_empty": [raw], "page_raw_five": [raw, raw_write]}.get(name, [])
+        # The bound pages: the floor page with a processor that runs only these raw statements.
+        bounds = {"page_raw_empty": [raw], "page_raw_five": [raw, raw_write]}
+        _statements[:] = bounds.get(name, [])
         workloads: dict[str, tuple[Callable[[], object], Callable[[], object] | None]] = {
             "raw_select": (raw, None),
             "raw_write": (raw_write, None),
@@ -348,21 +346,25 @@ class Worker:
             "page_floor": (self._view, None),
             "page_empty": (self._view, None),
             "page_five": (self._view, self._five_pending),
-            "page_raw_empty": (self._view, None),
-            "page_raw_five": (self._view, None),
+            **dict.fromkeys(bounds, (self._view, None)),
             "send_id": (lambda: api.info(self.send_user.pk, "One"), None),
             "send_user": (lambda: api.info(self.send_user, "One"), None),
         }
-        return workloads[name]
+        if name == "page_floor":
+            processors: tuple[str, ...] = ()
+        elif name in bounds:
+            processors = (STATEMENTS_ONLY_PROCESSOR,)
+        else:
+            processors = (PACKAGE_PROCESSOR,)
+        return (*workloads[name], processors)
 
     def time(self, name: str, calls: int) -> list[float]:
         """Seconds of each of ``calls`` calls of workload ``name``."""
         from django.test.utils import override_settings
 
-        run, setup = self.workload(name)
-        extra = PAGE_PROCESSORS.get(name, (PACKAGE_PROCESSOR,))
+        run, setup, processors = self.workload(name)
         # Around the whole batch: the engine is rebuilt once, untimed, not per call.
-        with override_settings(TEMPLATES=templates(*extra)):
+        with override_settings(TEMPLATES=templates(*processors)):
             run()  # untimed: the batch starts warm, whatever ran before it
             return _timed(run, setup, calls)
 
