@@ -38,7 +38,7 @@ WORKLOADS = [
     ("page_empty", "logged-in page, nothing pending"),
     ("page_five", "logged-in page, 5 to deliver"),
     ("page_raw_empty", "floor page running only our raw SELECT"),
-    ("page_raw_five", "floor page running only our raw SELECT + UPDATE"),
+    ("page_raw_five", "floor page running only our SELECT + claim of 5"),
     ("send_id", "api.info(user_id, ...)"),
     ("send_user", "api.info(user, ...)"),
 ]
@@ -213,7 +213,7 @@ def _print_table(
         )
     )
     # What a page would cost if the package added nothing but its statements: the floor page
-    # running our raw SELECT, and one committed write as well when it delivers.
+    # running our raw SELECT, or, when it delivers, our SELECT and claiming UPDATE of 5 rows.
     bounds = {"page_empty": "page_raw_empty", "page_five": "page_raw_five"}
     for key, limit in (("page_empty", 1.15), ("page_five", 1.6)):
         ours, theirs = (ms[key][side] / ms["page_floor"][side] for side in ("ours", "1.1"))

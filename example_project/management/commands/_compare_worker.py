@@ -173,6 +173,8 @@ class Worker:
         # read: one user's index pages, always hot, would make the floor look faster than
         # what the database does for the reads it is compared with.
         self.raw_statements = [self._captured_select(user_id) for user_id in self.drained]
+        # The bound of the page that delivers replays what the package sent to deliver 5.
+        self.delivery = self._captured_delivery()
 
     def describe(self) -> dict[str, Any]:
         """What this side runs: package, versions, database."""
@@ -274,21 +276,47 @@ class Worker:
             self.Message(user=self.page_user, level=20, message=f"Pending {n}") for n in range(5)
         )
 
-    def _captured_select(self, user_id: int) -> tuple[str, list[Any]]:
-        """The SQL and parameters of the package's nothing-pending read, as sent to the driver."""
+    def _captured(self, run: Callable[[], object]) -> list[tuple[str, list[Any]]]:
+        """The statements ``run`` sends to the driver and their parameters, as sent.
+
+        Transaction control is left out: a replay runs in autocommit, as the package's reads do.
+        """
         from django.db import connection
 
         executed: list[tuple[str, list[Any]]] = []
 
         def record(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-            executed.append((sql, list(params or ())))
+            if not sql.lstrip().upper().startswith(TRANSACTION_CONTROL):
+                executed.append((sql, list(params or ())))
             return execute(sql, params, many, context)
 
         with connection.execute_wrapper(record):
-            self._get_messages(user_id)
+            run()
+        return executed
+
+    def _captured_select(self, user_id: int) -> tuple[str, list[Any]]:
+        """The SQL and parameters of the package's nothing-pending read, as sent to the driver."""
+        executed = self._captured(lambda: self._get_messages(user_id))
         if len(executed) != 1:
             raise RuntimeError(f"Expected one statement for nothing pending, got {executed!r}.")
         return executed[0]
+
+    def _captured_delivery(
+        self,
+    ) -> tuple[tuple[str, list[Any]], tuple[str, list[Any]], list[int]]:
+        """The package's SELECT and claiming UPDATE delivering 5 to the page user, and the ids."""
+        self._five_pending()
+        pending = self.Message._default_manager.filter(
+            user=self.page_user, delivered_at__isnull=True
+        )
+        ids = sorted(pending.values_list("pk", flat=True))
+        executed = self._captured(lambda: self._get_messages(self.page_user.pk))
+        if len(executed) != 2 or pending.exists():
+            raise RuntimeError(f"Expected two statements delivering 5, got {executed!r}.")
+        # The table stays as generated: its size is what the header reports.
+        self.Message._default_manager.filter(pk__in=ids).delete()
+        select, claim = executed
+        return select, claim, ids
 
     # -- workloads ----------------------------------------------------------------------------
 
@@ -335,8 +363,24 @@ class Worker:
             with connection.cursor() as cursor:
                 cursor.execute(one_write, [now, self.send_user.pk])
 
+        (select_sql, select_params), (claim_sql, claim_params), claimed = self.delivery
+
+        def raw_delivery() -> None:
+            # The package's two statements as it sent them, for the 5 messages that setup has
+            # just stored: the same rows read and claimed, the same commit, no Python of ours.
+            with connection.cursor() as cursor:
+                cursor.execute(select_sql, select_params)
+                read = sorted(row[0] for row in cursor.fetchall())
+                renumber = dict(zip(claimed, read, strict=True))
+                params = [renumber.get(p, p) if type(p) is int else p for p in claim_params]
+                cursor.execute(claim_sql, params)
+                if cursor.description is not None:
+                    cursor.fetchall()
+                if cursor.rowcount != len(claimed):
+                    raise RuntimeError(f"The replayed claim changed {cursor.rowcount} rows.")
+
         # The bound pages: the floor page with a processor that runs only these raw statements.
-        bounds = {"page_raw_empty": [raw], "page_raw_five": [raw, raw_write]}
+        bounds = {"page_raw_empty": [raw], "page_raw_five": [raw_delivery]}
         _statements[:] = bounds.get(name, [])
         workloads: dict[str, tuple[Callable[[], object], Callable[[], object] | None]] = {
             "raw_select": (raw, None),
@@ -346,7 +390,8 @@ class Worker:
             "page_floor": (self._view, None),
             "page_empty": (self._view, None),
             "page_five": (self._view, self._five_pending),
-            **dict.fromkeys(bounds, (self._view, None)),
+            "page_raw_empty": (self._view, None),
+            "page_raw_five": (self._view, self._five_pending),
             "send_id": (lambda: api.info(self.send_user.pk, "One"), None),
             "send_user": (lambda: api.info(self.send_user, "One"), None),
         }
@@ -365,7 +410,10 @@ class Worker:
         run, setup, processors = self.workload(name)
         # Around the whole batch: the engine is rebuilt once, untimed, not per call.
         with override_settings(TEMPLATES=templates(*processors)):
-            run()  # untimed: the batch starts warm, whatever ran before it
+            # Untimed: the batch starts warm, whatever ran before it.
+            if setup is not None:
+                setup()
+            run()
             return _timed(run, setup, calls)
 
     # -- correctness --------------------------------------------------------------------------
