@@ -7,7 +7,13 @@ in a worker thread, and the sends must commit for messages_changed to fire.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import shutil
+import socket as sockets
+import subprocess
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
@@ -15,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
 from channels.layers import BaseChannelLayer, channel_layers
@@ -579,6 +585,107 @@ def test_sends_succeed_and_log_when_the_channel_layer_is_down(
     assert message.message == "Still stored."
     assert [record.getMessage() for record in caplog.records] == [
         f"user_messages: could not announce a change on user_messages.user.{alice.pk}"
+    ]
+
+
+def redis_layer(url: str) -> dict[str, Any]:
+    return {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [url]}}
+    }
+
+
+def groups_of(user: AbstractBaseUser) -> str:
+    """The groups a socket of this user joins, as the consumer's warnings name them."""
+    return str([groups.user_group(user.pk), groups.EVERYONE_GROUP])
+
+
+def other_tasks() -> set[asyncio.Task[Any]]:
+    """The event loop's tasks besides the test's own: a consumer's left behind, if any."""
+    return asyncio.all_tasks() - {asyncio.current_task()}  # type: ignore[operator]
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A Redis of this test's own on a free port (its URL and process), for the test to stop."""
+    if shutil.which("redis-server") is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is not installed: .ci/run needs it")
+        pytest.skip("needs redis-server (apt-get install redis-server)")
+    with sockets.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [
+            *("redis-server", "--port", str(port), "--bind", "127.0.0.1"),
+            *("--save", "", "--appendonly", "no", "--dir", str(tmp_path)),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            sockets.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            assert process.poll() is None, "redis-server exited"
+            assert time.monotonic() < deadline, "Redis did not start within 10 s"
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0", process
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def test_connection_init_closes_1013_when_the_channel_layer_is_down(
+    alice: AbstractBaseUser, settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A port nothing listens on: the layer's receive and the group_add fail to connect.
+    settings.CHANNEL_LAYERS = redis_layer("redis://127.0.0.1:1/0")
+    caplog.set_level(logging.WARNING, logger="user_messages.realtime.consumer")
+
+    async def scenario() -> None:
+        ws = await database_sync_to_async(socket)(alice)
+        assert await ws.connect() == (True, "graphql-transport-ws")
+        await ws.send_json_to({"type": "connection_init"})
+
+        # No connection_ack first: the close is the next frame.
+        assert await closed_with(ws) == (1013, "Try again later")
+        await ws.disconnect()  # raises if the consumer ended with an exception
+        assert other_tasks() == set()
+
+    run(scenario)
+    # Groups it never joined, the socket does not try to leave.
+    assert [record.getMessage() for record in caplog.records] == [
+        "user_messages: the channel layer failed",
+        f"user_messages: could not join {groups_of(alice)}",
+    ]
+
+
+def test_an_acknowledged_socket_closes_1013_when_redis_stops(
+    alice: AbstractBaseUser,
+    settings: Any,
+    caplog: pytest.LogCaptureFixture,
+    redis_server: tuple[str, subprocess.Popen[bytes]],
+) -> None:
+    url, redis = redis_server
+    settings.CHANNEL_LAYERS = redis_layer(url)
+    caplog.set_level(logging.WARNING, logger="user_messages.realtime.consumer")
+
+    async def scenario() -> None:
+        ws = await subscribed(alice)
+        assert await next_count(ws) == 0
+
+        redis.terminate()
+        await sync_to_async(redis.wait)(timeout=10)
+
+        # Left open, the socket would never hear of another change.
+        assert await closed_with(ws) == (1013, "Try again later")
+        await ws.disconnect()  # raises if the consumer ended with an exception
+        assert other_tasks() == set()  # the subscription's task included
+
+    run(scenario)
+    assert [record.getMessage() for record in caplog.records] == [
+        "user_messages: the channel layer failed",
+        f"user_messages: could not leave {groups_of(alice)}",
     ]
 
 

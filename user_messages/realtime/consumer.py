@@ -58,6 +58,9 @@ SUBSCRIBER_EXISTS = 4409  # a subscribe whose id is already running
 TOO_MANY_INIT_REQUESTS = 4429  # a second connection_init
 TRY_AGAIN_LATER = 1013  # the channel layer failed: WebSocket's code that graphql-ws retries
 
+# What this socket's channel-layer receive hands to dispatch when the layer failed.
+_LAYER_FAILED = "user_messages.layer_failed"
+
 #: A subscribe whose query is longer than this gets an error message, unparsed.
 MAX_QUERY_LENGTH = 10_000
 
@@ -206,6 +209,32 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     #: The schema to run; None: graphene-django's GRAPHENE["SCHEMA"].
     schema: Any = None
 
+    #: The channel-layer groups joined, which websocket_disconnect leaves ([] from Channels).
+    groups: list[str]
+    _acknowledged = False
+    _layer_failed = False
+
+    # Channels' __call__ sets channel_receive to the layer's receive and awaits it beside the
+    # client's: an error from it (Redis down) would end the application, which daphne closes
+    # with 1011, a code graphql-ws does not retry. The property hands it _receive_from_layer.
+    @property
+    def channel_receive(self) -> Any:
+        return self._receive_from_layer
+
+    @channel_receive.setter
+    def channel_receive(self, receive: Any) -> None:
+        self._layer_receive = receive
+
+    async def _receive_from_layer(self) -> dict[str, Any]:
+        if self._layer_failed:
+            await asyncio.Future()  # never: the socket closes, and Channels cancels this wait
+        try:
+            return await self._layer_receive()  # type: ignore[no-any-return]
+        except Exception:
+            logger.warning("user_messages: the channel layer failed", exc_info=True)
+            self._layer_failed = True
+            return {"type": _LAYER_FAILED}
+
     async def connect(self) -> None:
         headers = dict(self.scope.get("headers", []))
         origin = headers.get(b"origin", b"").decode("latin-1") or None
@@ -224,6 +253,18 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             return
         await self.accept(subprotocol=GRAPHQL_TRANSPORT_WS)
         self._init_timeout = asyncio.create_task(self._close_unless_initialised())
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        # Channels' own raises if a group_discard fails (Redis down) and never calls
+        # disconnect: leave the groups here, a failure logged, then let it finish with none.
+        groups = self.groups
+        self.groups = []
+        try:
+            for group in groups:
+                await self.channel_layer.group_discard(group, self.channel_name)
+        except Exception:
+            logger.warning("user_messages: could not leave %s", groups, exc_info=True)
+        await super().websocket_disconnect(message)
 
     async def disconnect(self, code: int) -> None:
         self._stop()
@@ -279,15 +320,19 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self._close(FORBIDDEN, "Forbidden")
             return
         if self.channel_layer is not None:
-            # Channels' websocket_disconnect discards self.groups on close.
-            self.groups = [user_group(user.pk), EVERYONE_GROUP]
+            groups = [user_group(user.pk), EVERYONE_GROUP]
             try:
-                for group in self.groups:
+                for group in groups:
                     await self.channel_layer.group_add(group, self.channel_name)
+                    self.groups.append(group)
             except Exception:
                 # Without its groups the socket would never hear of a change: close it with
                 # 1013, which graphql-ws retries (unlike 1011 and 4500), not serve stale counts.
-                logger.warning("user_messages: could not join %s", self.groups, exc_info=True)
+                logger.warning("user_messages: could not join %s", groups, exc_info=True)
+                await self._close(TRY_AGAIN_LATER, "Try again later")
+                return
+            if self._layer_failed:
+                # Joined, but this socket's receive from the layer failed before: as deaf.
                 await self._close(TRY_AGAIN_LATER, "Try again later")
                 return
         self._acknowledged = True
@@ -416,6 +461,12 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             # thread-sensitive thread; a wake-up touches no connection, and a broadcast wakes
             # every socket of the process at once, so that hop would serialise them all.
             await self.user_messages_changed(message)
+            return
+        if message["type"] == _LAYER_FAILED:
+            # Acknowledged, the socket would stop hearing of changes: closed as at a failed
+            # join. Before that, connection_init closes it.
+            if self._acknowledged:
+                await self._close(TRY_AGAIN_LATER, "Try again later")
             return
         await super().dispatch(message)
 
