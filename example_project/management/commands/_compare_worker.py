@@ -173,7 +173,9 @@ class Worker:
         # read: one user's index pages, always hot, would make the floor look faster than
         # what the database does for the reads it is compared with.
         self.raw_statements = [self._captured_select(user_id) for user_id in self.drained]
-        # The bound of the page that delivers replays what the package sent to deliver 5.
+        # The bound pages replay what the package sends for the page's user: its read with
+        # nothing pending, and its two statements delivering 5.
+        self.page_select = self._captured_select(self.page_user.pk)
         self.delivery = self._captured_delivery()
 
     def describe(self) -> dict[str, Any]:
@@ -344,11 +346,13 @@ class Worker:
         drained = itertools.cycle(self.drained)
         raw_statements = itertools.cycle(self.raw_statements)
 
-        def raw() -> None:
-            sql, params = next(raw_statements)
+        def select(statement: tuple[str, list[Any]]) -> None:
             with connection.cursor() as cursor:
-                cursor.execute(sql, params)
+                cursor.execute(*statement)
                 cursor.fetchall()
+
+        def raw() -> None:
+            select(next(raw_statements))
 
         users = self.user_model._meta
         qn = connection.ops.quote_name
@@ -380,7 +384,10 @@ class Worker:
                     raise RuntimeError(f"The replayed claim changed {cursor.rowcount} rows.")
 
         # The bound pages: the floor page with a processor that runs only these raw statements.
-        bounds = {"page_raw_empty": [raw], "page_raw_five": [raw_delivery]}
+        bounds = {
+            "page_raw_empty": [lambda: select(self.page_select)],
+            "page_raw_five": [raw_delivery],
+        }
         _statements[:] = bounds.get(name, [])
         workloads: dict[str, tuple[Callable[[], object], Callable[[], object] | None]] = {
             "raw_select": (raw, None),
