@@ -13,6 +13,8 @@ import os
 import shutil
 import socket as sockets
 import subprocess
+import sys
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -37,7 +39,7 @@ from tests.schema import operation
 from tests.test_optional_graphql import last_line_printed_by
 from user_messages import api
 from user_messages.models import Message
-from user_messages.realtime import groups
+from user_messages.realtime import consumer, groups
 from user_messages.realtime.consumer import GraphQLWSConsumer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -687,6 +689,119 @@ def test_an_acknowledged_socket_closes_1013_when_redis_stops(
         "user_messages: the channel layer failed",
         f"user_messages: could not leave {groups_of(alice)}",
     ]
+
+
+@pytest.fixture
+def left_pending(monkeypatch: pytest.MonkeyPatch) -> list[set[asyncio.Task[Any]]]:
+    """Per instance that ends, the tasks it started that were still pending as it ended."""
+    noted: list[set[asyncio.Task[Any]]] = []
+    inner = APPLICATION
+
+    async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        before = asyncio.all_tasks()
+        try:
+            await inner(scope, receive, send)
+        finally:
+            # Here, not once the test's await of the instance returns: that is later, and a
+            # task that is only cancelled might have ended by then.
+            noted.append(asyncio.all_tasks() - before)
+
+    monkeypatch.setattr(sys.modules[__name__], "APPLICATION", application)
+    return noted
+
+
+async def opened(user: AbstractBaseUser) -> WebsocketCommunicator:
+    """A socket accepted, no connection_init yet: its init timeout runs."""
+    ws = await database_sync_to_async(socket)(user)
+    assert await ws.connect() == (True, "graphql-transport-ws")
+    return ws
+
+
+async def two_subscriptions(user: AbstractBaseUser) -> WebsocketCommunicator:
+    ws = await subscribed(user, "1")
+    assert await next_count(ws, "1") == 0
+    await ws.send_json_to({"type": "subscribe", "id": "2", "payload": COUNT_CHANGED})
+    assert await next_count(ws, "2") == 0
+    return ws
+
+
+@pytest.mark.parametrize("start", [opened, two_subscriptions])
+def test_an_instance_cancelled_at_shutdown_ends_with_no_task_of_its_own_pending(
+    alice: AbstractBaseUser,
+    left_pending: list[set[asyncio.Task[Any]]],
+    start: Callable[[AbstractBaseUser], Awaitable[WebsocketCommunicator]],
+) -> None:
+    # daphne cancels every application instance when it stops, and Channels then calls no
+    # disconnect(): a task left pending is destroyed with the loop, which logs "Task was
+    # destroyed but it is pending!". tests/test_realtime_e2e.py stops daphne for real.
+    async def scenario() -> None:
+        ws = await start(alice)
+        assert other_tasks() - {ws.future}  # the consumer's own tasks run
+
+        ws.future.cancel()
+        await asyncio.wait([ws.future])
+
+        assert ws.future.cancelled()  # the cancellation is not swallowed
+        assert left_pending == [set()]
+
+    run(scenario)
+
+
+def test_an_instance_that_fails_ends_with_no_task_of_its_own_pending(
+    alice: AbstractBaseUser, left_pending: list[set[asyncio.Task[Any]]]
+) -> None:
+    async def scenario() -> None:
+        ws = await two_subscriptions(alice)
+
+        # A group message no handler takes: Channels' dispatch raises, the instance fails.
+        layer = channel_layers["default"]
+        await layer.group_send(groups.user_group(alice.pk), {"type": "no.such.handler"})
+        await asyncio.wait([ws.future])
+
+        assert isinstance(ws.future.exception(), ValueError)
+        assert left_pending == [set()]
+
+    run(scenario)
+
+
+def test_a_read_in_flight_when_the_instance_is_cancelled_ends_with_it(
+    alice: AbstractBaseUser,
+    left_pending: list[set[asyncio.Task[Any]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The process's shared count read, in flight when daphne stops, ends with the sockets it
+    # reads for: left waiting for its query, it would be destroyed pending with the loop.
+    reading, release = threading.Event(), threading.Event()
+    pending_counts = consumer._pending_counts
+
+    def slow_pending_counts(user_ids: list[Any]) -> dict[Any, int]:
+        reading.set()
+        release.wait(timeout=10)
+        return pending_counts(user_ids)
+
+    async def scenario() -> None:
+        ws = await subscribed(alice)
+        assert await next_count(ws) == 0
+        monkeypatch.setattr(consumer, "_pending_counts", slow_pending_counts)
+        layer = channel_layers["default"]
+        await layer.group_send(groups.user_group(alice.pk), {"type": groups.CHANGED})
+        assert await asyncio.to_thread(reading.wait, 5)  # the re-read waits on its query
+
+        try:
+            ws.future.cancel()
+            await asyncio.wait([ws.future])
+
+            assert ws.future.cancelled()
+            assert left_pending == [set()]
+        finally:
+            release.set()  # the query's thread runs on: this test's own thread, which run() needs
+
+        # The reader cancelled, a socket opened afterwards starts a read of its own.
+        ws = await subscribed(alice)
+        assert await next_count(ws) == 0
+        await ws.disconnect()
+
+    run(scenario)
 
 
 def test_sends_succeed_without_a_channel_layer(alice: AbstractBaseUser, settings: Any) -> None:

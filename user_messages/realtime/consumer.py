@@ -17,7 +17,8 @@ import itertools
 import json
 import logging
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
+from inspect import isawaitable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,8 +32,9 @@ from graphql import (
     GraphQLError,
     GraphQLSchema,
     OperationType,
+    create_source_event_stream,
+    execute,
     parse,
-    subscribe,
     validate,
 )
 from graphql.utilities import get_operation_ast
@@ -131,13 +133,26 @@ class _CountReader:
     def __init__(self) -> None:
         self._waiting: dict[Any, list[asyncio.Future[int]]] = {}
         self._reading: asyncio.Task[None] | None = None
+        self._callers = 0  # count() calls not returned yet
 
     async def count(self, user_id: Any) -> int:
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(user_id, []).append(future)
         if self._reading is None:
             self._reading = asyncio.create_task(self._read_all())
-        return await future
+        reading = self._reading
+        self._callers += 1
+        try:
+            return await future
+        finally:
+            self._callers -= 1
+            if not self._callers and not reading.done():
+                # No caller waits any more (cancelled: all at once when daphne stops). The read
+                # serves no one, and left running it would outlive their sockets and be
+                # destroyed pending with the event loop. A caller from now on starts a new read.
+                self._reading = None
+                reading.cancel()
+                await asyncio.wait([reading])
 
     async def _read_all(self) -> None:
         try:
@@ -160,7 +175,8 @@ class _CountReader:
                         if not future.done():
                             future.set_result(counts.get(user_id, 0))
         finally:
-            self._reading = None
+            if self._reading is asyncio.current_task():
+                self._reading = None
 
 
 _count_readers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _CountReader] = (
@@ -214,6 +230,27 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     _acknowledged = False
     _layer_failed = False
 
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # However the instance ends: the client's disconnect, an exception, or a cancel.
+            # daphne cancels every instance when it stops, and Channels then calls no
+            # disconnect(): a task left pending would be destroyed with the event loop ("Task
+            # was destroyed but it is pending!"). Awaited, so they end before the instance.
+            tasks = list(self._tasks)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """A task of this socket's: __call__ cancels and awaits it when the instance ends."""
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
     # Channels' __call__ sets channel_receive to the layer's receive and awaits it beside the
     # client's: an error from it (Redis down) would end the application, which daphne closes
     # with 1011, a code graphql-ws does not retry. The property hands it _receive_from_layer.
@@ -252,7 +289,7 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self.close(code=SUBPROTOCOL_NOT_ACCEPTABLE)
             return
         await self.accept(subprotocol=GRAPHQL_TRANSPORT_WS)
-        self._init_timeout = asyncio.create_task(self._close_unless_initialised())
+        self._init_timeout = self._spawn(self._close_unless_initialised())
 
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:
         # Channels' own raises if a group_discard fails (Redis down) and never calls
@@ -266,17 +303,11 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             logger.warning("user_messages: could not leave %s", groups, exc_info=True)
         await super().websocket_disconnect(message)
 
-    async def disconnect(self, code: int) -> None:
-        self._stop()
-
     def _stop(self) -> None:
-        timeout = getattr(self, "_init_timeout", None)
-        if timeout is not None:
-            timeout.cancel()
-        for task in getattr(self, "_subscriptions", {}).values():
+        """Closing: stop the init timeout and the subscriptions, so nothing more is sent."""
+        for task in self._tasks:
             task.cancel()
-        if hasattr(self, "_subscriptions"):
-            self._subscriptions.clear()
+        self._subscriptions.clear()
 
     async def _close(self, code: int, reason: str) -> None:
         self._stop()
@@ -379,7 +410,7 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         if isinstance(result, ExecutionResult):
             await self._send_errors(operation_id, result.errors or [])
             return
-        task = asyncio.create_task(self._run(operation_id, result))
+        task = self._spawn(self._run(operation_id, result))
         self._subscriptions[operation_id] = task
 
     async def _on_complete(self, message: dict[str, Any]) -> None:
@@ -414,14 +445,38 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 f"This WebSocket serves subscriptions only, got a {operation.operation.value}: "
                 "send queries and mutations with HTTP POST to the GraphQL view."
             )
-        result = await subscribe(
+        variables = payload.get("variables")
+        events = await create_source_event_stream(
             schema,
             document,
             context_value=self._context,
-            variable_values=payload.get("variables"),
+            variable_values=variables,
             operation_name=operation_name,
         )
-        return result
+        if isinstance(events, ExecutionResult):
+            return events
+
+        # What graphql-core's subscribe() returns, but run in the task that iterates it:
+        # subscribe() waits for each event in two tasks of its own, which it cancels at the end
+        # but does not await, so they could outlive the socket.
+        async def results() -> AsyncIterator[ExecutionResult]:
+            try:
+                async for event in events:
+                    result = execute(
+                        schema,
+                        document,
+                        event,
+                        context_value=self._context,
+                        variable_values=variables,
+                        operation_name=operation_name,
+                    )
+                    yield await result if isawaitable(result) else result
+            finally:
+                aclose = getattr(events, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+
+        return results()
 
     def _schema(self) -> GraphQLSchema:
         schema = self.schema
