@@ -305,8 +305,11 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     def _stop(self) -> None:
         """Closing: stop the init timeout and the subscriptions, so nothing more is sent."""
+        current = asyncio.current_task()
         for task in self._tasks:
-            task.cancel()
+            # The init timeout closes the socket itself: cancelled, it could not send the close.
+            if task is not current:
+                task.cancel()
         self._subscriptions.clear()
 
     async def _close(self, code: int, reason: str) -> None:
