@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
@@ -688,6 +689,65 @@ def test_an_acknowledged_socket_closes_1013_when_redis_stops(
     assert [record.getMessage() for record in caplog.records] == [
         "user_messages: the channel layer failed",
         f"user_messages: could not leave {groups_of(alice)}",
+    ]
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+def test_a_socket_open_longer_than_group_expiry_still_hears_of_sends(
+    alice: AbstractBaseUser, settings: Any, request: pytest.FixtureRequest, backend: str
+) -> None:
+    # Layers drop a group member group_expiry seconds after it joined (a day by default): a
+    # socket open longer than that must join again, or it stops hearing of changes silently.
+    if backend == "memory":
+        settings.CHANNEL_LAYERS = {
+            "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {}}
+        }
+    else:
+        url, _ = request.getfixturevalue("redis_server")
+        settings.CHANNEL_LAYERS = redis_layer(url)
+    settings.CHANNEL_LAYERS["default"]["CONFIG"]["group_expiry"] = 2
+
+    async def scenario() -> None:
+        ws = await subscribed(alice)
+        assert await next_count(ws) == 0
+
+        await asyncio.sleep(5)  # two and a half group_expiry
+        await send(alice, "After a long while.")
+        assert await next_count(ws) == 1
+        await ws.disconnect()
+
+    run(scenario)
+
+
+def test_a_socket_that_cannot_join_again_closes_1013(
+    alice: AbstractBaseUser,
+    settings: Any,
+    caplog: pytest.LogCaptureFixture,
+    redis_server: tuple[str, subprocess.Popen[bytes]],
+) -> None:
+    # Redis out of memory refuses what adds data (ZADD: joining a group) but still serves what
+    # takes it away (the socket's receive): the socket keeps its ears until the membership
+    # expires, then would go deaf without a word.
+    url, _ = redis_server
+    settings.CHANNEL_LAYERS = redis_layer(url)
+    settings.CHANNEL_LAYERS["default"]["CONFIG"]["group_expiry"] = 2
+    caplog.set_level(logging.WARNING, logger="user_messages.realtime.consumer")
+
+    async def scenario() -> None:
+        ws = await subscribed(alice)
+        assert await next_count(ws) == 0
+
+        full = redis.Redis.from_url(url)
+        await sync_to_async(full.config_set)("maxmemory-policy", "noeviction")
+        await sync_to_async(full.config_set)("maxmemory", 1)
+
+        assert await closed_with(ws) == (1013, "Try again later")
+        await ws.disconnect()
+
+    run(scenario)
+    # Removing data is allowed: the socket leaves its groups as it closes.
+    assert [record.getMessage() for record in caplog.records] == [
+        f"user_messages: could not join {groups_of(alice)} again",
     ]
 
 

@@ -63,6 +63,9 @@ TRY_AGAIN_LATER = 1013  # the channel layer failed: WebSocket's code that graphq
 # What this socket's channel-layer receive hands to dispatch when the layer failed.
 _LAYER_FAILED = "user_messages.layer_failed"
 
+#: Channels' and channels_redis' default ``group_expiry``, for a layer that has none.
+DEFAULT_GROUP_EXPIRY = 86400
+
 #: A subscribe whose query is longer than this gets an error message, unparsed.
 MAX_QUERY_LENGTH = 10_000
 
@@ -369,8 +372,26 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 # Joined, but this socket's receive from the layer failed before: as deaf.
                 await self._close(TRY_AGAIN_LATER, "Try again later")
                 return
+            self._spawn(self._stay_in(groups))
         self._acknowledged = True
         await self.send_json({"type": "connection_ack"})
+
+    async def _stay_in(self, groups: list[str]) -> None:
+        """Join ``groups`` again each half ``group_expiry``, for as long as the socket is open."""
+        # A channel layer drops a member group_expiry seconds after it joined (a day by default),
+        # which is how it forgets sockets that never left. A socket open longer than that would
+        # stop hearing of changes without a word; joining again renews the membership.
+        period = max(getattr(self.channel_layer, "group_expiry", DEFAULT_GROUP_EXPIRY) / 2, 1)
+        while True:
+            await asyncio.sleep(period)
+            try:
+                for group in groups:
+                    await self.channel_layer.group_add(group, self.channel_name)
+            except Exception:
+                # As at connection_init: a socket that cannot stay in its groups would go deaf.
+                logger.warning("user_messages: could not join %s again", groups, exc_info=True)
+                await self._close(TRY_AGAIN_LATER, "Try again later")
+                return
 
     async def _on_ping(self, message: dict[str, Any]) -> None:
         await self.send_json({"type": "pong"})
