@@ -31,6 +31,13 @@ DEBUG = os.environ.get("DJANGO_DEBUG", "true").lower() in {"1", "true", "yes", "
 ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
 
 
+def _option(value: str) -> str | bool | int:
+    """A query value as Django's database OPTIONS expect it: true/false and numbers typed."""
+    if value.lower() in {"true", "false"}:
+        return value.lower() == "true"
+    return int(value) if value.isdigit() else value
+
+
 def database_from_url(url: str) -> dict[str, Any]:
     """Turn a ``DATABASE_URL`` (postgres:// or sqlite://) into a ``DATABASES`` entry."""
     parts = urlsplit(url)
@@ -42,8 +49,8 @@ def database_from_url(url: str) -> dict[str, Any]:
             "PASSWORD": unquote(parts.password or ""),
             "HOST": parts.hostname or "",
             "PORT": str(parts.port or ""),
-            # e.g. ?sslmode=require
-            "OPTIONS": dict(parse_qsl(parts.query)),
+            # e.g. ?sslmode=require, or ?server_side_binding=true&prepare_threshold=5
+            "OPTIONS": {key: _option(value) for key, value in parse_qsl(parts.query)},
         }
     if parts.scheme == "sqlite":
         # sqlite:////abs/path.sqlite3 is absolute, sqlite:///rel.sqlite3 relative, as usual.

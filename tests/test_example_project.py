@@ -208,3 +208,22 @@ def test_the_expiring_demo_message_is_sticky_so_it_shows_until_it_expires(
     )
 
     assert seen == [False, pytest.approx(86400, abs=5)]
+
+
+def test_database_url_query_gives_typed_options() -> None:
+    # Django checks server_side_binding with "is True", and psycopg needs an int threshold.
+    from example_project.settings import database_from_url
+
+    url = (
+        "postgres://user:secret@db.example:5433/app"
+        "?sslmode=require&server_side_binding=true&prepare_threshold=5"
+    )
+    assert database_from_url(url) == {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": "app",
+        "USER": "user",
+        "PASSWORD": "secret",
+        "HOST": "db.example",
+        "PORT": "5433",
+        "OPTIONS": {"sslmode": "require", "server_side_binding": True, "prepare_threshold": 5},
+    }
