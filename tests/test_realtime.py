@@ -591,9 +591,12 @@ def test_sends_succeed_and_log_when_the_channel_layer_is_down(
     ]
 
 
-def redis_layer(url: str) -> dict[str, Any]:
+def redis_layer(url: str, **config: Any) -> dict[str, Any]:
     return {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [url]}}
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [url], **config},
+        }
     }
 
 
@@ -669,7 +672,7 @@ def test_an_acknowledged_socket_closes_1013_when_redis_stops(
     caplog: pytest.LogCaptureFixture,
     redis_server: tuple[str, subprocess.Popen[bytes]],
 ) -> None:
-    url, redis = redis_server
+    url, server = redis_server
     settings.CHANNEL_LAYERS = redis_layer(url)
     caplog.set_level(logging.WARNING, logger="user_messages.realtime.consumer")
 
@@ -677,8 +680,8 @@ def test_an_acknowledged_socket_closes_1013_when_redis_stops(
         ws = await subscribed(alice)
         assert await next_count(ws) == 0
 
-        redis.terminate()
-        await sync_to_async(redis.wait)(timeout=10)
+        server.terminate()
+        await sync_to_async(server.wait)(timeout=10)
 
         # Left open, the socket would never hear of another change.
         assert await closed_with(ws) == (1013, "Try again later")
@@ -700,12 +703,14 @@ def test_a_socket_open_longer_than_group_expiry_still_hears_of_sends(
     # socket open longer than that must join again, or it stops hearing of changes silently.
     if backend == "memory":
         settings.CHANNEL_LAYERS = {
-            "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {}}
+            "default": {
+                "BACKEND": "channels.layers.InMemoryChannelLayer",
+                "CONFIG": {"group_expiry": 2},
+            }
         }
     else:
         url, _ = request.getfixturevalue("redis_server")
-        settings.CHANNEL_LAYERS = redis_layer(url)
-    settings.CHANNEL_LAYERS["default"]["CONFIG"]["group_expiry"] = 2
+        settings.CHANNEL_LAYERS = redis_layer(url, group_expiry=2)
 
     async def scenario() -> None:
         ws = await subscribed(alice)
@@ -729,8 +734,7 @@ def test_a_socket_that_cannot_join_again_closes_1013(
     # takes it away (the socket's receive): the socket keeps its ears until the membership
     # expires, then would go deaf without a word.
     url, _ = redis_server
-    settings.CHANNEL_LAYERS = redis_layer(url)
-    settings.CHANNEL_LAYERS["default"]["CONFIG"]["group_expiry"] = 2
+    settings.CHANNEL_LAYERS = redis_layer(url, group_expiry=2)
     caplog.set_level(logging.WARNING, logger="user_messages.realtime.consumer")
 
     async def scenario() -> None:

@@ -359,9 +359,7 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         if self.channel_layer is not None:
             groups = [user_group(user.pk), EVERYONE_GROUP]
             try:
-                for group in groups:
-                    await self.channel_layer.group_add(group, self.channel_name)
-                    self.groups.append(group)
+                await self._join(groups)
             except Exception:
                 # Without its groups the socket would never hear of a change: close it with
                 # 1013, which graphql-ws retries (unlike 1011 and 4500), not serve stale counts.
@@ -385,13 +383,19 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         while True:
             await asyncio.sleep(period)
             try:
-                for group in groups:
-                    await self.channel_layer.group_add(group, self.channel_name)
+                await self._join(groups)
             except Exception:
                 # As at connection_init: a socket that cannot stay in its groups would go deaf.
                 logger.warning("user_messages: could not join %s again", groups, exc_info=True)
                 await self._close(TRY_AGAIN_LATER, "Try again later")
                 return
+
+    async def _join(self, groups: list[str]) -> None:
+        """Join (or join again) ``groups``; ``self.groups``, which the socket leaves, lists each."""
+        for group in groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+            if group not in self.groups:
+                self.groups.append(group)
 
     async def _on_ping(self, message: dict[str, Any]) -> None:
         await self.send_json({"type": "pong"})
