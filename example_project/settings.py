@@ -108,9 +108,20 @@ if os.environ.get("REDIS_URL"):
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                # redis-py's pool refuses a 101st concurrent command by default ("Too many
-                # connections"), which a burst of sockets joining their groups reaches.
-                "hosts": [{"address": os.environ["REDIS_URL"], "max_connections": 1000}],
+                # max_connections: redis-py's pool refuses a 101st concurrent command by
+                # default ("Too many connections"), which a burst of sockets joining their
+                # groups reaches. socket_timeout: channels_redis waits for messages in blocking
+                # reads of 5 s, and redis-py 8 gives up reading after 5 s by default, just as
+                # Redis answers "nothing yet": the idle socket closed with "Timeout reading"
+                # (check user_messages.W001). Any value above 5 s works; it also bounds how long
+                # a read waits on a Redis that vanished without closing the connection.
+                "hosts": [
+                    {
+                        "address": os.environ["REDIS_URL"],
+                        "max_connections": 1000,
+                        "socket_timeout": 10,
+                    }
+                ],
                 # channels_redis counts its capacity (default 100) over all the sockets of one
                 # process together, and drops what exceeds it: a broadcast to 2,000 sockets
                 # lost a third of its wake-ups. Keep it above the sockets one process serves.
