@@ -8,6 +8,7 @@ local demo only:
 - ``DJANGO_ALLOWED_HOSTS``: comma-separated, default ``localhost,127.0.0.1,[::1]``.
 - ``DATABASE_URL``: ``postgres://USER:PASSWORD@HOST:PORT/NAME`` or ``sqlite:////absolute/path``;
   unset, the demo uses ``example_project/db.sqlite3``.
+- ``DATABASE_TRANSACTION_POOLING``: ``true`` when DATABASE_URL is a pooler in transaction mode.
 """
 
 from __future__ import annotations
@@ -71,6 +72,13 @@ else:
 # doubled its throughput once connections were kept (DJANGO_CONN_MAX_AGE=0 turns this off).
 DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("DJANGO_CONN_MAX_AGE", "60"))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Behind PgBouncer (or another pooler) in transaction mode, DATABASE_TRANSACTION_POOLING=true:
+# a server-side cursor (QuerySet.iterator()) would outlive the transaction that owns it.
+# Prepared statements stay off as Django leaves them (no prepare_threshold in DATABASE_URL)
+# unless the pooler tracks them (PgBouncer 1.21+ with max_prepared_statements).
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = os.environ.get(
+    "DATABASE_TRANSACTION_POOLING", ""
+).lower() in {"1", "true", "yes", "on"}
 
 INSTALLED_APPS = [
     # First, so that `runserver` serves ASGI: HTTP and the WebSocket of live updates.
