@@ -393,7 +393,8 @@ class RealtimeBench:
                 f"transactions ({now['statements'] - counted[number]['statements']} statements) "
                 f"during the broadcast; {now['opened']} database connections opened since it "
                 f"started, {now['open']} open now, at most {peak.by_process.get(number, 0)} at "
-                "once during the broadcast (pg_stat_activity)"
+                "once during the broadcast (pg_stat_activity; behind a pooler it sees the "
+                "pooler's connections instead)"
             )
         time.sleep(1)
         closed = []
