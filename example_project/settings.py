@@ -8,6 +8,7 @@ local demo only:
 - ``DJANGO_ALLOWED_HOSTS``: comma-separated, default ``localhost,127.0.0.1,[::1]``.
 - ``DATABASE_URL``: ``postgres://USER:PASSWORD@HOST:PORT/NAME`` or ``sqlite:////absolute/path``;
   unset, the demo uses ``example_project/db.sqlite3``.
+- ``DATABASE_TRANSACTION_POOLING``: ``true`` when DATABASE_URL is a pooler in transaction mode.
 """
 
 from __future__ import annotations
@@ -71,6 +72,13 @@ else:
 # doubled its throughput once connections were kept (DJANGO_CONN_MAX_AGE=0 turns this off).
 DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("DJANGO_CONN_MAX_AGE", "60"))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Behind PgBouncer (or another pooler) in transaction mode, DATABASE_TRANSACTION_POOLING=true:
+# a server-side cursor (QuerySet.iterator()) would outlive the transaction that owns it.
+# Prepared statements stay off as Django leaves them (no prepare_threshold in DATABASE_URL)
+# unless the pooler tracks them (PgBouncer 1.21+ with max_prepared_statements).
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = os.environ.get(
+    "DATABASE_TRANSACTION_POOLING", ""
+).lower() in {"1", "true", "yes", "on"}
 
 INSTALLED_APPS = [
     # First, so that `runserver` serves ASGI: HTTP and the WebSocket of live updates.
@@ -108,9 +116,20 @@ if os.environ.get("REDIS_URL"):
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                # redis-py's pool refuses a 101st concurrent command by default ("Too many
-                # connections"), which a burst of sockets joining their groups reaches.
-                "hosts": [{"address": os.environ["REDIS_URL"], "max_connections": 1000}],
+                # max_connections: redis-py's pool refuses a 101st concurrent command by
+                # default ("Too many connections"), which a burst of sockets joining their
+                # groups reaches. socket_timeout: channels_redis waits for messages in blocking
+                # reads of 5 s, and redis-py 8 gives up reading after 5 s by default, just as
+                # Redis answers "nothing yet": the idle socket closed with "Timeout reading"
+                # (check user_messages.W001). Any value above 5 s works; it also bounds how long
+                # a read waits on a Redis that vanished without closing the connection.
+                "hosts": [
+                    {
+                        "address": os.environ["REDIS_URL"],
+                        "max_connections": 1000,
+                        "socket_timeout": 10,
+                    }
+                ],
                 # channels_redis counts its capacity (default 100) over all the sockets of one
                 # process together, and drops what exceeds it: a broadcast to 2,000 sockets
                 # lost a third of its wake-ups. Keep it above the sockets one process serves.

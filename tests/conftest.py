@@ -8,6 +8,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Permission
 from django.test import Client
 
+from tests.pgbouncer import django_db_setup  # noqa: F401 (TEST_PGBOUNCER=1: through PgBouncer)
+
 
 @pytest.fixture
 def make_user(db: None) -> Callable[..., AbstractBaseUser]:

@@ -32,6 +32,11 @@ elif TEST_DATABASE == "postgresql":
         # The tuning the README's Performance section suggests: psycopg 3 binds parameters on
         # the server and prepares a statement once it has run five times on a connection.
         DATABASES["default"]["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 5}
+    if os.environ.get("TEST_PGBOUNCER"):
+        # What Django needs behind a pooler in transaction mode (README, Deploying live
+        # updates): a server-side cursor of .iterator() outlives the transaction otherwise.
+        # tests/pgbouncer.py starts PgBouncer and points the connections at it.
+        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 elif TEST_DATABASE == "mariadb":
     DATABASES = {
         "default": {

@@ -595,7 +595,8 @@ def redis_layer(url: str, **config: Any) -> dict[str, Any]:
     return {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [url], **config},
+            # As README recommends: redis-py 8 would time out channels_redis's 5 s reads.
+            "CONFIG": {"hosts": [{"address": url, "socket_timeout": 10}], **config},
         }
     }
 

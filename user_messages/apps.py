@@ -30,3 +30,4 @@ class UserMessagesConfig(AppConfig):
 
         checks.register(user_messages_checks.check_context_processors, checks.Tags.templates)
         checks.register(user_messages_checks.check_settings)
+        checks.register(user_messages_checks.check_channel_layers)

@@ -1,4 +1,4 @@
-"""System checks: the context processor's position and the USER_MESSAGES setting."""
+"""System checks: the context processor's position, USER_MESSAGES and the channel layer."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
 from django.template import engines
 from django.template.backends.django import DjangoTemplates
+from django.utils.module_loading import import_string
 
 from user_messages.conf import DEFAULTS
 
@@ -109,3 +110,45 @@ def check_settings(**kwargs: Any) -> list[checks.CheckMessage]:
                 )
             )
     return errors
+
+
+def check_channel_layers(**kwargs: Any) -> list[checks.CheckMessage]:
+    """A channels_redis connection must wait longer than the layer's own blocking reads."""
+    layers = getattr(settings, "CHANNEL_LAYERS", None)
+    if not isinstance(layers, dict):
+        return []
+    try:
+        from channels_redis.core import RedisChannelLayer
+        from channels_redis.utils import create_pool, decode_hosts
+    except ImportError:
+        return []
+    warnings: list[checks.CheckMessage] = []
+    for alias, layer in layers.items():
+        try:
+            backend = import_string(layer["BACKEND"])
+            config = layer.get("CONFIG") or {}
+            if not (isinstance(backend, type) and issubclass(backend, RedisChannelLayer)):
+                continue
+            # The connection redis-py would open, with its defaults for what is not set (no
+            # socket is opened): redis-py 8 reads with a 5 s timeout unless told otherwise.
+            hosts = [
+                create_pool(host).make_connection() for host in decode_hosts(config.get("hosts"))
+            ]
+        except Exception:
+            continue  # Channels reports a layer it cannot build; say nothing we cannot know.
+        blocking: float = getattr(backend, "brpop_timeout", 5)  # seconds, a class attribute
+        for number, connection in enumerate(hosts):
+            timeout = connection.socket_timeout
+            if timeout is not None and timeout <= blocking:
+                warnings.append(
+                    checks.Warning(
+                        f"CHANNEL_LAYERS[{alias!r}] host {number}: redis-py gives up reading "
+                        f"after {timeout} s (socket_timeout), but channels_redis waits up to "
+                        f"{blocking} s for a socket's messages, so idle WebSockets close with "
+                        "'Timeout reading'.",
+                        hint='Set "socket_timeout": 10 in the host\'s dict, e.g. {"address": '
+                        '"redis://127.0.0.1:6379/0", "socket_timeout": 10}.',
+                        id="user_messages.W001",
+                    )
+                )
+    return warnings

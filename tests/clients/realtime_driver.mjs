@@ -1,15 +1,20 @@
 // The sockets of `manage.py loadtest --realtime`: one graphql-ws client per session cookie,
 // each subscribed to MyMessageCountChanged. Prints JSON lines: {"event": "ready", ...} once every
 // socket has its first count, then {"user": i, "count": n, "t": epoch ms} for each later event
-// (a socket that reconnected sends its current count again).
+// (a socket that reconnected sends its current count again), and {"event": "closed", ...} for
+// each socket the server closes after "ready".
 //
-//   node realtime_driver.mjs ws://127.0.0.1:PORT/graphql ORIGIN SESSIONS.json
+//   node realtime_driver.mjs ws://127.0.0.1:PORT/graphql[,ws://...] ORIGIN SESSIONS.json
+//
+// Several URLs (one per server process): socket i goes to URL i modulo their number, as a load
+// balancer spreading connections would send it; ORIGIN "-" means each URL's own http origin.
 import { readFileSync } from "node:fs";
 
 import { createClient } from "graphql-ws";
 import WebSocket from "ws";
 
-const [url, origin, sessionsFile] = process.argv.slice(2);
+const [urls, originArgument, sessionsFile] = process.argv.slice(2);
+const servers = urls.split(",");
 const cookies = JSON.parse(readFileSync(sessionsFile, "utf8"));
 const query = "subscription MyMessageCountChanged { myMessageCount }";
 const BATCH = 100; // sockets opened at once: a burst of thousands of handshakes is not the test
@@ -17,12 +22,15 @@ const BATCH = 100; // sockets opened at once: a burst of thousands of handshakes
 let ready = 0;
 const failed = [];
 let reconnects = 0;
+let allReady = false;
 
 function print(event) {
   process.stdout.write(`${JSON.stringify(event)}\n`);
 }
 
 function open(index) {
+  const url = servers[index % servers.length];
+  const origin = originArgument === "-" ? url.replace(/^ws/, "http").replace(/\/graphql$/, "") : originArgument;
   return new Promise((resolve) => {
     let first = true;
     class CookieWebSocket extends WebSocket {
@@ -38,6 +46,7 @@ function open(index) {
       on: {
         closed: (event) => {
           if (event.code !== 1000) reconnects += 1;
+          if (allReady) print({ event: "closed", user: index, code: event.code });
         },
       },
     });
@@ -73,4 +82,5 @@ for (let start = 0; start < cookies.length; start += BATCH) {
   }
   await Promise.all(batch);
 }
+allReady = true;
 print({ event: "ready", sockets: ready - failed.length, failed, reconnects });

@@ -84,6 +84,13 @@ class Command(BaseCommand):
             "--samples", type=int, default=200, help="--realtime: sends timed for the latency."
         )
         parser.add_argument(
+            "--processes",
+            type=int,
+            default=1,
+            help="--realtime: daphne processes sharing Redis; with more than one, the --sockets "
+            "spread over them serve the latency and the broadcast (to all of them).",
+        )
+        parser.add_argument(
             "--database-url",
             default=None,
             help="PostgreSQL server to create the throwaway database on (default: DATABASE_URL "
@@ -202,7 +209,7 @@ class LoadTest:
             try:
                 with urllib.request.urlopen(f"http://{HOST}:{port}/accounts/login/", timeout=2):
                     return
-            except (urllib.error.URLError, ConnectionError):
+            except OSError:  # refused, or a worker still booting let the read time out
                 time.sleep(0.2)
         raise CommandError(f"gunicorn did not answer within {STARTUP_TIMEOUT:.0f} s.")
 
