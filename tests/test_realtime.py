@@ -8,6 +8,7 @@ in a worker thread, and the sends must commit for messages_changed to fire.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import shutil
@@ -492,6 +493,274 @@ def test_a_binary_frame_closes_4400(alice: AbstractBaseUser) -> None:
         ws = await connected(alice)
         await ws.send_to(bytes_data=b'{"type": "ping"}')
         assert await closed_with(ws) == (4400, "Invalid message received")
+
+    run(scenario)
+
+
+NO_FIELD = "The subscription selects no field: @skip or @include left its root empty."
+SKIP_IF = "subscription S($on: Boolean!) { myMessageCount @skip(if: $on) }"
+NO_RUNTIME_VALUE = (
+    "Argument 'if' of required type 'Boolean!' was provided the variable '$on' "
+    "which was not provided a runtime value."
+)
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        pytest.param(
+            {"query": "subscription { myMessageCount @skip(if: true) }"}, NO_FIELD, id="skipped"
+        ),
+        pytest.param(
+            {"query": SKIP_IF, "variables": {"on": False}},
+            # graphql-core's validate() raises this (its single-root-field rule reads root
+            # directives with no variables): no root directive can use a variable.
+            NO_RUNTIME_VALUE,
+            id="skipped-by-a-variable",
+        ),
+        pytest.param(
+            {
+                "query": "subscription { ...F @skip(if: true) } "
+                "fragment F on Subscription { myMessageCount }"
+            },
+            NO_FIELD,
+            id="fragment-skipped",
+        ),
+        pytest.param(
+            {"query": "subscription { ... @include(if: false) { myMessageCount } }"},
+            NO_FIELD,
+            id="inline-fragment-excluded",
+        ),
+        pytest.param(
+            {"query": "subscription { __typename }"},
+            "Anonymous Subscription must not select an introspection top level field.",
+            id="typename-only",
+        ),
+        pytest.param(
+            {"query": "subscription { __schema { queryType { name } } }"},
+            "Anonymous Subscription must not select an introspection top level field.",
+            id="introspection",
+        ),
+        pytest.param(
+            {"query": "subscription { myMessageCount other: myMessageCount }"},
+            "Anonymous Subscription must select only one top level field.",
+            id="two-root-fields",
+        ),
+        pytest.param(
+            {"query": "subscription A { myMessageCount }", "operationName": "B"},
+            "No single operation named 'B' in the document.",
+            id="operation-name-mismatch",
+        ),
+        pytest.param(
+            {"query": "subscription A { myMessageCount } subscription B { myMessageCount }"},
+            "No single operation named None in the document.",
+            id="two-operations-unnamed",
+        ),
+        pytest.param(
+            {"query": "subscription @skip(if: true) { myMessageCount }"},
+            "Directive '@skip' may not be used on subscription.",
+            id="directive-on-the-operation",
+        ),
+        pytest.param(
+            {"query": SKIP_IF, "variables": {"on": [[[[True]]]]}},
+            NO_RUNTIME_VALUE,
+            id="variable-of-another-type",
+        ),
+        pytest.param({"query": SKIP_IF}, NO_RUNTIME_VALUE, id="variable-missing"),
+        pytest.param(
+            {
+                "query": "subscription S($n: Int!) { myMessageCount @skip(if: false) }",
+                "variables": {"n": 10**30},
+            },
+            "Variable '$n' is never used in operation 'S'.",
+            id="huge-int-variable",
+        ),
+        pytest.param(
+            {"query": "subscription { myMessageCount(a: " + "[" * 900 + "]" * 900 + ") }"},
+            "Syntax Error: Document is nested too deeply. Parsing aborted.",
+            id="query-nested-deeply",
+        ),
+        pytest.param(
+            {"query": "subscription { myMessageCount \ud800 }"},
+            "Syntax Error: Invalid character: U+D800.",
+            id="lone-surrogate",
+        ),
+    ],
+)
+def test_a_subscribe_that_cannot_run_is_an_error_message_and_the_socket_stays_open(
+    alice: AbstractBaseUser, payload: dict[str, Any], message: str
+) -> None:
+    async def scenario() -> None:
+        ws = await connected(alice)
+        await ws.send_json_to({"type": "subscribe", "id": "x", "payload": payload})
+        frame = await ws.receive_json_from(timeout=5)
+        assert frame["type"] == "error", frame
+        assert frame["id"] == "x"
+        assert frame["payload"][0]["message"].splitlines()[0] == message
+
+        await ws.send_json_to({"type": "subscribe", "id": "1", "payload": COUNT_CHANGED})
+        assert await next_count(ws) == 0
+        await ws.disconnect()  # raises if the consumer ended with an exception
+
+    run(scenario)
+
+
+def test_a_root_field_kept_by_its_directives_or_spread_from_a_fragment_runs(
+    alice: AbstractBaseUser,
+) -> None:
+    async def scenario() -> None:
+        ws = await connected(alice)
+        for operation_id, payload in [
+            ("1", {"query": "subscription { myMessageCount @include(if: true) }"}),
+            ("2", {"query": "subscription { ...F } fragment F on Subscription { myMessageCount }"}),
+        ]:
+            await ws.send_json_to({"type": "subscribe", "id": operation_id, "payload": payload})
+            assert await next_count(ws, operation_id) == 0
+        await ws.disconnect()
+
+    run(scenario)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("[" * 100_000, id="nested-deeply"),
+        pytest.param(
+            '{"type": "subscribe", "id": "1", "payload": {"query": "subscription { x }", '
+            '"variables": {"v": ' + "[" * 100_000 + "]" * 100_000 + "}}}",
+            id="variables-nested-deeply",
+        ),
+        # Python refuses to read an int of more than 4300 digits (CVE-2020-10735).
+        pytest.param(
+            '{"type": "subscribe", "id": "1", "payload": {"query": "subscription { x }", '
+            '"variables": {"n": ' + "9" * 5000 + "}}}",
+            id="huge-int",
+        ),
+    ],
+)
+def test_json_python_cannot_read_closes_4400(alice: AbstractBaseUser, text: str) -> None:
+    async def scenario() -> None:
+        ws = await connected(alice)
+        await ws.send_to(text_data=text)
+        assert await closed_with(ws) == (4400, "Invalid message received")
+        await ws.disconnect()  # raises if the consumer ended with an exception
+
+    run(scenario)
+
+
+def test_a_duplicate_id_with_a_lone_surrogate_closes_4409(alice: AbstractBaseUser) -> None:
+    async def scenario() -> None:
+        ws = await connected(alice)
+        frame = json.dumps({"type": "subscribe", "id": "\ud800", "payload": COUNT_CHANGED})
+        await ws.send_to(text_data=frame)
+        assert await next_count(ws, "\ud800") == 0
+        await ws.send_to(text_data=frame)
+        assert await closed_with(ws) == (4409, "Subscriber for ? already exists")
+        await ws.disconnect()
+
+    run(scenario)
+
+
+def test_a_fault_while_starting_a_subscription_is_an_error_message(
+    alice: AbstractBaseUser, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*args: Any) -> bool:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(consumer, "_selects_a_field", broken)
+
+    async def scenario() -> None:
+        ws = await connected(alice)
+        await ws.send_json_to({"type": "subscribe", "id": "1", "payload": COUNT_CHANGED})
+        assert await ws.receive_json_from() == {
+            "type": "error",
+            "id": "1",
+            "payload": [{"message": "Internal server error."}],
+        }
+        await ws.send_json_to({"type": "ping"})
+        assert await ws.receive_json_from() == {"type": "pong"}
+        await ws.disconnect()
+
+    run(scenario)
+    assert [record.getMessage() for record in caplog.records] == [
+        "user_messages: starting subscription '1' failed"
+    ]
+
+
+def test_a_fault_while_handling_a_message_closes_4500(
+    alice: AbstractBaseUser, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(self: GraphQLWSConsumer, message: dict[str, Any]) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(GraphQLWSConsumer, "_on_ping", broken)
+
+    async def scenario() -> None:
+        ws = await connected(alice)
+        await ws.send_json_to({"type": "ping"})
+        assert await closed_with(ws) == (4500, "Internal server error")
+        await ws.disconnect()  # raises if the consumer ended with an exception
+
+    run(scenario)
+    assert [record.getMessage() for record in caplog.records] == [
+        "user_messages: handling a 'ping' message failed"
+    ]
+
+
+def members(user: AbstractBaseUser) -> dict[str, set[str]]:
+    """The channels in this user's group and in the shared group of the in-memory layer."""
+    layer = channel_layers["default"]
+    return {
+        group: set(layer.groups.get(group, {}))
+        for group in (groups.user_group(user.pk), groups.EVERYONE_GROUP)
+    }
+
+
+async def _client_leaves(ws: WebsocketCommunicator, channel: str) -> None:
+    await ws.disconnect()
+
+
+async def _closed_4400(ws: WebsocketCommunicator, channel: str) -> None:
+    await ws.send_to(text_data="not json")
+    assert await closed_with(ws) == (4400, "Invalid message received")
+    await ws.disconnect()
+
+
+async def _fails(ws: WebsocketCommunicator, channel: str) -> None:
+    # A message no handler takes: Channels' dispatch raises, the instance fails, and Channels
+    # calls no disconnect.
+    await channel_layers["default"].send(channel, {"type": "no.such.handler"})
+    await asyncio.wait([ws.future])
+    assert isinstance(ws.future.exception(), ValueError)
+
+
+async def _cancelled(ws: WebsocketCommunicator, channel: str) -> None:
+    # As daphne and uvicorn do to every instance when they stop.
+    ws.future.cancel()
+    await asyncio.wait([ws.future])
+    assert ws.future.cancelled()
+
+
+@pytest.mark.parametrize("end", [_client_leaves, _closed_4400, _fails, _cancelled])
+def test_a_socket_leaves_its_groups_however_it_ends(
+    alice: AbstractBaseUser, end: Callable[[WebsocketCommunicator, str], Awaitable[None]]
+) -> None:
+    async def scenario() -> None:
+        staying = await subscribed(alice)
+        assert await next_count(staying) == 0
+        before = members(alice)
+        ws = await subscribed(alice)
+        assert await next_count(ws) == 0
+        (channel,) = members(alice)[groups.EVERYONE_GROUP] - before[groups.EVERYONE_GROUP]
+        assert members(alice) == {group: {*channels, channel} for group, channels in before.items()}
+
+        await end(ws, channel)
+
+        assert members(alice) == before
+        await send(alice, "Still heard.")
+        assert await next_count(staying) == 1
+        await staying.disconnect()
+        assert members(alice) == {group: set() for group in members(alice)}
 
     run(scenario)
 
