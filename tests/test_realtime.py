@@ -910,7 +910,7 @@ def redis_server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]
     process.wait(timeout=10)
 
 
-def test_connection_init_closes_1013_when_the_channel_layer_is_down(
+def test_connection_init_closes_4503_when_the_channel_layer_is_down(
     alice: AbstractBaseUser, settings: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     # A port nothing listens on: the layer's receive and the group_add fail to connect.
@@ -923,7 +923,7 @@ def test_connection_init_closes_1013_when_the_channel_layer_is_down(
         await ws.send_json_to({"type": "connection_init"})
 
         # No connection_ack first: the close is the next frame.
-        assert await closed_with(ws) == (1013, "Try again later")
+        assert await closed_with(ws) == (4503, "Try again later")
         await ws.disconnect()  # raises if the consumer ended with an exception
         assert other_tasks() == set()
 
@@ -935,7 +935,7 @@ def test_connection_init_closes_1013_when_the_channel_layer_is_down(
     ]
 
 
-def test_an_acknowledged_socket_closes_1013_when_redis_stops(
+def test_an_acknowledged_socket_closes_4503_when_redis_stops(
     alice: AbstractBaseUser,
     settings: Any,
     caplog: pytest.LogCaptureFixture,
@@ -953,7 +953,7 @@ def test_an_acknowledged_socket_closes_1013_when_redis_stops(
         await sync_to_async(server.wait)(timeout=10)
 
         # Left open, the socket would never hear of another change.
-        assert await closed_with(ws) == (1013, "Try again later")
+        assert await closed_with(ws) == (4503, "Try again later")
         await ws.disconnect()  # raises if the consumer ended with an exception
         assert other_tasks() == set()  # the subscription's task included
 
@@ -993,7 +993,7 @@ def test_a_socket_open_longer_than_group_expiry_still_hears_of_sends(
     run(scenario)
 
 
-def test_a_socket_that_cannot_join_again_closes_1013(
+def test_a_socket_that_cannot_join_again_closes_4503(
     alice: AbstractBaseUser,
     settings: Any,
     caplog: pytest.LogCaptureFixture,
@@ -1014,7 +1014,7 @@ def test_a_socket_that_cannot_join_again_closes_1013(
         await sync_to_async(full.config_set)("maxmemory-policy", "noeviction")
         await sync_to_async(full.config_set)("maxmemory", 1)
 
-        assert await closed_with(ws) == (1013, "Try again later")
+        assert await closed_with(ws) == (4503, "Try again later")
         await ws.disconnect()
 
     run(scenario)

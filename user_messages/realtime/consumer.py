@@ -63,7 +63,11 @@ CONNECTION_INIT_TIMEOUT = 4408  # no connection_init within WEBSOCKET_INIT_TIMEO
 SUBSCRIBER_EXISTS = 4409  # a subscribe whose id is already running
 TOO_MANY_INIT_REQUESTS = 4429  # a second connection_init
 INTERNAL_SERVER_ERROR = 4500  # a fault of the server's handling a message (a bug, logged)
-TRY_AGAIN_LATER = 1013  # the channel layer failed: WebSocket's code that graphql-ws retries
+# The channel layer failed: come back later. Not WebSocket's 1013 (Try Again Later): daphne's
+# autobahn lets an application close only with 1000 or 3000-4999 and sends 1011 instead, which
+# graphql-ws treats as fatal. graphql-ws retries, with its backoff, every 4xxx code it does not
+# list as fatal (see shouldRetryConnectOrThrow in its client); 4503 mirrors HTTP's 503.
+SERVICE_UNAVAILABLE = 4503
 
 # What this socket's channel-layer receive hands to dispatch when the layer failed.
 _LAYER_FAILED = "user_messages.layer_failed"
@@ -383,14 +387,14 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             try:
                 await self._join(groups)
             except Exception:
-                # Without its groups the socket would never hear of a change: close it with
-                # 1013, which graphql-ws retries (unlike 1011 and 4500), not serve stale counts.
+                # Without its groups the socket would never hear of a change: close it with a
+                # code graphql-ws retries (unlike 1011 and 4500), not serve stale counts.
                 logger.warning("user_messages: could not join %s", groups, exc_info=True)
-                await self._close(TRY_AGAIN_LATER, "Try again later")
+                await self._close(SERVICE_UNAVAILABLE, "Try again later")
                 return
             if self._layer_failed:
                 # Joined, but this socket's receive from the layer failed before: as deaf.
-                await self._close(TRY_AGAIN_LATER, "Try again later")
+                await self._close(SERVICE_UNAVAILABLE, "Try again later")
                 return
             self._spawn(self._stay_in(groups))
         self._acknowledged = True
@@ -409,7 +413,7 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             except Exception:
                 # As at connection_init: a socket that cannot stay in its groups would go deaf.
                 logger.warning("user_messages: could not join %s again", groups, exc_info=True)
-                await self._close(TRY_AGAIN_LATER, "Try again later")
+                await self._close(SERVICE_UNAVAILABLE, "Try again later")
                 return
 
     async def _join(self, groups: list[str]) -> None:
@@ -594,7 +598,7 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             # Acknowledged, the socket would stop hearing of changes: closed as at a failed
             # join. Before that, connection_init closes it.
             if self._acknowledged:
-                await self._close(TRY_AGAIN_LATER, "Try again later")
+                await self._close(SERVICE_UNAVAILABLE, "Try again later")
             return
         await super().dispatch(message)
 
