@@ -50,7 +50,13 @@ def node() -> str:
 @pytest.fixture(scope="module")
 def project_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The example project's environment with a migrated throwaway SQLite database."""
-    database = tmp_path_factory.mktemp("live") / "db.sqlite3"
+    env = project_environment(tmp_path_factory.mktemp("live") / "db.sqlite3")
+    manage(env, "migrate", "--verbosity=0")
+    return env
+
+
+def project_environment(database: Path) -> dict[str, str]:
+    """The example project's environment on this SQLite file, with no channel layer set."""
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{database}",
@@ -59,7 +65,6 @@ def project_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "DJANGO_DEBUG": "false",
     }
     env.pop("REDIS_URL", None)
-    manage(env, "migrate", "--verbosity=0")
     return env
 
 

@@ -237,7 +237,7 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     #: The schema to run; None: graphene-django's GRAPHENE["SCHEMA"].
     schema: Any = None
 
-    #: The channel-layer groups joined, which websocket_disconnect leaves ([] from Channels).
+    #: The channel-layer groups joined, which __call__ leaves as the instance ends.
     groups: list[str]
     _acknowledged = False
     _layer_failed = False
