@@ -36,6 +36,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.test import Client
 from django.urls import path
 from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from tests.schema import operation
 from tests.test_optional_graphql import last_line_printed_by
@@ -657,6 +660,104 @@ def test_a_duplicate_id_with_a_lone_surrogate_closes_4409(alice: AbstractBaseUse
         await ws.send_to(text_data=frame)
         assert await closed_with(ws) == (4409, "Subscriber for ? already exists")
         await ws.disconnect()
+
+    run(scenario)
+
+
+ROOT_SELECTIONS = [
+    "myMessageCount",
+    "other: myMessageCount",
+    "__typename",
+    "__schema { queryType { name } }",
+    "myMessageCount @skip(if: true)",
+    "myMessageCount @include(if: $v)",
+    "myMessageCount @skip(if: $w)",
+    "...F",
+    "...F @include(if: false)",
+    "...F @skip(if: $v)",
+    "... on Subscription { myMessageCount }",
+    "... @include(if: false) { myMessageCount }",
+    "... on Subscription { myMessageCount @skip(if: true) }",
+    "nope",
+    "myMessageCount(a: 1)",
+]
+
+
+@st.composite
+def documents(draw: st.DrawFn) -> str:
+    """Mostly valid subscription documents: variables and fragments defined where used."""
+    selections = draw(st.lists(st.sampled_from(ROOT_SELECTIONS), min_size=1, max_size=2))
+    body = " ".join(selections)
+    definitions = [
+        f"${name}: {draw(st.sampled_from(['Boolean', 'Boolean!', 'Boolean = false', 'Int']))}"
+        for name in ("v", "w")
+        if f"${name}" in body
+    ]
+    kind = draw(st.sampled_from(["subscription"] * 4 + ["query", ""]))
+    name = draw(st.sampled_from(["", " S"]))
+    variables = f"({', '.join(definitions)})" if definitions else ""
+    document = f"{kind}{name}{variables} {{ {body} }}"
+    if "...F" in body:
+        document += draw(
+            st.sampled_from(
+                [
+                    " fragment F on Subscription { myMessageCount }",
+                    " fragment F on Subscription { myMessageCount @skip(if: true) }",
+                    " fragment F on Subscription { ... @include(if: false) { myMessageCount } }",
+                    " fragment F on Subscription { ...F }",
+                ]
+            )
+        )
+    return document
+
+
+queries = documents() | st.text(max_size=100)
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats()
+    | st.text(max_size=10)
+    | st.just("\ud800"),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
+    max_leaves=10,
+)
+payloads = st.fixed_dictionaries(
+    {"query": queries},
+    optional={
+        "variables": st.none() | st.dictionaries(st.sampled_from(["v", "w", "x"]), json_values),
+        "operationName": st.none() | st.sampled_from(["S", "T", "", "\ud800"]),
+        "extensions": json_values,
+    },
+)
+
+
+@hypothesis_settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(operation_id=st.text(min_size=1, max_size=20), payload=payloads)
+def test_any_subscribe_gets_next_error_or_a_4400(
+    alice: AbstractBaseUser, operation_id: str, payload: dict[str, Any]
+) -> None:
+    async def scenario() -> None:
+        ws = await connected(alice)
+        await ws.send_to(
+            text_data=json.dumps({"type": "subscribe", "id": operation_id, "payload": payload})
+        )
+        frame = await ws.receive_output(timeout=5)
+        if frame["type"] == "websocket.close":
+            assert frame["code"] == 4400, frame  # variables or operationName of a wrong type
+        else:
+            answer = json.loads(frame["text"])
+            assert answer["type"] in ("next", "error"), answer
+            assert answer["id"] == operation_id
+            if answer["type"] == "error":
+                assert "Internal server error." not in str(answer["payload"])
+        await ws.disconnect()  # raises if the consumer ended with an exception
 
     run(scenario)
 
