@@ -12,11 +12,8 @@ import json
 import logging
 import os
 import shutil
-import socket as sockets
-import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
@@ -42,6 +39,7 @@ from hypothesis import strategies as st
 
 from tests.schema import operation
 from tests.test_optional_graphql import last_line_printed_by
+from tests.test_realtime_e2e import RedisServer
 from user_messages import api
 from user_messages.models import Message
 from user_messages.realtime import consumer, groups
@@ -981,34 +979,15 @@ def other_tasks() -> set[asyncio.Task[Any]]:
 
 
 @pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A Redis of this test's own on a free port (its URL and process), for the test to stop."""
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A Redis of this test's own on a free port, for the test to stop."""
     if shutil.which("redis-server") is None:
         if os.environ.get("CI"):
             pytest.fail("redis-server is not installed: .ci/run needs it")
         pytest.skip("needs redis-server (apt-get install redis-server)")
-    with sockets.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [
-            *("redis-server", "--port", str(port), "--bind", "127.0.0.1"),
-            *("--save", "", "--appendonly", "no", "--dir", str(tmp_path)),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            sockets.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert process.poll() is None, "redis-server exited"
-            assert time.monotonic() < deadline, "Redis did not start within 10 s"
-            time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0", process
-    process.terminate()
-    process.wait(timeout=10)
+    server = RedisServer(tmp_path)
+    yield server
+    server.stop()
 
 
 def test_connection_init_closes_4503_when_the_channel_layer_is_down(
@@ -1040,18 +1019,16 @@ def test_an_acknowledged_socket_closes_4503_when_redis_stops(
     alice: AbstractBaseUser,
     settings: Any,
     caplog: pytest.LogCaptureFixture,
-    redis_server: tuple[str, subprocess.Popen[bytes]],
+    redis_server: RedisServer,
 ) -> None:
-    url, server = redis_server
-    settings.CHANNEL_LAYERS = redis_layer(url)
+    settings.CHANNEL_LAYERS = redis_layer(redis_server.url)
     caplog.set_level(logging.WARNING, logger="user_messages.realtime.consumer")
 
     async def scenario() -> None:
         ws = await subscribed(alice)
         assert await next_count(ws) == 0
 
-        server.terminate()
-        await sync_to_async(server.wait)(timeout=10)
+        await sync_to_async(redis_server.stop)()
 
         # Left open, the socket would never hear of another change.
         assert await closed_with(ws) == (4503, "Try again later")
@@ -1079,7 +1056,7 @@ def test_a_socket_open_longer_than_group_expiry_still_hears_of_sends(
             }
         }
     else:
-        url, _ = request.getfixturevalue("redis_server")
+        url = request.getfixturevalue("redis_server").url
         settings.CHANNEL_LAYERS = redis_layer(url, group_expiry=2)
 
     async def scenario() -> None:
@@ -1098,12 +1075,12 @@ def test_a_socket_that_cannot_join_again_closes_4503(
     alice: AbstractBaseUser,
     settings: Any,
     caplog: pytest.LogCaptureFixture,
-    redis_server: tuple[str, subprocess.Popen[bytes]],
+    redis_server: RedisServer,
 ) -> None:
     # Redis out of memory refuses what adds data (ZADD: joining a group) but still serves what
     # takes it away (the socket's receive): the socket keeps its ears until the membership
     # expires, then would go deaf without a word.
-    url, _ = redis_server
+    url = redis_server.url
     settings.CHANNEL_LAYERS = redis_layer(url, group_expiry=2)
     caplog.set_level(logging.WARNING, logger="user_messages.realtime.consumer")
 

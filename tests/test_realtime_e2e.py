@@ -538,7 +538,7 @@ HOSTILE_SOCKETS = {
 }
 
 
-def test_hostile_frames_get_protocol_answers_and_leave_no_member_behind(
+def test_hostile_frames_and_vanished_clients_leave_no_member_behind(
     node: str,
     redis_env: dict[str, str],
     redis_server: RedisServer,
@@ -549,6 +549,9 @@ def test_hostile_frames_get_protocol_answers_and_leave_no_member_behind(
     server = start(redis_env)
     live = live_client(start, node, server, origin=server.origin, cookie=cookie)
     assert live.next_event() == {"count": 0}
+    vanishing = live_client(start, node, server, origin=server.origin, cookie=cookie)
+    assert vanishing.next_event() == {"count": 0}
+    vanishing.stop()  # SIGKILL: the connection drops with no close frame
 
     answers = raw_frames(node, server, cookie, list(HOSTILE_SOCKETS.values()), tmp_path)
 
