@@ -8,14 +8,12 @@ in a worker thread, and the sends must commit for messages_changed to fire.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import shutil
-import socket as sockets
-import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
@@ -35,9 +33,13 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.test import Client
 from django.urls import path
 from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from tests.schema import operation
 from tests.test_optional_graphql import last_line_printed_by
+from tests.test_realtime_e2e import RedisServer
 from user_messages import api
 from user_messages.models import Message
 from user_messages.realtime import consumer, groups
@@ -496,6 +498,372 @@ def test_a_binary_frame_closes_4400(alice: AbstractBaseUser) -> None:
     run(scenario)
 
 
+NO_FIELD = "The subscription selects no field: @skip or @include left its root empty."
+SKIP_IF = "subscription S($on: Boolean!) { myMessageCount @skip(if: $on) }"
+NO_RUNTIME_VALUE = (
+    "Argument 'if' of required type 'Boolean!' was provided the variable '$on' "
+    "which was not provided a runtime value."
+)
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        pytest.param(
+            {"query": "subscription { myMessageCount @skip(if: true) }"}, NO_FIELD, id="skipped"
+        ),
+        pytest.param(
+            {"query": SKIP_IF, "variables": {"on": False}},
+            # graphql-core's validate() raises this (its single-root-field rule reads root
+            # directives with no variables): no root directive can use a variable.
+            NO_RUNTIME_VALUE,
+            id="skipped-by-a-variable",
+        ),
+        pytest.param(
+            {
+                "query": "subscription { ...F @skip(if: true) } "
+                "fragment F on Subscription { myMessageCount }"
+            },
+            NO_FIELD,
+            id="fragment-skipped",
+        ),
+        pytest.param(
+            {"query": "subscription { ... @include(if: false) { myMessageCount } }"},
+            NO_FIELD,
+            id="inline-fragment-excluded",
+        ),
+        pytest.param(
+            {"query": "subscription { __typename }"},
+            "Anonymous Subscription must not select an introspection top level field.",
+            id="typename-only",
+        ),
+        pytest.param(
+            {"query": "subscription { __schema { queryType { name } } }"},
+            "Anonymous Subscription must not select an introspection top level field.",
+            id="introspection",
+        ),
+        pytest.param(
+            {"query": "subscription { myMessageCount other: myMessageCount }"},
+            "Anonymous Subscription must select only one top level field.",
+            id="two-root-fields",
+        ),
+        pytest.param(
+            {"query": "subscription A { myMessageCount }", "operationName": "B"},
+            "No single operation named 'B' in the document.",
+            id="operation-name-mismatch",
+        ),
+        pytest.param(
+            {"query": "subscription A { myMessageCount } subscription B { myMessageCount }"},
+            "No single operation named None in the document.",
+            id="two-operations-unnamed",
+        ),
+        pytest.param(
+            {"query": "subscription @skip(if: true) { myMessageCount }"},
+            "Directive '@skip' may not be used on subscription.",
+            id="directive-on-the-operation",
+        ),
+        pytest.param(
+            {"query": SKIP_IF, "variables": {"on": [[[[True]]]]}},
+            NO_RUNTIME_VALUE,
+            id="variable-of-another-type",
+        ),
+        pytest.param({"query": SKIP_IF}, NO_RUNTIME_VALUE, id="variable-missing"),
+        pytest.param(
+            {
+                "query": "subscription S($n: Int!) { myMessageCount @skip(if: false) }",
+                "variables": {"n": 10**30},
+            },
+            "Variable '$n' is never used in operation 'S'.",
+            id="huge-int-variable",
+        ),
+        pytest.param(
+            {"query": "subscription { myMessageCount(a: " + "[" * 900 + "]" * 900 + ") }"},
+            "Syntax Error: Document is nested too deeply. Parsing aborted.",
+            id="query-nested-deeply",
+        ),
+        pytest.param(
+            {"query": "subscription { myMessageCount \ud800 }"},
+            "Syntax Error: Invalid character: U+D800.",
+            id="lone-surrogate",
+        ),
+    ],
+)
+def test_a_subscribe_that_cannot_run_is_an_error_message_and_the_socket_stays_open(
+    alice: AbstractBaseUser, payload: dict[str, Any], message: str
+) -> None:
+    async def scenario() -> None:
+        ws = await connected(alice)
+        await ws.send_json_to({"type": "subscribe", "id": "x", "payload": payload})
+        frame = await ws.receive_json_from(timeout=5)
+        assert frame["type"] == "error", frame
+        assert frame["id"] == "x"
+        assert frame["payload"][0]["message"].splitlines()[0] == message
+
+        await ws.send_json_to({"type": "subscribe", "id": "1", "payload": COUNT_CHANGED})
+        assert await next_count(ws) == 0
+        await ws.disconnect()  # raises if the consumer ended with an exception
+
+    run(scenario)
+
+
+def test_a_root_field_kept_by_its_directives_or_spread_from_a_fragment_runs(
+    alice: AbstractBaseUser,
+) -> None:
+    async def scenario() -> None:
+        ws = await connected(alice)
+        for operation_id, payload in [
+            ("1", {"query": "subscription { myMessageCount @include(if: true) }"}),
+            ("2", {"query": "subscription { ...F } fragment F on Subscription { myMessageCount }"}),
+        ]:
+            await ws.send_json_to({"type": "subscribe", "id": operation_id, "payload": payload})
+            assert await next_count(ws, operation_id) == 0
+        await ws.disconnect()
+
+    run(scenario)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("[" * 100_000, id="nested-deeply"),
+        pytest.param(
+            '{"type": "subscribe", "id": "1", "payload": {"query": "subscription { x }", '
+            '"variables": {"v": ' + "[" * 100_000 + "]" * 100_000 + "}}}",
+            id="variables-nested-deeply",
+        ),
+        # Python refuses to read an int of more than 4300 digits (CVE-2020-10735).
+        pytest.param(
+            '{"type": "subscribe", "id": "1", "payload": {"query": "subscription { x }", '
+            '"variables": {"n": ' + "9" * 5000 + "}}}",
+            id="huge-int",
+        ),
+    ],
+)
+def test_json_python_cannot_read_closes_4400(alice: AbstractBaseUser, text: str) -> None:
+    async def scenario() -> None:
+        ws = await connected(alice)
+        await ws.send_to(text_data=text)
+        assert await closed_with(ws) == (4400, "Invalid message received")
+        await ws.disconnect()  # raises if the consumer ended with an exception
+
+    run(scenario)
+
+
+def test_a_duplicate_id_with_a_lone_surrogate_closes_4409(alice: AbstractBaseUser) -> None:
+    async def scenario() -> None:
+        ws = await connected(alice)
+        frame = json.dumps({"type": "subscribe", "id": "\ud800", "payload": COUNT_CHANGED})
+        await ws.send_to(text_data=frame)
+        assert await next_count(ws, "\ud800") == 0
+        await ws.send_to(text_data=frame)
+        assert await closed_with(ws) == (4409, "Subscriber for ? already exists")
+        await ws.disconnect()
+
+    run(scenario)
+
+
+ROOT_SELECTIONS = [
+    "myMessageCount",
+    "other: myMessageCount",
+    "__typename",
+    "__schema { queryType { name } }",
+    "myMessageCount @skip(if: true)",
+    "myMessageCount @include(if: $v)",
+    "myMessageCount @skip(if: $w)",
+    "...F",
+    "...F @include(if: false)",
+    "...F @skip(if: $v)",
+    "... on Subscription { myMessageCount }",
+    "... @include(if: false) { myMessageCount }",
+    "... on Subscription { myMessageCount @skip(if: true) }",
+    "nope",
+    "myMessageCount(a: 1)",
+]
+
+
+@st.composite
+def documents(draw: st.DrawFn) -> str:
+    """Mostly valid subscription documents: variables and fragments defined where used."""
+    selections = draw(st.lists(st.sampled_from(ROOT_SELECTIONS), min_size=1, max_size=2))
+    body = " ".join(selections)
+    definitions = [
+        f"${name}: {draw(st.sampled_from(['Boolean', 'Boolean!', 'Boolean = false', 'Int']))}"
+        for name in ("v", "w")
+        if f"${name}" in body
+    ]
+    kind = draw(st.sampled_from(["subscription"] * 4 + ["query", ""]))
+    name = draw(st.sampled_from(["", " S"]))
+    variables = f"({', '.join(definitions)})" if definitions else ""
+    document = f"{kind}{name}{variables} {{ {body} }}"
+    if "...F" in body:
+        document += draw(
+            st.sampled_from(
+                [
+                    " fragment F on Subscription { myMessageCount }",
+                    " fragment F on Subscription { myMessageCount @skip(if: true) }",
+                    " fragment F on Subscription { ... @include(if: false) { myMessageCount } }",
+                    " fragment F on Subscription { ...F }",
+                ]
+            )
+        )
+    return document
+
+
+queries = documents() | st.text(max_size=100)
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats()
+    | st.text(max_size=10)
+    | st.just("\ud800"),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
+    max_leaves=10,
+)
+payloads = st.fixed_dictionaries(
+    {"query": queries},
+    optional={
+        "variables": st.none() | st.dictionaries(st.sampled_from(["v", "w", "x"]), json_values),
+        "operationName": st.none() | st.sampled_from(["S", "T", "", "\ud800"]),
+        "extensions": json_values,
+    },
+)
+
+
+@hypothesis_settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(operation_id=st.text(min_size=1, max_size=20), payload=payloads)
+def test_any_subscribe_gets_next_error_or_a_4400(
+    alice: AbstractBaseUser, operation_id: str, payload: dict[str, Any]
+) -> None:
+    async def scenario() -> None:
+        ws = await connected(alice)
+        await ws.send_to(
+            text_data=json.dumps({"type": "subscribe", "id": operation_id, "payload": payload})
+        )
+        frame = await ws.receive_output(timeout=5)
+        if frame["type"] == "websocket.close":
+            assert frame["code"] == 4400, frame  # variables or operationName of a wrong type
+        else:
+            answer = json.loads(frame["text"])
+            assert answer["type"] in ("next", "error"), answer
+            assert answer["id"] == operation_id
+            if answer["type"] == "error":
+                assert "Internal server error." not in str(answer["payload"])
+        await ws.disconnect()  # raises if the consumer ended with an exception
+
+    run(scenario)
+
+
+def test_a_fault_while_starting_a_subscription_is_an_error_message(
+    alice: AbstractBaseUser, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*args: Any) -> bool:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(consumer, "_selects_a_field", broken)
+
+    async def scenario() -> None:
+        ws = await connected(alice)
+        await ws.send_json_to({"type": "subscribe", "id": "1", "payload": COUNT_CHANGED})
+        assert await ws.receive_json_from() == {
+            "type": "error",
+            "id": "1",
+            "payload": [{"message": "Internal server error."}],
+        }
+        await ws.send_json_to({"type": "ping"})
+        assert await ws.receive_json_from() == {"type": "pong"}
+        await ws.disconnect()
+
+    run(scenario)
+    assert [record.getMessage() for record in caplog.records] == [
+        "user_messages: starting subscription '1' failed"
+    ]
+
+
+def test_a_fault_while_handling_a_message_closes_4500(
+    alice: AbstractBaseUser, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(self: GraphQLWSConsumer, message: dict[str, Any]) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(GraphQLWSConsumer, "_on_ping", broken)
+
+    async def scenario() -> None:
+        ws = await connected(alice)
+        await ws.send_json_to({"type": "ping"})
+        assert await closed_with(ws) == (4500, "Internal server error")
+        await ws.disconnect()  # raises if the consumer ended with an exception
+
+    run(scenario)
+    assert [record.getMessage() for record in caplog.records] == [
+        "user_messages: handling a 'ping' message failed"
+    ]
+
+
+def members(user: AbstractBaseUser) -> dict[str, set[str]]:
+    """The channels in this user's group and in the shared group of the in-memory layer."""
+    layer = channel_layers["default"]
+    return {
+        group: set(layer.groups.get(group, {}))
+        for group in (groups.user_group(user.pk), groups.EVERYONE_GROUP)
+    }
+
+
+async def _client_leaves(ws: WebsocketCommunicator, channel: str) -> None:
+    await ws.disconnect()
+
+
+async def _closed_4400(ws: WebsocketCommunicator, channel: str) -> None:
+    await ws.send_to(text_data="not json")
+    assert await closed_with(ws) == (4400, "Invalid message received")
+    await ws.disconnect()
+
+
+async def _fails(ws: WebsocketCommunicator, channel: str) -> None:
+    # A message no handler takes: Channels' dispatch raises, the instance fails, and Channels
+    # calls no disconnect.
+    await channel_layers["default"].send(channel, {"type": "no.such.handler"})
+    await asyncio.wait([ws.future])
+    assert isinstance(ws.future.exception(), ValueError)
+
+
+async def _cancelled(ws: WebsocketCommunicator, channel: str) -> None:
+    # As daphne and uvicorn do to every instance when they stop.
+    ws.future.cancel()
+    await asyncio.wait([ws.future])
+    assert ws.future.cancelled()
+
+
+@pytest.mark.parametrize("end", [_client_leaves, _closed_4400, _fails, _cancelled])
+def test_a_socket_leaves_its_groups_however_it_ends(
+    alice: AbstractBaseUser, end: Callable[[WebsocketCommunicator, str], Awaitable[None]]
+) -> None:
+    async def scenario() -> None:
+        staying = await subscribed(alice)
+        assert await next_count(staying) == 0
+        before = members(alice)
+        ws = await subscribed(alice)
+        assert await next_count(ws) == 0
+        (channel,) = members(alice)[groups.EVERYONE_GROUP] - before[groups.EVERYONE_GROUP]
+        assert members(alice) == {group: {*channels, channel} for group, channels in before.items()}
+
+        await end(ws, channel)
+
+        assert members(alice) == before
+        await send(alice, "Still heard.")
+        assert await next_count(staying) == 1
+        await staying.disconnect()
+        assert members(alice) == {group: set() for group in members(alice)}
+
+    run(scenario)
+
+
 def test_a_signed_out_socket_is_closed_4403_at_connection_init(transactional_db: None) -> None:
     async def scenario() -> None:
         ws = await database_sync_to_async(socket)(None)
@@ -612,37 +980,18 @@ def other_tasks() -> set[asyncio.Task[Any]]:
 
 
 @pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A Redis of this test's own on a free port (its URL and process), for the test to stop."""
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A Redis of this test's own on a free port, for the test to stop."""
     if shutil.which("redis-server") is None:
         if os.environ.get("CI"):
             pytest.fail("redis-server is not installed: .ci/run needs it")
         pytest.skip("needs redis-server (apt-get install redis-server)")
-    with sockets.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [
-            *("redis-server", "--port", str(port), "--bind", "127.0.0.1"),
-            *("--save", "", "--appendonly", "no", "--dir", str(tmp_path)),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            sockets.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert process.poll() is None, "redis-server exited"
-            assert time.monotonic() < deadline, "Redis did not start within 10 s"
-            time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0", process
-    process.terminate()
-    process.wait(timeout=10)
+    server = RedisServer(tmp_path)
+    yield server
+    server.stop()
 
 
-def test_connection_init_closes_1013_when_the_channel_layer_is_down(
+def test_connection_init_closes_4503_when_the_channel_layer_is_down(
     alice: AbstractBaseUser, settings: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     # A port nothing listens on: the layer's receive and the group_add fail to connect.
@@ -655,7 +1004,7 @@ def test_connection_init_closes_1013_when_the_channel_layer_is_down(
         await ws.send_json_to({"type": "connection_init"})
 
         # No connection_ack first: the close is the next frame.
-        assert await closed_with(ws) == (1013, "Try again later")
+        assert await closed_with(ws) == (4503, "Try again later")
         await ws.disconnect()  # raises if the consumer ended with an exception
         assert other_tasks() == set()
 
@@ -667,25 +1016,23 @@ def test_connection_init_closes_1013_when_the_channel_layer_is_down(
     ]
 
 
-def test_an_acknowledged_socket_closes_1013_when_redis_stops(
+def test_an_acknowledged_socket_closes_4503_when_redis_stops(
     alice: AbstractBaseUser,
     settings: Any,
     caplog: pytest.LogCaptureFixture,
-    redis_server: tuple[str, subprocess.Popen[bytes]],
+    redis_server: RedisServer,
 ) -> None:
-    url, server = redis_server
-    settings.CHANNEL_LAYERS = redis_layer(url)
+    settings.CHANNEL_LAYERS = redis_layer(redis_server.url)
     caplog.set_level(logging.WARNING, logger="user_messages.realtime.consumer")
 
     async def scenario() -> None:
         ws = await subscribed(alice)
         assert await next_count(ws) == 0
 
-        server.terminate()
-        await sync_to_async(server.wait)(timeout=10)
+        await sync_to_async(redis_server.stop)()
 
         # Left open, the socket would never hear of another change.
-        assert await closed_with(ws) == (1013, "Try again later")
+        assert await closed_with(ws) == (4503, "Try again later")
         await ws.disconnect()  # raises if the consumer ended with an exception
         assert other_tasks() == set()  # the subscription's task included
 
@@ -710,7 +1057,7 @@ def test_a_socket_open_longer_than_group_expiry_still_hears_of_sends(
             }
         }
     else:
-        url, _ = request.getfixturevalue("redis_server")
+        url = request.getfixturevalue("redis_server").url
         settings.CHANNEL_LAYERS = redis_layer(url, group_expiry=2)
 
     async def scenario() -> None:
@@ -725,16 +1072,16 @@ def test_a_socket_open_longer_than_group_expiry_still_hears_of_sends(
     run(scenario)
 
 
-def test_a_socket_that_cannot_join_again_closes_1013(
+def test_a_socket_that_cannot_join_again_closes_4503(
     alice: AbstractBaseUser,
     settings: Any,
     caplog: pytest.LogCaptureFixture,
-    redis_server: tuple[str, subprocess.Popen[bytes]],
+    redis_server: RedisServer,
 ) -> None:
     # Redis out of memory refuses what adds data (ZADD: joining a group) but still serves what
     # takes it away (the socket's receive): the socket keeps its ears until the membership
     # expires, then would go deaf without a word.
-    url, _ = redis_server
+    url = redis_server.url
     settings.CHANNEL_LAYERS = redis_layer(url, group_expiry=2)
     caplog.set_level(logging.WARNING, logger="user_messages.realtime.consumer")
 
@@ -746,7 +1093,7 @@ def test_a_socket_that_cannot_join_again_closes_1013(
         await sync_to_async(full.config_set)("maxmemory-policy", "noeviction")
         await sync_to_async(full.config_set)("maxmemory", 1)
 
-        assert await closed_with(ws) == (1013, "Try again later")
+        assert await closed_with(ws) == (4503, "Try again later")
         await ws.disconnect()
 
     run(scenario)

@@ -1,8 +1,10 @@
-"""Live updates end to end: the example project under daphne, driven by the real graphql-ws client.
+"""Live updates end to end: the example project under real ASGI servers and real clients.
 
-Node runs tests/clients/live_count.mjs (graphql-ws and ws from the committed lockfile) against
-daphne processes on free ports, with a throwaway SQLite database made by `migrate`. The Redis
-tests run two daphne processes sharing real Redis (REDIS_URL) through channels_redis.
+Node runs tests/clients/live_count.mjs (graphql-ws and ws from the committed lockfile) and
+tests/clients/raw_frames.mjs (hostile frames over plain ws) against server processes on free
+ports, with a throwaway SQLite database made by `migrate`. Each test runs under daphne and
+uvicorn (the `server_kind` fixture); the basic flow and SIGTERM also under gunicorn with
+uvicorn's worker. The Redis tests use a redis-server of their own, which they stop and start.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ import json
 import os
 import queue
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -24,6 +28,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
+
+# The servers run the example project on a SQLite file of their own whatever TEST_DATABASE
+# names: the runs on SQLite (one per Python in .ci/run) cover these, the others would repeat them.
+pytestmark = pytest.mark.skipif(
+    os.environ.get("TEST_DATABASE", "sqlite") != "sqlite",
+    reason="end to end on the example project's own SQLite database: run with TEST_DATABASE=sqlite",
+)
 
 REPO = Path(__file__).resolve().parent.parent
 CLIENTS = REPO / "tests" / "clients"
@@ -45,7 +57,13 @@ def node() -> str:
 @pytest.fixture(scope="module")
 def project_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The example project's environment with a migrated throwaway SQLite database."""
-    database = tmp_path_factory.mktemp("live") / "db.sqlite3"
+    env = project_environment(tmp_path_factory.mktemp("live") / "db.sqlite3")
+    manage(env, "migrate", "--verbosity=0")
+    return env
+
+
+def project_environment(database: Path) -> dict[str, str]:
+    """The example project's environment on this SQLite file, with no channel layer set."""
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{database}",
@@ -54,7 +72,6 @@ def project_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "DJANGO_DEBUG": "false",
     }
     env.pop("REDIS_URL", None)
-    manage(env, "migrate", "--verbosity=0")
     return env
 
 
@@ -78,6 +95,7 @@ def shell(env: dict[str, str], code: str) -> str:
 
 def signed_in(env: dict[str, str], username: str) -> tuple[str, str]:
     """Create a superuser (who may send); return their id and a Cookie header with a session."""
+    username = f"{username}_{uuid.uuid4().hex[:8]}"  # the database outlives one parametrisation
     user_id, cookie = (
         shell(
             env,
@@ -100,37 +118,76 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-class Daphne:
-    """One daphne process serving example_project.asgi on a free port."""
+ASGI_APPLICATION = "example_project.asgi:application"
 
-    def __init__(self, env: dict[str, str]) -> None:
+#: The servers every test runs under; a test parametrised with WITH_GUNICORN adds gunicorn.
+SERVERS = ("daphne", "uvicorn")
+WITH_GUNICORN = (*SERVERS, "gunicorn")
+
+
+def server_command(kind: str, port: int) -> list[str]:
+    """How a deployment starts `kind` serving the example project on 127.0.0.1:port."""
+    if kind == "daphne":
+        return [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            ASGI_APPLICATION,
+        ]
+    if kind == "uvicorn":
+        # Django's ASGI handler speaks no lifespan protocol: off, or uvicorn logs that it tried.
+        return [
+            *(sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port)),
+            *("--lifespan", "off", ASGI_APPLICATION),
+        ]
+    if kind == "gunicorn":
+        # uvicorn.workers is deprecated since uvicorn 0.30: the uvicorn-worker package's.
+        return [
+            *(sys.executable, "-m", "gunicorn", "-k", "uvicorn_worker.UvicornWorker"),
+            *("--workers", "1", "--bind", f"127.0.0.1:{port}", ASGI_APPLICATION),
+        ]
+    raise ValueError(f"Unknown server {kind!r}, must be one of: {', '.join(WITH_GUNICORN)}")
+
+
+class Server:
+    """One ASGI server process (daphne, uvicorn or gunicorn) serving example_project.asgi."""
+
+    def __init__(self, kind: str, env: dict[str, str]) -> None:
+        self.kind = kind
         self.port = free_port()
+        self.log_file = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed by stop())
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "example_project.asgi:application",
-            ],
+            server_command(kind, self.port),
             env=env,
             cwd=REPO,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
+            # A file, not a pipe: a server that logs more than a pipe holds would block.
+            stderr=self.log_file,
         )
         deadline = time.monotonic() + 30
         while True:
-            assert self.process.poll() is None, self.process.stderr.read()  # type: ignore[union-attr]
+            assert self.process.poll() is None, self.log()
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
                 return
             except OSError:
-                assert time.monotonic() < deadline, "daphne did not start within 30 s"
+                assert time.monotonic() < deadline, f"{kind} did not start within 30 s"
                 time.sleep(0.1)
+
+    def rss_kib(self) -> int:
+        """Resident memory of the process that serves the sockets (gunicorn's worker)."""
+        pid = self.process.pid
+        if self.kind == "gunicorn":
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            pid = int(children[0])
+        status = Path(f"/proc/{pid}/status").read_text()
+        return int(
+            next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1]
+        )
 
     @property
     def origin(self) -> str:
@@ -141,10 +198,15 @@ class Daphne:
         return f"ws://127.0.0.1:{self.port}/graphql"
 
     def shut_down(self) -> tuple[int, str]:
-        """SIGTERM, as a process manager stops daphne: its exit code and what it logged."""
+        """SIGTERM, as a process manager stops a server: its exit code and what it logged."""
         self.process.terminate()
-        _, log = self.process.communicate(timeout=60)
-        return self.process.returncode, log
+        self.process.wait(timeout=60)
+        return self.process.returncode, self.log()
+
+    def log(self) -> str:
+        """What the server logged so far."""
+        self.log_file.seek(0)
+        return self.log_file.read()
 
     def stop(self) -> None:
         self.process.terminate()
@@ -153,6 +215,7 @@ class Daphne:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        self.log_file.close()
 
     def send_message(self, cookie: str, recipient: str, text: str) -> dict[str, Any]:
         """Run SendMessage over HTTP as the SPA does: the CSRF cookie from /spa/, then a POST."""
@@ -186,9 +249,18 @@ class Daphne:
 class LiveClient:
     """tests/clients/live_count.mjs in Node: the events it prints, one JSON object a line."""
 
-    def __init__(self, node: str, url: str, *, origin: str | None, cookie: str | None) -> None:
+    def __init__(
+        self, node: str, url: str, *, origin: str | None, cookie: str | None, retries: int = 0
+    ) -> None:
         self.process = subprocess.Popen(
-            [node, str(CLIENTS / "live_count.mjs"), url, origin or "-", cookie or "-"],
+            [
+                node,
+                str(CLIENTS / "live_count.mjs"),
+                url,
+                origin or "-",
+                cookie or "-",
+                str(retries),
+            ],
             cwd=CLIENTS,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -213,13 +285,19 @@ class LiveClient:
         self.process.wait()
 
 
-@pytest.fixture
-def start(project_env: dict[str, str]) -> Iterator[Any]:
-    """start(env=...) runs daphne; every process started is stopped after the test."""
-    started: list[Daphne | LiveClient] = []
+@pytest.fixture(params=SERVERS)
+def server_kind(request: pytest.FixtureRequest) -> str:
+    """The ASGI server a test runs under: each test runs once per server."""
+    return str(request.param)
 
-    def _start(env: dict[str, str] | None = None) -> Daphne:
-        server = Daphne(env or project_env)
+
+@pytest.fixture
+def start(project_env: dict[str, str], server_kind: str) -> Iterator[Any]:
+    """start(env=...) runs the server; every process started is stopped after the test."""
+    started: list[Server | LiveClient] = []
+
+    def _start(env: dict[str, str] | None = None) -> Server:
+        server = Server(server_kind, env or project_env)
         started.append(server)
         return server
 
@@ -229,8 +307,8 @@ def start(project_env: dict[str, str]) -> Iterator[Any]:
         process.stop()
 
 
-def live_client(start: Any, node: str, server: Daphne, **headers: Any) -> LiveClient:
-    client = LiveClient(node, server.ws_url, **headers)
+def live_client(start: Any, node: str, server: Server, **options: Any) -> LiveClient:
+    client = LiveClient(node, server.ws_url, **options)
     start.clients.append(client)
     return client
 
@@ -244,6 +322,7 @@ def test_the_vendored_browser_client_is_the_locked_npm_package(node: str) -> Non
     ).read_bytes()
 
 
+@pytest.mark.parametrize("server_kind", WITH_GUNICORN)
 def test_graphql_ws_hears_the_count_at_once_and_after_a_send(
     node: str, project_env: dict[str, str], start: Any
 ) -> None:
@@ -281,42 +360,122 @@ def test_graphql_ws_without_a_session_is_closed_4403(
     assert client.next_event() == {"error": "closed"}
 
 
-def test_daphne_stopped_with_subscriptions_open_exits_cleanly(
-    node: str, project_env: dict[str, str], start: Any
+class RedisServer:
+    """A redis-server of the test's own on a free port, which the test may stop and start again."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.directory = directory
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                *("redis-server", "--port", str(self.port), "--bind", "127.0.0.1"),
+                *("--save", "", "--appendonly", "no", "--dir", str(self.directory)),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                assert self.process.poll() is None, "redis-server exited"
+                assert time.monotonic() < deadline, "Redis did not start within 10 s"
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+    def group_sizes(self, env: dict[str, str], *groups: str) -> list[int]:
+        """ZCARD of channels_redis' key for each group: the channels it would send to."""
+        client = redis.Redis.from_url(self.url)
+        try:
+            prefix = env["REDIS_CHANNEL_PREFIX"]
+            return [int(client.zcard(f"{prefix}:group:{group}")) for group in groups]
+        finally:
+            client.close()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    if shutil.which("redis-server") is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is not installed: .ci/run needs it")
+        pytest.skip("needs redis-server (apt-get install redis-server)")
+    server = RedisServer(tmp_path)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_env(project_env: dict[str, str], redis_server: RedisServer) -> dict[str, str]:
+    """The example project's environment with channels_redis on the test's own Redis."""
+    return {**project_env, "REDIS_URL": redis_server.url, "REDIS_CHANNEL_PREFIX": "e2e"}
+
+
+def groups_of(user_id: str) -> tuple[str, str]:
+    """The groups a socket of this user joins (user_messages.realtime.groups)."""
+    return f"user_messages.user.{user_id}", "user_messages.everyone"
+
+
+def wait_for(condition: Any, timeout: float = 20) -> None:
+    """Poll until condition() is true: the server acts on a close asynchronously."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"not true within {timeout} s"
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("server_kind", WITH_GUNICORN)
+def test_a_server_stopped_with_subscriptions_open_exits_cleanly_and_leaves_no_member(
+    node: str,
+    redis_env: dict[str, str],
+    redis_server: RedisServer,
+    start: Any,
+    server_kind: str,
 ) -> None:
-    _, cookie = signed_in(project_env, "dave")
-    server = start()
+    dave, cookie = signed_in(redis_env, "dave")
+    server = start(redis_env)
     clients = [
         live_client(start, node, server, origin=server.origin, cookie=cookie) for _ in range(2)
     ]
     for client in clients:
         assert client.next_event() == {"count": 0}
+    assert redis_server.group_sizes(redis_env, *groups_of(dave)) == [2, 2]
     # Not at once: daphne 4.2.3's kill_all_applications fails with a KeyError, and cancels
     # nothing, while a request upgraded to a WebSocket is still listed (dropped within ~1 s).
     time.sleep(3)
 
     code, log = server.shut_down()
 
-    # daphne cancels each instance and waits for it, then stops the loop: a task of the
-    # consumer's still pending then is destroyed with it, and logged.
-    assert code == 0, log
-    assert "Killed 2 pending application instances" in log
+    # A task of the consumer's still pending when the loop stops is destroyed with it, and
+    # logged; a socket cancelled without leaving its groups would stay a member until
+    # group_expiry, and messages to them would go to its dead channel.
+    # uvicorn, once shut down, raises the signal it caught again: "killed by SIGTERM" is its
+    # clean exit, as a process manager expects.
+    assert code == {"uvicorn": -signal.SIGTERM}.get(server_kind, 0), log
     assert "Task was destroyed" not in log
     assert "never retrieved" not in log
-
-
-@pytest.fixture
-def redis_env(project_env: dict[str, str]) -> dict[str, str]:
-    if not os.environ.get("REDIS_URL"):
-        if os.environ.get("CI"):
-            pytest.fail("REDIS_URL is not set: .ci/run starts Redis and sets it")
-        pytest.skip("needs Redis: set REDIS_URL=redis://127.0.0.1:6379/15")
-    # A prefix of our own: other suites may share this Redis at the same time.
-    return {
-        **project_env,
-        "REDIS_URL": os.environ["REDIS_URL"],
-        "REDIS_CHANNEL_PREFIX": f"user_messages_tests_{uuid.uuid4().hex[:12]}",
-    }
+    assert "Traceback" not in log
+    assert redis_server.group_sizes(redis_env, *groups_of(dave)) == [0, 0]
+    if server_kind == "daphne":
+        # daphne cancels each instance and waits for it; the client sees the TCP close.
+        assert "Killed 2 pending application instances" in log
+        closed = 1006
+    else:
+        # uvicorn (and its gunicorn worker) closes each socket with 1012 (Service Restart),
+        # which graphql-ws retries, and waits for the instance to end.
+        closed = 1012
+    for client in clients:
+        assert client.next_event() == {"closed": closed}
 
 
 def test_a_socket_on_one_process_hears_sends_made_in_another_and_in_a_shell(
@@ -338,3 +497,129 @@ def test_a_socket_on_one_process_hears_sends_made_in_another_and_in_a_shell(
         "api.info(User.objects.all(), 'A QuerySet broadcast from a shell.')",
     )
     assert client.next_event() == {"count": 2}
+
+
+def raw_frames(
+    node: str, server: Server, cookie: str, sockets: list[list[str]], tmp_path: Path
+) -> list[dict[str, Any]]:
+    """Run tests/clients/raw_frames.mjs: per socket, the messages after the ack and the close."""
+    frames = tmp_path / "frames.json"
+    frames.write_text(json.dumps(sockets))
+    result = subprocess.run(
+        [node, str(CLIENTS / "raw_frames.mjs"), server.ws_url, server.origin, cookie, str(frames)],
+        cwd=CLIENTS,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    return sorted(lines, key=lambda line: line["index"])
+
+
+def subscribe(operation_id: str, query: str, **payload: Any) -> str:
+    return json.dumps(
+        {"type": "subscribe", "id": operation_id, "payload": {"query": query, **payload}}
+    )
+
+
+COUNT = "subscription { myMessageCount }"
+#: Frames that made the consumer raise before (issue 21): daphne closed 1011 and they leaked.
+SKIPPED_ROOT = subscribe("1", "subscription { myMessageCount @skip(if: true) }")
+HOSTILE_SOCKETS = {
+    "skipped-root": [SKIPPED_ROOT],
+    "root-directive-variable": [
+        subscribe(
+            "1",
+            "subscription S($on: Boolean!) { myMessageCount @include(if: $on) }",
+            variables={"on": True},
+        )
+    ],
+    "json-nested-deeply": ["[" * 100_000],
+    "variables-nested-deeply": [
+        '{"type": "subscribe", "id": "1", "payload": {"query": "subscription { x }", '
+        '"variables": {"v": ' + "[" * 100_000 + "]" * 100_000 + "}}}"
+    ],
+    "duplicate-id-lone-surrogate": [subscribe("\ud800", COUNT)] * 2,
+    "not-json": ["not json"],
+}
+
+
+def test_hostile_frames_and_vanished_clients_leave_no_member_behind(
+    node: str,
+    redis_env: dict[str, str],
+    redis_server: RedisServer,
+    start: Any,
+    tmp_path: Path,
+) -> None:
+    erin, cookie = signed_in(redis_env, "erin")
+    server = start(redis_env)
+    live = live_client(start, node, server, origin=server.origin, cookie=cookie)
+    assert live.next_event() == {"count": 0}
+    vanishing = live_client(start, node, server, origin=server.origin, cookie=cookie)
+    assert vanishing.next_event() == {"count": 0}
+    vanishing.stop()  # SIGKILL: the connection drops with no close frame
+
+    answers = raw_frames(node, server, cookie, list(HOSTILE_SOCKETS.values()), tmp_path)
+
+    outcomes = {
+        name: (
+            [message.get("type") for message in answer["messages"]],
+            answer["closed"],
+        )
+        for name, answer in zip(HOSTILE_SOCKETS, answers, strict=True)
+    }
+    assert outcomes == {
+        # The client closes with 1000 once it has its error.
+        "skipped-root": (["error"], 1000),
+        "root-directive-variable": (["error"], 1000),
+        "json-nested-deeply": ([], 4400),
+        "variables-nested-deeply": ([], 4400),
+        "duplicate-id-lone-surrogate": (["next"], 4409),
+        "not-json": ([], 4400),
+    }
+    assert answers[0]["messages"][0]["payload"] == [
+        {"message": "The subscription selects no field: @skip or @include left its root empty."}
+    ]
+    # Only the live client's socket is left in each group, and it still hears of sends.
+    wait_for(lambda: redis_server.group_sizes(redis_env, *groups_of(erin)) == [1, 1])
+    server.send_message(cookie, erin, "Still live.")
+    assert live.next_event() == {"count": 1}
+    _, log = server.shut_down()
+    assert "Traceback" not in log
+
+
+def test_clients_reconnect_by_themselves_after_redis_restarts_and_count_what_was_sent_meanwhile(
+    node: str,
+    redis_env: dict[str, str],
+    redis_server: RedisServer,
+    start: Any,
+) -> None:
+    frank, cookie = signed_in(redis_env, "frank")
+    server = start(redis_env)
+    # graphql-ws's own retries (its default of 5, with its backoff), as a browser has them.
+    clients = [
+        live_client(start, node, server, origin=server.origin, cookie=cookie, retries=5)
+        for _ in range(2)
+    ]
+    for client in clients:
+        assert client.next_event() == {"count": 0}
+
+    redis_server.stop()
+    for client in clients:
+        assert client.next_event() == {"closed": 4503}
+    # Stored and counted while Redis is down: only the live push is lost.
+    result = server.send_message(cookie, frank, "Sent while Redis is down.")
+    assert result == {"data": {"sendMessage": {"count": 1, "errors": []}}}
+    redis_server.start()
+
+    for client in clients:
+        # Each retry while Redis was still down was closed 4503 again; then it subscribes anew
+        # and hears the count, the message sent meanwhile included.
+        event = client.next_event(timeout=40)
+        while event == {"closed": 4503}:
+            event = client.next_event(timeout=40)
+        assert event == {"count": 1}
+    server.send_message(cookie, frank, "Sent after Redis is back.")
+    for client in clients:
+        assert client.next_event() == {"count": 2}

@@ -1,7 +1,10 @@
 // Subscribe to MyMessageCountChanged with the real graphql-ws client and print one JSON line per
 // event: {"count": n}, {"closed": code}, {"socketError": message}, {"error": ...}.
 //
-//   node live_count.mjs ws://127.0.0.1:PORT/graphql ORIGIN|- COOKIE|-
+//   node live_count.mjs ws://127.0.0.1:PORT/graphql ORIGIN|- COOKIE|- [RETRY_ATTEMPTS]
+//
+// RETRY_ATTEMPTS (default 0) is graphql-ws's retryAttempts: a client that reconnects by itself
+// after a close it does not treat as fatal, and subscribes again.
 //
 // Node 20 has no global WebSocket: the `ws` package's, with the Origin and Cookie headers a
 // browser would send (or none, "-").
@@ -10,7 +13,7 @@ import { readFileSync } from "node:fs";
 import { createClient } from "graphql-ws";
 import WebSocket from "ws";
 
-const [url, origin, cookie] = process.argv.slice(2);
+const [url, origin, cookie, retries = "0"] = process.argv.slice(2);
 const query = readFileSync(
   new URL("../../schema/operations/MyMessageCountChanged.graphql", import.meta.url),
   "utf8",
@@ -32,7 +35,7 @@ function print(event) {
 const client = createClient({
   url,
   webSocketImpl: BrowserLikeWebSocket,
-  retryAttempts: 0,
+  retryAttempts: Number(retries),
   on: {
     closed: (event) => print({ closed: event.code }),
     error: (error) => print({ socketError: error?.message ?? String(error) }),

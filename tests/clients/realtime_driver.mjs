@@ -39,7 +39,7 @@ function open(index) {
       }
     }
     // graphql-ws's default retries, as a browser has them: a socket the server closes with a
-    // retryable code (1011) reconnects; how often that happened is reported.
+    // retryable code (4503: the channel layer failed) reconnects; how often is reported.
     const client = createClient({
       url,
       webSocketImpl: CookieWebSocket,

@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.db.models import Count
@@ -37,6 +38,9 @@ from graphql import (
     parse,
     validate,
 )
+from graphql.execution.collect_fields import collect_fields
+from graphql.execution.values import get_variable_values
+from graphql.language import DocumentNode, FragmentDefinitionNode, OperationDefinitionNode
 from graphql.utilities import get_operation_ast
 
 from user_messages.conf import conf
@@ -58,7 +62,12 @@ SUBPROTOCOL_NOT_ACCEPTABLE = 4406  # the client did not offer graphql-transport-
 CONNECTION_INIT_TIMEOUT = 4408  # no connection_init within WEBSOCKET_INIT_TIMEOUT seconds
 SUBSCRIBER_EXISTS = 4409  # a subscribe whose id is already running
 TOO_MANY_INIT_REQUESTS = 4429  # a second connection_init
-TRY_AGAIN_LATER = 1013  # the channel layer failed: WebSocket's code that graphql-ws retries
+INTERNAL_SERVER_ERROR = 4500  # a fault of the server's handling a message (a bug, logged)
+# The channel layer failed: come back later. Not WebSocket's 1013 (Try Again Later): daphne's
+# autobahn lets an application close only with 1000 or 3000-4999 and sends 1011 instead, which
+# graphql-ws treats as fatal. graphql-ws retries, with its backoff, every 4xxx code it does not
+# list as fatal (see shouldRetryConnectOrThrow in its client); 4503 mirrors HTTP's 503.
+SERVICE_UNAVAILABLE = 4503
 
 # What this socket's channel-layer receive hands to dispatch when the layer failed.
 _LAYER_FAILED = "user_messages.layer_failed"
@@ -228,7 +237,7 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     #: The schema to run; None: graphene-django's GRAPHENE["SCHEMA"].
     schema: Any = None
 
-    #: The channel-layer groups joined, which websocket_disconnect leaves ([] from Channels).
+    #: The channel-layer groups joined, which __call__ leaves as the instance ends.
     groups: list[str]
     _acknowledged = False
     _layer_failed = False
@@ -246,6 +255,22 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            # Here, not in websocket_disconnect, which Channels skips after an exception or a
+            # cancel: a channel left in its groups stays there until group_expiry (a day by
+            # default), and channels_redis buffers every change sent to it in this process.
+            await self._leave_groups()
+
+    async def _leave_groups(self) -> None:
+        """Leave the groups joined; a failure (the layer down) is logged, never raised."""
+        groups = self.groups
+        self.groups = []
+        if not groups or self.channel_layer is None:
+            return
+        try:
+            for group in groups:
+                await self.channel_layer.group_discard(group, self.channel_name)
+        except Exception:
+            logger.warning("user_messages: could not leave %s", groups, exc_info=True)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """A task of this socket's: __call__ cancels and awaits it when the instance ends."""
@@ -295,16 +320,10 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         self._init_timeout = self._spawn(self._close_unless_initialised())
 
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:
-        # Channels' own raises if a group_discard fails (Redis down) and never calls
-        # disconnect: leave the groups here, a failure logged, then let it finish with none.
-        groups = self.groups
-        self.groups = []
-        try:
-            for group in groups:
-                await self.channel_layer.group_discard(group, self.channel_name)
-        except Exception:
-            logger.warning("user_messages: could not leave %s", groups, exc_info=True)
-        await super().websocket_disconnect(message)
+        # Channels' own leaves the groups, and raises if that fails (Redis down): __call__
+        # leaves them instead, however the instance ends.
+        await self.disconnect(message.get("code"))
+        raise StopConsumer
 
     def _stop(self) -> None:
         """Closing: stop the init timeout and the subscriptions, so nothing more is sent."""
@@ -317,9 +336,9 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     async def _close(self, code: int, reason: str) -> None:
         self._stop()
-        # A close frame's reason is at most 123 bytes; a client's long subscription id must
-        # not make the server fail to close.
-        reason = reason.encode()[:123].decode(errors="ignore")
+        # A close frame's reason is at most 123 bytes of UTF-8; a client's long subscription id,
+        # or one with a lone surrogate ("\ud800" is valid JSON), must not make the close fail.
+        reason = reason.encode(errors="replace")[:123].decode(errors="ignore")
         await self.close(code=code, reason=reason)
 
     async def _close_unless_initialised(self) -> None:
@@ -330,7 +349,8 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         try:
             message = json.loads(text_data) if text_data is not None else None
-        except ValueError:
+        except (ValueError, RecursionError):
+            # RecursionError: arrays or objects nested deeper than Python's recursion limit.
             message = None
         kind = message.get("type") if isinstance(message, dict) else None
         handler = {
@@ -344,7 +364,13 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self._close(BAD_REQUEST, "Invalid message received")
             return
         assert isinstance(message, dict)
-        await handler(message)
+        try:
+            await handler(message)
+        except Exception:
+            # A fault of ours, not of the message: logged, and closed as graphql-ws defines
+            # rather than ending the instance, which the server would close with 1011.
+            logger.exception("user_messages: handling a %r message failed", kind)
+            await self._close(INTERNAL_SERVER_ERROR, "Internal server error")
 
     async def _on_connection_init(self, message: dict[str, Any]) -> None:
         if self._init_received:
@@ -361,14 +387,14 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             try:
                 await self._join(groups)
             except Exception:
-                # Without its groups the socket would never hear of a change: close it with
-                # 1013, which graphql-ws retries (unlike 1011 and 4500), not serve stale counts.
+                # Without its groups the socket would never hear of a change: close it with a
+                # code graphql-ws retries (unlike 1011 and 4500), not serve stale counts.
                 logger.warning("user_messages: could not join %s", groups, exc_info=True)
-                await self._close(TRY_AGAIN_LATER, "Try again later")
+                await self._close(SERVICE_UNAVAILABLE, "Try again later")
                 return
             if self._layer_failed:
                 # Joined, but this socket's receive from the layer failed before: as deaf.
-                await self._close(TRY_AGAIN_LATER, "Try again later")
+                await self._close(SERVICE_UNAVAILABLE, "Try again later")
                 return
             self._spawn(self._stay_in(groups))
         self._acknowledged = True
@@ -387,15 +413,23 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             except Exception:
                 # As at connection_init: a socket that cannot stay in its groups would go deaf.
                 logger.warning("user_messages: could not join %s again", groups, exc_info=True)
-                await self._close(TRY_AGAIN_LATER, "Try again later")
+                await self._close(SERVICE_UNAVAILABLE, "Try again later")
                 return
 
     async def _join(self, groups: list[str]) -> None:
         """Join (or join again) ``groups``; ``self.groups``, which the socket leaves, lists each."""
         for group in groups:
-            await self.channel_layer.group_add(group, self.channel_name)
-            if group not in self.groups:
+            # Listed before the add: cancelled while waiting for Redis, the add may have been
+            # done, and the socket must leave the group then. A failed add is not listed.
+            listed = group in self.groups
+            if not listed:
                 self.groups.append(group)
+            try:
+                await self.channel_layer.group_add(group, self.channel_name)
+            except Exception:
+                if not listed:
+                    self.groups.remove(group)
+                raise
 
     async def _on_ping(self, message: dict[str, Any]) -> None:
         await self.send_json({"type": "pong"})
@@ -434,7 +468,17 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 ],
             )
             return
-        result = await self._start(payload)
+        try:
+            result = await self._start(payload)
+        except GraphQLError as error:
+            # graphql-core's validate() raises for some documents instead of reporting: its
+            # single-root-field rule evaluates @include(if: $var) with no variables.
+            result = ExecutionResult(data=None, errors=[error])
+        except Exception:
+            # graphql-core raised where it should have returned errors: the client still gets
+            # an answer for this id, and the socket stays open.
+            logger.exception("user_messages: starting subscription %r failed", operation_id)
+            result = _failed("Internal server error.")
         if isinstance(result, ExecutionResult):
             await self._send_errors(operation_id, result.errors or [])
             return
@@ -474,6 +518,11 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 "send queries and mutations with HTTP POST to the GraphQL view."
             )
         variables = payload.get("variables")
+        if not _selects_a_field(schema, document, operation, variables):
+            # graphql-core would fail with "coroutine raised StopIteration": nothing to run.
+            return _failed(
+                "The subscription selects no field: @skip or @include left its root empty."
+            )
         events = await create_source_event_stream(
             schema,
             document,
@@ -549,7 +598,7 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             # Acknowledged, the socket would stop hearing of changes: closed as at a failed
             # join. Before that, connection_init closes it.
             if self._acknowledged:
-                await self._close(TRY_AGAIN_LATER, "Try again later")
+                await self._close(SERVICE_UNAVAILABLE, "Try again later")
             return
         await super().dispatch(message)
 
@@ -557,6 +606,28 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     async def user_messages_changed(self, event: dict[str, Any]) -> None:
         """A group message (type ``user_messages.changed``): wake this socket's subscriptions."""
         self._context.changed()
+
+
+def _selects_a_field(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    variables: dict[str, Any] | None,
+) -> bool:
+    """Whether the operation's root selects a field once @skip and @include apply (or the
+    variables are invalid: create_source_event_stream reports that)."""
+    root_type = schema.subscription_type
+    if root_type is None:
+        return True
+    coerced = get_variable_values(schema, operation.variable_definitions or (), variables or {})
+    if isinstance(coerced, list):
+        return True
+    fragments = {
+        definition.name.value: definition
+        for definition in document.definitions
+        if isinstance(definition, FragmentDefinitionNode)
+    }
+    return bool(collect_fields(schema, fragments, coerced, root_type, operation.selection_set))
 
 
 def _failed(message: str) -> ExecutionResult:
