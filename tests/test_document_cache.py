@@ -36,7 +36,7 @@ class Calls:
 def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[Calls]:
     """Counts of the view's parse and validate calls, starting from an empty cache."""
     counted = Calls()
-    real_parse, real_validate = views.parse, views.validate
+    real_parse, real_validate = views.parse, views.validate_document
 
     def parse(*args: Any, **kwargs: Any) -> Any:
         counted.parse += 1
@@ -47,7 +47,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[Calls]:
         return real_validate(*args, **kwargs)
 
     monkeypatch.setattr(views, "parse", parse)
-    monkeypatch.setattr(views, "validate", validate)
+    monkeypatch.setattr(views, "validate_document", validate)
     # Documents cached by earlier tests would hide the calls this test counts.
     views._cached_check.cache_clear()
     yield counted

@@ -84,6 +84,7 @@ def check_settings(**kwargs: Any) -> list[checks.CheckMessage]:
         "MAX_QUERY_TOKENS",
         "MAX_QUERY_DEPTH",
         "MAX_QUERY_FIELDS",
+        "MAX_QUERY_COMPARISONS",
         "WEBSOCKET_MAX_SUBSCRIPTIONS",
         "WEBSOCKET_INIT_TIMEOUT",
     ):

@@ -26,6 +26,9 @@ DEFAULTS: dict[str, Any] = {
     "MAX_QUERY_TOKENS": 2000,
     "MAX_QUERY_DEPTH": 15,
     "MAX_QUERY_FIELDS": 500,
+    # Pairs of fields answering the same response path that GraphQL's validation compares
+    # (OverlappingFieldsCanBeMerged is quadratic in them), weighted by what each pair compares.
+    "MAX_QUERY_COMPARISONS": 1000,
     # Alias of a cache in CACHES that lets a page view of a user with nothing pending skip the
     # database entirely. None: always ask the database.
     "CACHE": None,
@@ -93,6 +96,10 @@ class Settings:
     @property
     def MAX_QUERY_FIELDS(self) -> int:
         return cast("int", self._get("MAX_QUERY_FIELDS"))
+
+    @property
+    def MAX_QUERY_COMPARISONS(self) -> int:
+        return cast("int", self._get("MAX_QUERY_COMPARISONS"))
 
     @property
     def CACHE(self) -> str | None:

@@ -32,13 +32,12 @@ from graphql import (
     execute,
     get_operation_ast,
     parse,
-    validate,
     validate_schema,
 )
 from graphql.validation import ASTValidationRule
 
 from user_messages.conf import conf
-from user_messages.graphql_limits import validation_rules
+from user_messages.graphql_limits import DocumentLimits, validate_document
 
 __all__ = ["GraphQLView"]
 
@@ -60,8 +59,9 @@ class GraphQLView(views.GraphQLView):
     """graphene-django's view that refuses what would cost a request unbounded work.
 
     - The parser stops after ``USER_MESSAGES["MAX_QUERY_TOKENS"]`` tokens (comments count).
-    - Validation runs GraphQL's specified rules, the depth and fields limits of
-      ``user_messages.graphql_limits``, then any ``validation_rules`` you pass: they add to the
+    - Validation first checks the depth, fields and comparisons limits of
+      ``user_messages.graphql_limits`` in one linear walk; only a document within them goes on
+      to GraphQL's specified rules, then any ``validation_rules`` you pass: they add to the
       specified rules instead of replacing them, as they would in graphene-django's view.
     - Each process keeps the parsed document and its validation errors for the last
       ``DOCUMENT_CACHE_SIZE`` distinct documents of up to ``MAX_CACHED_QUERY_LENGTH``
@@ -76,13 +76,6 @@ class GraphQLView(views.GraphQLView):
     """
 
     validation_rules: Collection[type[ASTValidationRule]] | None
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # Django builds a view instance per request, so the settings are read per request.
-        self.validation_rules = tuple(
-            dict.fromkeys((*validation_rules(), *(self.validation_rules or ())))
-        )
 
     def parse_body(self, request: HttpRequest) -> Any:
         """The request's GraphQL parameters; a refused body raises graphene-django's HttpError."""
@@ -163,12 +156,14 @@ class GraphQLView(views.GraphQLView):
         )
 
     def _checked_document(self, schema: GraphQLSchema, query: Any) -> _CheckedDocument:
-        rules = None if self.validation_rules is None else tuple(self.validation_rules)
+        rules = tuple(self.validation_rules or ())
         # The object graphene-django's view reads, so both views agree on the setting.
         max_errors = views.graphene_settings.MAX_VALIDATION_ERRORS
+        # Read per request (Django builds a view instance per request), and part of the key.
+        limits = DocumentLimits.from_settings()
         if isinstance(query, str) and len(query) <= MAX_CACHED_QUERY_LENGTH:
-            return _cached_check(schema, rules, max_errors, conf.MAX_QUERY_TOKENS, query)
-        return _check(schema, rules, max_errors, conf.MAX_QUERY_TOKENS, query)
+            return _cached_check(schema, rules, max_errors, conf.MAX_QUERY_TOKENS, limits, query)
+        return _check(schema, rules, max_errors, conf.MAX_QUERY_TOKENS, limits, query)
 
     def _execute(
         self,
@@ -225,9 +220,10 @@ class _Unparsable(Exception):
 
 def _check(
     schema: GraphQLSchema,
-    rules: tuple[type[ASTValidationRule], ...] | None,
+    rules: tuple[type[ASTValidationRule], ...],
     max_errors: int | None,
     max_tokens: int,
+    limits: DocumentLimits,
     query: Any,
 ) -> _CheckedDocument:
     """Parse ``query`` with a token limit and validate it; parse errors raise ``_Unparsable``."""
@@ -243,7 +239,8 @@ def _check(
     if validate_schema(schema):
         # validate() refuses an invalid schema; the view answers with the schema's errors.
         return _CheckedDocument(document, ())
-    return _CheckedDocument(document, tuple(validate(schema, document, rules, max_errors)))
+    errors = validate_document(schema, document, rules, max_errors=max_errors, limits=limits)
+    return _CheckedDocument(document, tuple(errors))
 
 
 # The key holds everything the outcome depends on, settings included, so no setting change
