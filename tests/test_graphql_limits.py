@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client, RequestFactory
 from graphene.validation import DisableIntrospection
 from graphql import parse, validate
@@ -359,3 +360,38 @@ def test_numbers_no_type_can_hold_are_a_400(client, number, message):
 
     assert response.status_code == 400
     assert [error["message"] for error in response.json()["errors"]] == [message]
+
+
+def test_a_multipart_body_with_a_file_over_the_limit_is_a_413_before_it_is_read(client, settings):
+    # Django does not count file parts against DATA_UPLOAD_MAX_MEMORY_SIZE: the body was read
+    # in full and the query answered 200.
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    upload = SimpleUploadedFile("big.bin", b"x" * 1001)
+
+    response = client.post("/graphql", {"query": "{ myMessageCount }", "file": upload})
+
+    assert (response.status_code, response.json()) == (
+        413,
+        {"errors": [{"message": "The request body is larger than the server accepts."}]},
+    )
+
+
+def test_a_multipart_body_under_the_limit_is_answered(client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    upload = SimpleUploadedFile("small.bin", b"x" * 100)
+
+    response = client.post("/graphql", {"query": "{ myMessageCount }", "file": upload})
+
+    assert (response.status_code, response.json()) == (200, {"data": {"myMessageCount": 0}})
+
+
+def test_a_multipart_body_of_many_small_parts_is_a_400(client):
+    # Django's DATA_UPLOAD_MAX_NUMBER_FIELDS (1,000) bounds the parts; refused, not a 500.
+    fields = {f"f{i}": "x" for i in range(1001)}
+
+    response = client.post("/graphql", {"query": "{ myMessageCount }", **fields})
+
+    assert (response.status_code, response.json()) == (
+        400,
+        {"errors": [{"message": "The request body is refused."}]},
+    )

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, cast
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseNotAllowed
@@ -68,8 +69,10 @@ class GraphQLView(views.GraphQLView):
       characters, per schema, rules and limits: a repeated document is neither parsed nor
       validated again. Your ``validation_rules`` must therefore depend only on the schema and
       the document, not on the request.
-    - A body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` gets 413, a body nested too deeply for
-      Python's JSON parser, undecodable text or a broken multipart body gets 400; all answer
+    - A body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` gets 413 (multipart file parts included: a
+      declared Content-Length over the limit is refused before the body is read), a body
+      nested too deeply for Python's JSON parser, undecodable text or a broken multipart body
+      gets 400; all answer
       ``{"errors": [{"message": ...}]}`` like graphene-django's own refusals.
 
     CSRF protection stays as it is: do not wrap the view in ``csrf_exempt``.
@@ -80,6 +83,7 @@ class GraphQLView(views.GraphQLView):
     def parse_body(self, request: HttpRequest) -> Any:
         """The request's GraphQL parameters; a refused body raises graphene-django's HttpError."""
         try:
+            _refuse_declared_excess(request)
             if self.get_content_type(request) in ("application/json", "application/graphql"):
                 # Read here, or graphene-django turns RequestDataTooBig into a 400 whose message
                 # names Django's setting.
@@ -249,6 +253,22 @@ def _check(
 # id(), names and paths) and never ask for a node's hash, a node's one lazy write. lru_cache
 # is thread-safe; two threads missing the same document at once both check it, one is kept.
 _cached_check = lru_cache(maxsize=DOCUMENT_CACHE_SIZE)(_check)
+
+
+def _refuse_declared_excess(request: HttpRequest) -> None:
+    """Raise RequestDataTooBig for a body whose Content-Length is over the upload limit.
+
+    Django counts only non-file parts of a multipart body against DATA_UPLOAD_MAX_MEMORY_SIZE,
+    and reads (spools) file parts whatever their size; the API takes no uploads, so any body
+    declared larger than the limit is refused before a byte of it is read.
+    """
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return  # Django's own parsers refuse a malformed length
+    if limit is not None and declared > limit:
+        raise RequestDataTooBig("Request body exceeded settings.DATA_UPLOAD_MAX_MEMORY_SIZE.")
 
 
 def _atomic_mutations() -> bool:
