@@ -5,10 +5,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 
-from graphql import GraphQLSchema, parse
+from graphql import GraphQLError, GraphQLSchema, parse
 
 from user_messages.conf import conf
 from user_messages.graphql_limits import validate_document
@@ -17,7 +18,7 @@ from user_messages.graphql_limits import validate_document
 def hostile_documents() -> Iterator[tuple[str, str]]:
     """(what, document) pairs built to cost validation the most within or just over the limits."""
     fields = conf.MAX_QUERY_FIELDS
-    yield "2,000 copies of one unknown field (refused)", "{" + " a" * 2000 + "}"
+    yield "1,990 copies of one unknown field (refused)", "{" + " a" * 1990 + "}"
     # C(32, 2) pairs of weight 2: just under MAX_QUERY_COMPARISONS' default.
     yield "32 copies of one unknown field", "{" + " a" * 32 + "}"
     yield "32 aliases of one field", "{" + " x: myMessageCount" * 32 + "}"
@@ -70,7 +71,7 @@ def hostile_documents() -> Iterator[tuple[str, str]]:
         "a list literal nested 190 deep",
         ("{ myMessages(peek: " + "[" * 190 + "]" * 190 + ") { id } }"),
     )
-    yield "300 directives on one field", "{ myMessageCount" + " @skip(if: false)" * 300 + " }"
+    yield "280 directives on one field", "{ myMessageCount" + " @skip(if: false)" * 280 + " }"
     yield (
         "inline fragments nested 190 deep",
         ("{" + " ... on Query {" * 190 + " myMessageCount" + " }" * 190 + " }"),
@@ -90,7 +91,9 @@ def validation_ms(schema: GraphQLSchema, document: str, repeat: int = 5) -> floa
     """Best time of parsing and validating ``document`` as the package's view does, in ms."""
 
     def once() -> None:
-        validate_document(schema, parse(document, max_tokens=conf.MAX_QUERY_TOKENS))
+        # A parser refusal is what the view answers with: its cost counts too.
+        with contextlib.suppress(GraphQLError):
+            validate_document(schema, parse(document, max_tokens=conf.MAX_QUERY_TOKENS))
 
     return best_ms(once, repeat)
 
