@@ -23,6 +23,9 @@ DEFAULTS: dict[str, Any] = {
     # rules of user_messages.graphql_limits): tokens the parser reads before it gives up, how
     # deep fields nest, and how many fields it selects (each alias and fragment spread counts).
     # GraphiQL's introspection query is 183 tokens, 15 deep and 229 fields.
+    # Characters of a GraphQL document, checked before parsing: the parser reads each one in
+    # Python, and a string, a comment or a run of whitespace of any length is one token or none.
+    "MAX_QUERY_LENGTH": 10_000,
     "MAX_QUERY_TOKENS": 2000,
     "MAX_QUERY_DEPTH": 15,
     "MAX_QUERY_FIELDS": 500,
@@ -92,6 +95,10 @@ class Settings:
     @property
     def MAX_QUERY_DEPTH(self) -> int:
         return cast("int", self._get("MAX_QUERY_DEPTH"))
+
+    @property
+    def MAX_QUERY_LENGTH(self) -> int:
+        return cast("int", self._get("MAX_QUERY_LENGTH"))
 
     @property
     def MAX_QUERY_FIELDS(self) -> int:

@@ -32,13 +32,12 @@ from graphql import (
     OperationType,
     execute,
     get_operation_ast,
-    parse,
     validate_schema,
 )
 from graphql.validation import ASTValidationRule
 
 from user_messages.conf import conf
-from user_messages.graphql_limits import DocumentLimits, validate_document
+from user_messages.graphql_limits import DocumentLimits, parse_document, validate_document
 
 __all__ = ["GraphQLView"]
 
@@ -51,15 +50,17 @@ NESTED_TOO_DEEPLY = "The request is nested too deeply."
 # fields, measured with tracemalloc), so a stream of distinct documents pins about 35 MB.
 DOCUMENT_CACHE_SIZE = 32
 # Longer documents are parsed and validated on every request: the cap bounds an entry when a
-# project raises MAX_QUERY_TOKENS (10,000 dense characters hold about 2.8 MB). GraphiQL's
-# introspection query is under 2,000 characters, the package's operations under 500.
+# project raises MAX_QUERY_LENGTH and MAX_QUERY_TOKENS (10,000 dense characters hold about
+# 2.8 MB). GraphiQL's introspection query is under 2,000 characters, the package's operations
+# under 500.
 MAX_CACHED_QUERY_LENGTH = 10_000
 
 
 class GraphQLView(views.GraphQLView):
     """graphene-django's view that refuses what would cost a request unbounded work.
 
-    - The parser stops after ``USER_MESSAGES["MAX_QUERY_TOKENS"]`` tokens (comments count).
+    - A document over ``USER_MESSAGES["MAX_QUERY_LENGTH"]`` characters is refused unparsed;
+      the parser stops after ``USER_MESSAGES["MAX_QUERY_TOKENS"]`` tokens (comments count).
     - Validation first checks the depth, fields and comparisons limits of
       ``user_messages.graphql_limits`` in one linear walk; only a document within them goes on
       to GraphQL's specified rules, then any ``validation_rules`` you pass: they add to the
@@ -165,9 +166,10 @@ class GraphQLView(views.GraphQLView):
         max_errors = views.graphene_settings.MAX_VALIDATION_ERRORS
         # Read per request (Django builds a view instance per request), and part of the key.
         limits = DocumentLimits.from_settings()
+        parsing = (conf.MAX_QUERY_LENGTH, conf.MAX_QUERY_TOKENS)
         if isinstance(query, str) and len(query) <= MAX_CACHED_QUERY_LENGTH:
-            return _cached_check(schema, rules, max_errors, conf.MAX_QUERY_TOKENS, limits, query)
-        return _check(schema, rules, max_errors, conf.MAX_QUERY_TOKENS, limits, query)
+            return _cached_check(schema, rules, max_errors, parsing, limits, query)
+        return _check(schema, rules, max_errors, parsing, limits, query)
 
     def _execute(
         self,
@@ -226,13 +228,17 @@ def _check(
     schema: GraphQLSchema,
     rules: tuple[type[ASTValidationRule], ...],
     max_errors: int | None,
-    max_tokens: int,
+    parsing: tuple[int, int],
     limits: DocumentLimits,
     query: Any,
 ) -> _CheckedDocument:
-    """Parse ``query`` with a token limit and validate it; parse errors raise ``_Unparsable``."""
+    """Parse ``query`` within its length and token limits, and validate it.
+
+    Parse errors raise ``_Unparsable``.
+    """
+    max_length, max_tokens = parsing
     try:
-        document = parse(query, max_tokens=max_tokens)
+        document = parse_document(query, max_length=max_length, max_tokens=max_tokens)
     except RecursionError:
         raise
     except Exception as error:

@@ -9,15 +9,15 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator
 
-from graphql import GraphQLError, GraphQLSchema, parse
+from graphql import GraphQLError, GraphQLSchema
 
 from user_messages.conf import conf
-from user_messages.graphql_limits import validate_document
+from user_messages.graphql_limits import parse_document, validate_document
 
 
 def hostile_documents() -> Iterator[tuple[str, str]]:
     """(what, document) pairs built to cost validation the most within or just over the limits."""
-    fields = conf.MAX_QUERY_FIELDS
+    fields, length = conf.MAX_QUERY_FIELDS, conf.MAX_QUERY_LENGTH
     yield "1,990 copies of one unknown field (refused)", "{" + " a" * 1990 + "}"
     # C(32, 2) pairs of weight 2: just under MAX_QUERY_COMPARISONS' default.
     yield "32 copies of one unknown field", "{" + " a" * 32 + "}"
@@ -87,13 +87,22 @@ def hostile_documents() -> Iterator[tuple[str, str]]:
     )
 
 
+    errors = "{" + "".join(f" a{i}: myMessageCount(x: 1, x: 1)" for i in range(100)) + "}"
+    yield (
+        f"100 errors on two nodes each after {length - len(errors):,} line breaks",
+        "\n" * (length - len(errors)) + errors,
+    )
+    literal = '{ myMessages(peek: """' + "x" * (length - 38) + '""") { id } }'
+    yield f"one block string of {length - 38:,} characters", literal
+
+
 def validation_ms(schema: GraphQLSchema, document: str, repeat: int = 5) -> float:
     """Best time of parsing and validating ``document`` as the package's view does, in ms."""
 
     def once() -> None:
         # A parser refusal is what the view answers with: its cost counts too.
         with contextlib.suppress(GraphQLError):
-            validate_document(schema, parse(document, max_tokens=conf.MAX_QUERY_TOKENS))
+            validate_document(schema, parse_document(document))
 
     return best_ms(once, repeat)
 
