@@ -213,13 +213,13 @@ def test_other_sockets_are_answered_while_documents_are_validated(alice, bob, se
 def test_a_document_over_max_query_length_is_refused_unparsed(client, settings):
     # The parser reads each character in Python: 2.5 MB of one string literal, a single
     # token, used to cost it about 0.6 s.
-    at_limit = "{ myMessageCount }".ljust(10_000)
+    at_limit = "{ myMessageCount }".ljust(20_000)
     assert post_query(client, at_limit) == (200, {"data": {"myMessageCount": 0}})
 
     status, body = post_query(client, at_limit + " ")
     assert (status, body) == (
         400,
-        {"errors": [{"message": "Document contains more than 10000 characters. Parsing aborted."}]},
+        {"errors": [{"message": "Document contains more than 20000 characters. Parsing aborted."}]},
     )
 
     settings.USER_MESSAGES = {"MAX_QUERY_LENGTH": 20}

@@ -25,7 +25,7 @@ DEFAULTS: dict[str, Any] = {
     # GraphiQL's introspection query is 183 tokens, 15 deep and 229 fields.
     # Characters of a GraphQL document, checked before parsing: the parser reads each one in
     # Python, and a string, a comment or a run of whitespace of any length is one token or none.
-    "MAX_QUERY_LENGTH": 10_000,
+    "MAX_QUERY_LENGTH": 20_000,
     "MAX_QUERY_TOKENS": 2000,
     "MAX_QUERY_DEPTH": 15,
     "MAX_QUERY_FIELDS": 500,

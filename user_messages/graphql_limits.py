@@ -90,7 +90,14 @@ def parse_document(
         return parse(query, max_tokens=max_tokens)
     if len(query) > max_length:
         raise GraphQLError(f"Document contains more than {max_length} characters. Parsing aborted.")
-    return _LocatingParser(_IndexedSource(query), max_tokens=max_tokens).parse_document()
+    source = _IndexedSource(query)
+    try:
+        return _LocatingParser(source, max_tokens=max_tokens).parse_document()
+    except RecursionError:
+        pass
+    # Out of the except block, so no traceback keeps the recursion's frames: graphql-core's
+    # parse() answers with its own syntax error (older releases raise RecursionError again).
+    return parse(source, max_tokens=max_tokens)
 
 
 class _IndexedSource(Source):

@@ -1,6 +1,6 @@
 """Hostile GraphQL documents at the default limits, and the time the package takes on each.
 
-``bench`` prints the worst; ``bench --validation-attack`` sends refused variants at a real server.
+``bench`` prints the worst; ``hostile`` sends them at a real server (daphne).
 """
 
 from __future__ import annotations
