@@ -170,6 +170,9 @@ def test_the_send_permission_setting_decides_who_may_send(client, make_user, ali
         ({"deliver_once": "maybe"}, "Select a valid choice. maybe is not one of the available"),
         ({"link": "javascript:alert(1)"}, "Enter an http(s) address or a path starting with /."),
         ({"link": "//evil.example/"}, "Enter an http(s) address or a path starting with /."),
+        # Browsers read "/\\host" as another host; the page would not render it as a link.
+        ({"link": "/\\evil.example/"}, "Enter an http(s) address or a path starting with /."),
+        ({"link": "/a\tb"}, "Enter an http(s) address or a path starting with /."),
         ({"expires_at": "2001-01-01T00:00"}, "Choose a time in the future."),
         ({"expires_at": "soon"}, "Enter a valid date/time."),
     ],

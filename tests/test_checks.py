@@ -62,6 +62,7 @@ def test_other_orders_are_fine(settings, processors):
         ({"MAX_MESSAGES_PER_READ": "100"}, ["user_messages.E006"]),
         ({"MAX_QUERY_TOKENS": -1, "MAX_QUERY_DEPTH": None}, ["user_messages.E006"] * 2),
         ({"MAX_QUERY_FIELDS": 1.5}, ["user_messages.E006"]),
+        ({"MAX_QUERY_LENGTH": 0}, ["user_messages.E006"]),
         ({"WEBSOCKET_MAX_SUBSCRIPTIONS": 0}, ["user_messages.E006"]),
         ({"WEBSOCKET_INIT_TIMEOUT": 2.5}, ["user_messages.E006"]),
         ({"CACHE": 1, "bogus": 1}, ["user_messages.E004", "user_messages.E007"]),
@@ -81,7 +82,8 @@ def test_unknown_key_names_the_valid_ones(settings):
     assert error.msg == "USER_MESSAGES has unknown keys: MAX_RECIPIENT."
     assert error.hint == (
         "Valid keys are: CACHE, MAX_ACKNOWLEDGE_IDS, MAX_EXTRA_TAGS_LENGTH, "
-        "MAX_MESSAGES_PER_READ, MAX_MESSAGE_LENGTH, MAX_META_BYTES, MAX_QUERY_DEPTH, "
-        "MAX_QUERY_FIELDS, MAX_QUERY_TOKENS, MAX_RECIPIENTS, SEND_PERMISSION, "
+        "MAX_MESSAGES_PER_READ, MAX_MESSAGE_LENGTH, MAX_META_BYTES, MAX_QUERY_COMPARISONS, "
+        "MAX_QUERY_DEPTH, "
+        "MAX_QUERY_FIELDS, MAX_QUERY_LENGTH, MAX_QUERY_TOKENS, MAX_RECIPIENTS, SEND_PERMISSION, "
         "WEBSOCKET_INIT_TIMEOUT, WEBSOCKET_MAX_SUBSCRIPTIONS."
     )

@@ -36,7 +36,7 @@ class Calls:
 def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[Calls]:
     """Counts of the view's parse and validate calls, starting from an empty cache."""
     counted = Calls()
-    real_parse, real_validate = views.parse, views.validate
+    real_parse, real_validate = views.parse_document, views.validate_document
 
     def parse(*args: Any, **kwargs: Any) -> Any:
         counted.parse += 1
@@ -46,8 +46,8 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[Calls]:
         counted.validate += 1
         return real_validate(*args, **kwargs)
 
-    monkeypatch.setattr(views, "parse", parse)
-    monkeypatch.setattr(views, "validate", validate)
+    monkeypatch.setattr(views, "parse_document", parse)
+    monkeypatch.setattr(views, "validate_document", validate)
     # Documents cached by earlier tests would hide the calls this test counts.
     views._cached_check.cache_clear()
     yield counted
@@ -133,8 +133,10 @@ def test_a_changed_token_limit_applies_to_an_already_cached_document(
 
 
 def test_a_document_over_the_size_limit_is_answered_but_never_cached(
-    client: Client, calls: Calls
+    client: Client, calls: Calls, settings: Any
 ) -> None:
+    # A project that accepts longer documents than the cache keeps.
+    settings.USER_MESSAGES = {"MAX_QUERY_LENGTH": 2 * MAX_CACHED_QUERY_LENGTH}
     # Whitespace is no token, so the padding changes the size and nothing else.
     at_limit = "{ myMessageCount }".ljust(MAX_CACHED_QUERY_LENGTH)
     over_limit = at_limit + " "

@@ -227,3 +227,31 @@ def test_database_url_query_gives_typed_options() -> None:
         "PORT": "5433",
         "OPTIONS": {"sslmode": "require", "server_side_binding": True, "prepare_threshold": 5},
     }
+
+
+@pytest.mark.parametrize(
+    ("url", "link"),
+    [
+        ("/inbox/", True),
+        ("https://example.com/a", True),
+        ("//evil.example/a", False),
+        ("javascript:alert(1)", False),
+        ("data:text/html,x", False),
+        ("/\\evil.example", False),
+        ("http:evil.example", False),
+    ],
+)
+def test_the_classic_page_links_meta_url_only_to_this_site_or_http(
+    example_db: Path, url: str, link: bool
+) -> None:
+    seen = in_example(
+        example_db,
+        "from django.contrib.auth import get_user_model\n"
+        "from user_messages import api\n"
+        "demo = get_user_model().objects.get(username='demo')\n"
+        f"api.info(demo, 'Linked?', meta={{'url': {url!r}}})\n"
+        "page = client.get('/').content.decode()\n"
+        "print(json.dumps(['Linked?</a>' in page, 'Linked?' in page]))",
+    )
+
+    assert seen == [link, True]

@@ -10,12 +10,13 @@ import json
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client, RequestFactory
 from graphene.validation import DisableIntrospection
 from graphql import parse, validate
 
 from tests.schema import operation, schema
-from user_messages.graphql_limits import max_depth_rule, max_fields_rule, validation_rules
+from user_messages.graphql_limits import validation_rules
 from user_messages.models import Message
 from user_messages.views import GraphQLView
 
@@ -72,8 +73,10 @@ def test_max_query_tokens_is_read_from_the_setting(client, settings):
 
 
 def test_a_hundred_thousand_aliases_are_refused_by_the_parser_without_a_query(
-    client, django_assert_num_queries
+    client, django_assert_num_queries, settings
 ):
+    # MAX_QUERY_LENGTH would refuse the 2 MB before parsing: the token limit is what is tested.
+    settings.USER_MESSAGES = {"MAX_QUERY_LENGTH": 10**7}
     query = aliases(100_000)
 
     with django_assert_num_queries(0):
@@ -293,9 +296,9 @@ def test_validation_rules_passed_to_the_view_add_to_graphqls_own(rf: RequestFact
 
 def test_the_rules_refuse_a_bad_limit_with_the_value_and_what_to_pass():
     with pytest.raises(ValueError, match=r"^max_depth must be a positive int, got 0\.$"):
-        max_depth_rule(0)
+        validation_rules(max_depth=0)
     with pytest.raises(ValueError, match=r"^max_fields must be a positive int, got '5'\.$"):
-        max_fields_rule("5")  # type: ignore[arg-type]
+        validation_rules(max_fields="5")  # type: ignore[arg-type]
 
 
 def test_validation_rules_helper_returns_the_specified_rules_and_both_limits():
@@ -314,7 +317,9 @@ def fragment_chain(length: int) -> str:
     return f"{{ ...F0 }}\n{chain}\nfragment F{length} on Query {{ myMessageCount }}"
 
 
-def test_a_long_chain_of_fragments_is_answered_or_refused_by_graphql_core(client):
+def test_a_long_chain_of_fragments_is_answered_or_refused_by_graphql_core(client, settings):
+    # Spreads meeting at one path count as comparisons; this test is about nesting.
+    settings.USER_MESSAGES = {"MAX_QUERY_COMPARISONS": 10**6}
     assert post_query(client, fragment_chain(150)) == (200, {"data": {"myMessageCount": 0}})
     # graphql-core stops validating past 200 levels of fragments: a 400, not a stack overflow.
     assert post_query(client, fragment_chain(240)) == (
@@ -328,8 +333,10 @@ def test_the_rules_walk_any_chain_of_fragments_without_recursing():
 
     errors = validate(schema.graphql_schema, document, validation_rules())
 
-    # graphql-core's own rules give up on the nesting; ours add nothing and raise nothing.
-    assert [error.message for error in errors] == ["Validation aborted."]
+    # The walk counts the 5,000 spreads without recursing, and stops past the fields limit.
+    assert [error.message for error in errors] == [
+        "The operation selects more than 500 fields; each alias and each fragment spread counts."
+    ]
 
 
 @pytest.mark.parametrize(
@@ -355,3 +362,38 @@ def test_numbers_no_type_can_hold_are_a_400(client, number, message):
 
     assert response.status_code == 400
     assert [error["message"] for error in response.json()["errors"]] == [message]
+
+
+def test_a_multipart_body_with_a_file_over_the_limit_is_a_413_before_it_is_read(client, settings):
+    # Django does not count file parts against DATA_UPLOAD_MAX_MEMORY_SIZE: the body was read
+    # in full and the query answered 200.
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    upload = SimpleUploadedFile("big.bin", b"x" * 1001)
+
+    response = client.post("/graphql", {"query": "{ myMessageCount }", "file": upload})
+
+    assert (response.status_code, response.json()) == (
+        413,
+        {"errors": [{"message": "The request body is larger than the server accepts."}]},
+    )
+
+
+def test_a_multipart_body_under_the_limit_is_answered(client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    upload = SimpleUploadedFile("small.bin", b"x" * 100)
+
+    response = client.post("/graphql", {"query": "{ myMessageCount }", "file": upload})
+
+    assert (response.status_code, response.json()) == (200, {"data": {"myMessageCount": 0}})
+
+
+def test_a_multipart_body_of_many_small_parts_is_a_400(client):
+    # Django's DATA_UPLOAD_MAX_NUMBER_FIELDS (1,000) bounds the parts; refused, not a 500.
+    fields = {f"f{i}": "x" for i in range(1001)}
+
+    response = client.post("/graphql", {"query": "{ myMessageCount }", **fields})
+
+    assert (response.status_code, response.json()) == (
+        400,
+        {"errors": [{"message": "The request body is refused."}]},
+    )

@@ -14,7 +14,6 @@ from django.contrib.auth import get_user_model
 from django.contrib.messages import constants
 from django.contrib.messages.utils import get_level_tags
 from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -25,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 
 from user_messages import api
 from user_messages.conf import conf
+from user_messages.links import safe_link
 from user_messages.models import Message
 from user_messages.signals import changed_after_commit
 
@@ -229,15 +229,12 @@ class SendMessageForm(forms.Form):
         )
 
     def clean_link(self) -> str:
+        """The link, if the page will render it as one (``user_messages.links``' rule)."""
         link: str = self.cleaned_data["link"]
-        if not link or (link.startswith("/") and not link.startswith("//")):
-            return link
-        try:
-            _url_validator(link)
-        except ValidationError:
+        if link and safe_link(link) != link:
             raise ValidationError(
                 _("Enter an http(s) address or a path starting with /."), code="invalid"
-            ) from None
+            )
         return link
 
     def clean_expires_at(self) -> Any:
@@ -245,9 +242,6 @@ class SendMessageForm(forms.Form):
         if expires_at is not None and expires_at <= timezone.now():
             raise ValidationError(_("Choose a time in the future."), code="invalid")
         return expires_at
-
-
-_url_validator = URLValidator(schemes=["http", "https"])
 
 
 @admin.action(description=_("Send a message to the selected users"))

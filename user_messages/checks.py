@@ -82,9 +82,11 @@ def check_settings(**kwargs: Any) -> list[checks.CheckMessage]:
         "MAX_RECIPIENTS",
         "MAX_ACKNOWLEDGE_IDS",
         "MAX_MESSAGES_PER_READ",
+        "MAX_QUERY_LENGTH",
         "MAX_QUERY_TOKENS",
         "MAX_QUERY_DEPTH",
         "MAX_QUERY_FIELDS",
+        "MAX_QUERY_COMPARISONS",
         "WEBSOCKET_MAX_SUBSCRIPTIONS",
         "WEBSOCKET_INIT_TIMEOUT",
     ):

@@ -23,9 +23,15 @@ DEFAULTS: dict[str, Any] = {
     # rules of user_messages.graphql_limits): tokens the parser reads before it gives up, how
     # deep fields nest, and how many fields it selects (each alias and fragment spread counts).
     # GraphiQL's introspection query is 183 tokens, 15 deep and 229 fields.
+    # Characters of a GraphQL document, checked before parsing: the parser reads each one in
+    # Python, and a string, a comment or a run of whitespace of any length is one token or none.
+    "MAX_QUERY_LENGTH": 20_000,
     "MAX_QUERY_TOKENS": 2000,
     "MAX_QUERY_DEPTH": 15,
     "MAX_QUERY_FIELDS": 500,
+    # Pairs of fields answering the same response path that GraphQL's validation compares
+    # (OverlappingFieldsCanBeMerged is quadratic in them), weighted by what each pair compares.
+    "MAX_QUERY_COMPARISONS": 1000,
     # Alias of a cache in CACHES that lets a page view of a user with nothing pending skip the
     # database entirely. None: always ask the database.
     "CACHE": None,
@@ -91,8 +97,16 @@ class Settings:
         return cast("int", self._get("MAX_QUERY_DEPTH"))
 
     @property
+    def MAX_QUERY_LENGTH(self) -> int:
+        return cast("int", self._get("MAX_QUERY_LENGTH"))
+
+    @property
     def MAX_QUERY_FIELDS(self) -> int:
         return cast("int", self._get("MAX_QUERY_FIELDS"))
+
+    @property
+    def MAX_QUERY_COMPARISONS(self) -> int:
+        return cast("int", self._get("MAX_QUERY_COMPARISONS"))
 
     @property
     def CACHE(self) -> str | None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, cast
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseNotAllowed
@@ -31,14 +32,12 @@ from graphql import (
     OperationType,
     execute,
     get_operation_ast,
-    parse,
-    validate,
     validate_schema,
 )
 from graphql.validation import ASTValidationRule
 
 from user_messages.conf import conf
-from user_messages.graphql_limits import validation_rules
+from user_messages.graphql_limits import DocumentLimits, parse_document, validate_document
 
 __all__ = ["GraphQLView"]
 
@@ -51,25 +50,30 @@ NESTED_TOO_DEEPLY = "The request is nested too deeply."
 # fields, measured with tracemalloc), so a stream of distinct documents pins about 35 MB.
 DOCUMENT_CACHE_SIZE = 32
 # Longer documents are parsed and validated on every request: the cap bounds an entry when a
-# project raises MAX_QUERY_TOKENS (10,000 dense characters hold about 2.8 MB). GraphiQL's
-# introspection query is under 2,000 characters, the package's operations under 500.
+# project raises MAX_QUERY_LENGTH and MAX_QUERY_TOKENS (10,000 dense characters hold about
+# 2.8 MB). GraphiQL's introspection query is under 2,000 characters, the package's operations
+# under 500.
 MAX_CACHED_QUERY_LENGTH = 10_000
 
 
 class GraphQLView(views.GraphQLView):
     """graphene-django's view that refuses what would cost a request unbounded work.
 
-    - The parser stops after ``USER_MESSAGES["MAX_QUERY_TOKENS"]`` tokens (comments count).
-    - Validation runs GraphQL's specified rules, the depth and fields limits of
-      ``user_messages.graphql_limits``, then any ``validation_rules`` you pass: they add to the
+    - A document over ``USER_MESSAGES["MAX_QUERY_LENGTH"]`` characters is refused unparsed;
+      the parser stops after ``USER_MESSAGES["MAX_QUERY_TOKENS"]`` tokens (comments count).
+    - Validation first checks the depth, fields and comparisons limits of
+      ``user_messages.graphql_limits`` in one linear walk; only a document within them goes on
+      to GraphQL's specified rules, then any ``validation_rules`` you pass: they add to the
       specified rules instead of replacing them, as they would in graphene-django's view.
     - Each process keeps the parsed document and its validation errors for the last
       ``DOCUMENT_CACHE_SIZE`` distinct documents of up to ``MAX_CACHED_QUERY_LENGTH``
       characters, per schema, rules and limits: a repeated document is neither parsed nor
       validated again. Your ``validation_rules`` must therefore depend only on the schema and
       the document, not on the request.
-    - A body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` gets 413, a body nested too deeply for
-      Python's JSON parser, undecodable text or a broken multipart body gets 400; all answer
+    - A body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` gets 413 (multipart file parts included: a
+      declared Content-Length over the limit is refused before the body is read), a body
+      nested too deeply for Python's JSON parser, undecodable text or a broken multipart body
+      gets 400; all answer
       ``{"errors": [{"message": ...}]}`` like graphene-django's own refusals.
 
     CSRF protection stays as it is: do not wrap the view in ``csrf_exempt``.
@@ -77,16 +81,10 @@ class GraphQLView(views.GraphQLView):
 
     validation_rules: Collection[type[ASTValidationRule]] | None
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # Django builds a view instance per request, so the settings are read per request.
-        self.validation_rules = tuple(
-            dict.fromkeys((*validation_rules(), *(self.validation_rules or ())))
-        )
-
     def parse_body(self, request: HttpRequest) -> Any:
         """The request's GraphQL parameters; a refused body raises graphene-django's HttpError."""
         try:
+            _refuse_declared_excess(request)
             if self.get_content_type(request) in ("application/json", "application/graphql"):
                 # Read here, or graphene-django turns RequestDataTooBig into a 400 whose message
                 # names Django's setting.
@@ -163,12 +161,15 @@ class GraphQLView(views.GraphQLView):
         )
 
     def _checked_document(self, schema: GraphQLSchema, query: Any) -> _CheckedDocument:
-        rules = None if self.validation_rules is None else tuple(self.validation_rules)
+        rules = tuple(self.validation_rules or ())
         # The object graphene-django's view reads, so both views agree on the setting.
         max_errors = views.graphene_settings.MAX_VALIDATION_ERRORS
+        # Read per request (Django builds a view instance per request), and part of the key.
+        limits = DocumentLimits.from_settings()
+        parsing = (conf.MAX_QUERY_LENGTH, conf.MAX_QUERY_TOKENS)
         if isinstance(query, str) and len(query) <= MAX_CACHED_QUERY_LENGTH:
-            return _cached_check(schema, rules, max_errors, conf.MAX_QUERY_TOKENS, query)
-        return _check(schema, rules, max_errors, conf.MAX_QUERY_TOKENS, query)
+            return _cached_check(schema, rules, max_errors, parsing, limits, query)
+        return _check(schema, rules, max_errors, parsing, limits, query)
 
     def _execute(
         self,
@@ -225,14 +226,19 @@ class _Unparsable(Exception):
 
 def _check(
     schema: GraphQLSchema,
-    rules: tuple[type[ASTValidationRule], ...] | None,
+    rules: tuple[type[ASTValidationRule], ...],
     max_errors: int | None,
-    max_tokens: int,
+    parsing: tuple[int, int],
+    limits: DocumentLimits,
     query: Any,
 ) -> _CheckedDocument:
-    """Parse ``query`` with a token limit and validate it; parse errors raise ``_Unparsable``."""
+    """Parse ``query`` within its length and token limits, and validate it.
+
+    Parse errors raise ``_Unparsable``.
+    """
+    max_length, max_tokens = parsing
     try:
-        document = parse(query, max_tokens=max_tokens)
+        document = parse_document(query, max_length=max_length, max_tokens=max_tokens)
     except RecursionError:
         raise
     except Exception as error:
@@ -243,7 +249,8 @@ def _check(
     if validate_schema(schema):
         # validate() refuses an invalid schema; the view answers with the schema's errors.
         return _CheckedDocument(document, ())
-    return _CheckedDocument(document, tuple(validate(schema, document, rules, max_errors)))
+    errors = validate_document(schema, document, rules, max_errors=max_errors, limits=limits)
+    return _CheckedDocument(document, tuple(errors))
 
 
 # The key holds everything the outcome depends on, settings included, so no setting change
@@ -252,6 +259,22 @@ def _check(
 # id(), names and paths) and never ask for a node's hash, a node's one lazy write. lru_cache
 # is thread-safe; two threads missing the same document at once both check it, one is kept.
 _cached_check = lru_cache(maxsize=DOCUMENT_CACHE_SIZE)(_check)
+
+
+def _refuse_declared_excess(request: HttpRequest) -> None:
+    """Raise RequestDataTooBig for a body whose Content-Length is over the upload limit.
+
+    Django counts only non-file parts of a multipart body against DATA_UPLOAD_MAX_MEMORY_SIZE,
+    and reads (spools) file parts whatever their size; the API takes no uploads, so any body
+    declared larger than the limit is refused before a byte of it is read.
+    """
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return  # Django's own parsers refuse a malformed length
+    if limit is not None and declared > limit:
+        raise RequestDataTooBig("Request body exceeded settings.DATA_UPLOAD_MAX_MEMORY_SIZE.")
 
 
 def _atomic_mutations() -> bool:

@@ -35,8 +35,6 @@ from graphql import (
     OperationType,
     create_source_event_stream,
     execute,
-    parse,
-    validate,
 )
 from graphql.execution.collect_fields import collect_fields
 from graphql.execution.values import get_variable_values
@@ -44,7 +42,7 @@ from graphql.language import DocumentNode, FragmentDefinitionNode, OperationDefi
 from graphql.utilities import get_operation_ast
 
 from user_messages.conf import conf
-from user_messages.graphql_limits import validation_rules
+from user_messages.graphql_limits import check_off_loop
 from user_messages.realtime.groups import CHANGED, EVERYONE_GROUP, user_group
 
 logger = logging.getLogger(__name__)
@@ -500,13 +498,10 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         if len(query) > MAX_QUERY_LENGTH:
             return _failed(f"The query has {len(query)} characters, at most {MAX_QUERY_LENGTH}.")
         schema = self._schema()
-        try:
-            document = parse(query, max_tokens=conf.MAX_QUERY_TOKENS)
-        except GraphQLError as error:
-            return ExecutionResult(data=None, errors=[error])
-        # The same document limits as user_messages.views.GraphQLView applies over HTTP.
-        errors = validate(schema, document, validation_rules())
-        if errors:
+        # The same document limits as user_messages.views.GraphQLView applies over HTTP, off
+        # the event loop: other sockets' frames are answered while a document is checked.
+        document, errors = await check_off_loop(schema, query)
+        if document is None or errors:
             return ExecutionResult(data=None, errors=errors)
         operation_name = payload.get("operationName")
         operation = get_operation_ast(document, operation_name)

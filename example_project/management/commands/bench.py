@@ -254,6 +254,7 @@ class Bench:
         self.large_table()
         self.page_views()
         self.graphql()
+        self.validation()
         self.delivery_statements()
         self.cache()
         self.sends()
@@ -514,6 +515,24 @@ class Bench:
             "parse + validate MyMessages: ours once per process",
             f"{medians['document']:.2f} ms, graphene-django's view: each request",
         )
+
+    def validation(self) -> None:
+        """Parse and validate the most costly documents we know how to build, at the limits."""
+        from graphene_django.settings import graphene_settings
+
+        from example_project.management.commands._validation import (
+            hostile_documents,
+            validation_ms,
+        )
+
+        report = self.report
+        report.section("Validation of hostile documents (parse + validate_document, best of 5)")
+        schema = graphene_settings.SCHEMA.graphql_schema
+        times = {what: validation_ms(schema, document) for what, document in hostile_documents()}
+        for what, ms in times.items():
+            report.figure(what, f"{ms:.1f} ms")
+        worst = max(times, key=times.__getitem__)
+        report.figure("worst validation time", f"{times[worst]:.1f} ms ({worst})")
 
     def delivery_statements(self) -> None:
         """Statements of one get_messages call with 1 and with 50 deliver-once messages."""

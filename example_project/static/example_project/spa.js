@@ -59,13 +59,20 @@ export async function graphql(name, variables = {}) {
   return payload.data;
 }
 
-/** An http(s) URL for a link, or null: a `javascript:` or `data:` URL must never be clickable. */
+/**
+ * The link for `meta.url`, or null: the rule of user_messages/links.py. A path on this site
+ * ("/inbox", never "//host/...", which the browser reads as another host) or an absolute
+ * http(s) URL; nothing holding whitespace, control characters or backslashes.
+ */
 export function safeHref(value) {
   if (typeof value !== "string" || value === "") return null;
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u0020\u007f\\]/.test(value)) return null;
+  if (value.startsWith("/")) return value.startsWith("//") ? null : value;
+  const scheme = /^(https?):\/\/[^/?#]/i.exec(value);
+  if (!scheme) return null;
   try {
-    // The browser's own parser decides, so no trick of spelling gets past it.
-    const url = new URL(value, document.baseURI);
-    return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+    return new URL(value).href;
   } catch {
     return null;
   }
