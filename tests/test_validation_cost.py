@@ -17,6 +17,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.test import Client
 
 from tests.test_realtime import connected, fresh_channel_layer, run  # noqa: F401
+from user_messages.conf import conf
 
 FIELDS_REFUSED = (
     "The operation selects more than 500 fields; each alias and each fragment spread counts."
@@ -173,6 +174,30 @@ def test_a_hostile_subscribe_gets_the_limits_error(alice):
             "id": "1",
             "payload": [{"message": FIELDS_REFUSED, "locations": [{"line": 1, "column": 1}]}],
         }
+        await socket.disconnect()
+
+    run(scenario)
+
+
+def test_the_socket_applies_max_query_length_as_http_does(alice, client):
+    # One limit for both transports: the socket had a 10,000-character limit of its own.
+    limit = conf.MAX_QUERY_LENGTH
+    within = "subscription { myMessageCount }".ljust(limit)
+    over = within + " "
+    refused = client.post("/graphql", {"query": over}, content_type="application/json")
+    assert refused.status_code == 400
+
+    async def scenario() -> None:
+        socket = await connected(alice)
+        await socket.send_json_to({"type": "subscribe", "id": "1", "payload": {"query": within}})
+        assert await socket.receive_json_from(timeout=10) == {
+            "type": "next",
+            "id": "1",
+            "payload": {"data": {"myMessageCount": 0}},
+        }
+        await socket.send_json_to({"type": "subscribe", "id": "2", "payload": {"query": over}})
+        frame = await socket.receive_json_from(timeout=10)
+        assert frame == {"type": "error", "id": "2", "payload": refused.json()["errors"]}
         await socket.disconnect()
 
     run(scenario)

@@ -73,9 +73,6 @@ _LAYER_FAILED = "user_messages.layer_failed"
 #: Channels' and channels_redis' default ``group_expiry``, for a layer that has none.
 DEFAULT_GROUP_EXPIRY = 86400
 
-#: A subscribe whose query is longer than this gets an error message, unparsed.
-MAX_QUERY_LENGTH = 10_000
-
 
 class LiveContext:
     """``info.context`` of a subscription: the signed-in user, their count, and change wake-ups."""
@@ -495,8 +492,6 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     async def _start(self, payload: dict[str, Any]) -> AsyncIterator[Any] | ExecutionResult:
         """The subscription's result stream, or an ExecutionResult holding why it cannot run."""
         query: str = payload["query"]
-        if len(query) > MAX_QUERY_LENGTH:
-            return _failed(f"The query has {len(query)} characters, at most {MAX_QUERY_LENGTH}.")
         schema = self._schema()
         # The same document limits as user_messages.views.GraphQLView applies over HTTP, off
         # the event loop: other sockets' frames are answered while a document is checked.
