@@ -1,4 +1,4 @@
-"""Template filters of the example project."""
+"""Template filters for rendering messages: ``{% load user_messages %}``."""
 
 from __future__ import annotations
 
