@@ -17,18 +17,18 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.test_realtime_e2e import Daphne, project_env  # noqa: F401
+from tests.test_realtime_e2e import Server, project_env, pytestmark  # noqa: F401
 from tests.test_validation_cost import FIELDS_REFUSED
 
 
 @pytest.fixture(scope="module")
-def daphne(project_env: dict[str, str]) -> Iterator[Daphne]:  # noqa: F811
-    server = Daphne(project_env)
+def daphne(project_env: dict[str, str]) -> Iterator[Server]:  # noqa: F811
+    server = Server("daphne", project_env)
     yield server
     server.stop()
 
 
-def get(server: Daphne, query: str) -> tuple[float, int, dict[str, Any]]:
+def get(server: Server, query: str) -> tuple[float, int, dict[str, Any]]:
     """GET /graphql?query=...: the seconds it took, the status and the JSON body."""
     start = time.perf_counter()
     try:
