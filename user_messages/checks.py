@@ -81,6 +81,7 @@ def check_settings(**kwargs: Any) -> list[checks.CheckMessage]:
         "MAX_RECIPIENTS",
         "MAX_ACKNOWLEDGE_IDS",
         "MAX_MESSAGES_PER_READ",
+        "MAX_HISTORY_PAGE",
         "MAX_QUERY_TOKENS",
         "MAX_QUERY_DEPTH",
         "MAX_QUERY_FIELDS",

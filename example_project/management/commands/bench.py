@@ -293,6 +293,7 @@ class Bench:
                 "meta",
                 "deliver_once",
                 "expires_at",
+                "seen_at",
             )
         )
         # The last pending_per_user * users rows are pending: n % users walks every user. (%% is
@@ -301,9 +302,11 @@ class Bench:
         now = connection.ops.adapt_datetimefield_value(timezone.now())
         select = (
             "SELECT %s, CASE WHEN n < %s THEN %s ELSE NULL END, %s + n %% %s, 20, "
-            "'Benchmark message', '', {meta}, %s, NULL FROM {source}"
+            "'Benchmark message', '', {meta}, %s, NULL, "
+            "CASE WHEN n < %s THEN %s ELSE NULL END FROM {source}"
         )
-        params = [now, delivered_rows, now, first_user_id, self.users, True]
+        # Delivered rows were shown when delivered: seen_at as a consuming read writes it.
+        params = [now, delivered_rows, now, first_user_id, self.users, True, delivered_rows, now]
         if connection.vendor == "postgresql":
             sql = f"INSERT INTO {qn(meta.db_table)} ({columns}) " + select.format(
                 meta="'{}'::jsonb", source="generate_series(0, %s - 1) AS g(n)"
