@@ -108,6 +108,14 @@ def test_codegen_maps_the_custom_scalars_and_the_enum_to_precise_types(generated
     assert "export type MessageLevel =\n  | 'DEBUG'\n  | 'ERROR'\n  | 'INFO'\n  | 'SUCCESS'\n" in (
         generated
     )
+    states = re.search(r"export type MessageState =(.*?);", generated, re.S)
+    assert states is not None
+    assert re.findall(r"\| '(\w+)'", states.group(1)) == [
+        "ACKNOWLEDGED",
+        "DELIVERED",
+        "EXPIRED",
+        "PENDING",
+    ]
     assert ": any" not in generated
 
 
@@ -126,16 +134,23 @@ def test_the_type_check_rejects_a_client_that_misreads_the_contract(
     workdir: Path, generated: str
 ) -> None:
     misread = (
-        'import type { AcknowledgeMessagesMutation, MyMessagesQuery } from "./gql/graphql";\n'
+        "import type { AcknowledgeAllMessagesMutation, AcknowledgeMessagesMutation, "
+        'MyMessageHistoryQuery, MyMessagesQuery } from "./gql/graphql";\n'
         'export const level: number = ({} as MyMessagesQuery["myMessages"][number]).levelName;\n'
         "export const count: string = "
         '({} as AcknowledgeMessagesMutation["acknowledgeMessages"]).pendingCount;\n'
+        "export const cursor: number = "
+        '({} as MyMessageHistoryQuery["myMessageHistory"]["edges"][number]).cursor;\n'
+        "export const done: string = "
+        '({} as AcknowledgeAllMessagesMutation["acknowledgeAllMessages"]).acknowledgedCount;\n'
     )
 
     result = type_check(workdir, {"misread.ts": misread})
 
     assert result.returncode != 0
     assert re.findall(r"src/misread\.ts\(\d+,\d+\): error (TS\d+)", result.stdout) == [
+        "TS2322",
+        "TS2322",
         "TS2322",
         "TS2322",
     ]

@@ -25,7 +25,7 @@ from django.utils.translation import gettext_lazy as _
 
 from user_messages import api
 from user_messages.conf import conf
-from user_messages.models import Message
+from user_messages.models import Message, MessageState
 from user_messages.signals import changed_after_commit
 
 __all__ = ["MessageAdmin", "SendMessageForm", "level_choices", "level_label", "send_message"]
@@ -106,6 +106,32 @@ class DeliveredFilter(admin.SimpleListFilter):
         return queryset
 
 
+#: Each state in the colour of the level it feels like: pending asks for attention.
+_STATE_COLOURS = {
+    MessageState.PENDING: "warning",
+    MessageState.DELIVERED: "info",
+    MessageState.ACKNOWLEDGED: "success",
+    MessageState.EXPIRED: "debug",
+}
+
+
+class StateFilter(admin.SimpleListFilter):
+    title = _("state")
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [(state.value, state.label) for state in MessageState]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Message]) -> QuerySet[Message]:
+        value = self.value()
+        if value is None:
+            return queryset
+        try:
+            return queryset.with_state(value)  # type: ignore[attr-defined,no-any-return]
+        except ValueError:
+            raise IncorrectLookupParameters(f"state={value!r} is not a state.") from None
+
+
 class MessageForm(forms.ModelForm):  # type: ignore[type-arg]
     level = forms.TypedChoiceField(label=_("level"), coerce=int, initial=constants.INFO)
 
@@ -131,9 +157,12 @@ class MessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "message",
         "deliver_once",
         "expires_at",
+        "state_display",
+        "seen_at",
+        "acknowledged_at",
     ]
-    list_filter = [LevelFilter, DeliveredFilter, "deliver_once"]
-    readonly_fields = ["created_at", "delivered_at"]
+    list_filter = [StateFilter, LevelFilter, DeliveredFilter, "deliver_once"]
+    readonly_fields = ["created_at", "delivered_at", "seen_at", "acknowledged_at"]
     list_select_related = ["user"]
     ordering = ["-created_at", "-pk"]
     raw_id_fields = ["user"]
@@ -150,6 +179,15 @@ class MessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             _colour(obj.level),
             obj.level,
             level_label(obj.level),
+        )
+
+    @admin.display(description=_("state"))
+    def state_display(self, obj: Message) -> str:
+        state = obj.state
+        return format_html(
+            '<span class="user-messages-level user-messages-level-{}">{}</span>',
+            _STATE_COLOURS[state],
+            state.label,
         )
 
     def get_search_fields(self, request: HttpRequest) -> list[str]:
