@@ -324,9 +324,8 @@ def test_spa_shows_messages_and_acknowledging_one_removes_it_for_good(
     # The app asks for the count after showing the list: wait for it, do not race it.
     page.locator("#count", has_text="2 pending").wait_for()
     assert page.locator("#count").inner_text() == "2 pending"
-    assert page.get_by_role("link", name="Your report is ready.").get_attribute("href") == (
-        f"{example.url}/"
-    )
+    link = page.locator("#messages").get_by_role("link", name="Your report is ready.")
+    assert link.get_attribute("href") == f"{example.url}/"
 
     sticky = page.locator("#messages li", has_text="Your password expires")
     sticky.get_by_role("button", name="Acknowledge").click()
@@ -377,6 +376,11 @@ def test_message_text_and_meta_never_run_as_html_or_script(
     assert _shown(page) == expected
     assert page.locator("#messages img").count() == 0
     assert page.locator("#messages a").count() == 0
+    # The inbox lists the same two, newest first, as text too.
+    page.locator("#history li").nth(1).wait_for()
+    assert _inbox(page) == ["Tab trick (pending)", "<img src=x onerror=alert(1)> (pending)"]
+    assert page.locator("#history img").count() == 0
+    assert page.locator("#history a").count() == 0
     assert dialogs == []
 
 

@@ -98,13 +98,13 @@ function showStatus(text, { error = false } = {}) {
   status.hidden = text === "";
 }
 
-function renderMessage(message) {
+/** A list item with the message's level badge and its text (a link if meta has a safe url). */
+function messageItem(message) {
   const item = element("li", "message");
   const tag = String(message.levelTag ?? "");
   // The level tag becomes a CSS class; anything but a plain word is left unstyled.
   if (/^[a-z]+$/.test(tag)) item.classList.add(`level-${tag}`);
   if (message.id !== null) item.dataset.id = message.id;
-  if (message.createdAt) item.title = `Sent ${new Date(message.createdAt).toLocaleString()}`;
 
   item.append(element("span", "badge", tag || String(message.level)));
   const text = element("span", "text");
@@ -117,6 +117,12 @@ function renderMessage(message) {
     text.textContent = message.message;
   }
   item.append(text);
+  return item;
+}
+
+function renderMessage(message) {
+  const item = messageItem(message);
+  if (message.createdAt) item.title = `Sent ${new Date(message.createdAt).toLocaleString()}`;
 
   let kind = "session";
   if (message.id !== null) kind = message.deliverOnce ? "stored · once" : "stored · sticky";
@@ -219,7 +225,7 @@ async function load() {
 
 const HISTORY_PAGE = 10;
 const MAX_HISTORY_PAGE = 100; // USER_MESSAGES["MAX_HISTORY_PAGE"]'s default
-const history = document.getElementById("history");
+const inbox = document.getElementById("history");
 const historyStatus = document.getElementById("history-status");
 const more = document.getElementById("more");
 const acknowledgeAllButton = document.getElementById("acknowledge-all");
@@ -234,21 +240,7 @@ function showHistoryStatus(text, { error = false } = {}) {
 }
 
 function renderHistoryItem(message) {
-  const item = element("li", "message");
-  const tag = String(message.levelTag ?? "");
-  if (/^[a-z]+$/.test(tag)) item.classList.add(`level-${tag}`);
-  item.dataset.id = message.id;
-  item.append(element("span", "badge", tag || String(message.level)));
-  const text = element("span", "text");
-  const href = safeHref(metaOf(message).url);
-  if (href) {
-    const link = element("a", "", message.message);
-    link.href = href;
-    text.append(link);
-  } else {
-    text.textContent = message.message;
-  }
-  item.append(text);
+  const item = messageItem(message);
   const state = String(message.state ?? "").toLowerCase();
   const badge = element("span", "state", state);
   if (/^[a-z]+$/.test(state)) badge.classList.add(`state-${state}`);
@@ -270,12 +262,12 @@ async function loadHistory({ after = null, first = HISTORY_PAGE, replace = false
     const { myMessageHistory: page } = await graphql("MyMessageHistory", { first, after });
     if (generation !== historyGeneration) return;
     const items = page.edges.map((edge) => renderHistoryItem(edge.node));
-    if (replace) history.replaceChildren(...items);
-    else history.append(...items);
+    if (replace) inbox.replaceChildren(...items);
+    else inbox.append(...items);
     if (replace || page.pageInfo.endCursor) endCursor = page.pageInfo.endCursor;
     more.hidden = !page.pageInfo.hasNextPage;
-    history.hidden = history.children.length === 0;
-    showHistoryStatus(history.children.length ? "" : "Nothing yet.");
+    inbox.hidden = inbox.children.length === 0;
+    showHistoryStatus(inbox.children.length ? "" : "Nothing yet.");
   } catch (error) {
     if (generation === historyGeneration) showHistoryStatus(error.message, { error: true });
   } finally {
@@ -285,7 +277,7 @@ async function loadHistory({ after = null, first = HISTORY_PAGE, replace = false
 
 /** Reload the inbox from the newest message, as many as it shows now (at least a page). */
 function refreshHistory() {
-  const first = Math.min(Math.max(history.children.length, HISTORY_PAGE), MAX_HISTORY_PAGE);
+  const first = Math.min(Math.max(inbox.children.length, HISTORY_PAGE), MAX_HISTORY_PAGE);
   return loadHistory({ first, replace: true });
 }
 
