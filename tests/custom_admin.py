@@ -1,17 +1,30 @@
-"""A project's own user admin on its own admin site, adding the send action as the README says."""
+"""A project's own user admins on their own admin sites, adding the send action.
+
+``site`` is what the README says; ``plain_site`` lists the action without
+``SendMessageAdminMixin``, as the README said before 2.0: that line must keep working.
+"""
 
 from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 
-from user_messages.admin import send_message
+from user_messages.admin import SendMessageAdminMixin, send_message
 
 
-class PeopleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class PeopleAdmin(SendMessageAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["username", "email"]
     actions = [send_message]
 
 
 site = admin.AdminSite(name="people_admin")
 site.register(get_user_model(), PeopleAdmin)
+
+
+class PlainPeopleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["username", "email"]
+    actions = [send_message]
+
+
+plain_site = admin.AdminSite(name="plain_people_admin")
+plain_site.register(get_user_model(), PlainPeopleAdmin)

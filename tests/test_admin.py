@@ -169,3 +169,48 @@ def test_change_form_keeps_a_custom_level_that_message_tags_no_longer_names(admi
     html = admin_client.get(f"{URL}{message.pk}/change/").content.decode()
 
     assert '<option value="33" selected>33</option>' in html
+
+
+def state_cells(response) -> list[str]:
+    return re.findall(r'<td class="field-state_display">(.*?)</td>', response.content.decode())
+
+
+def test_changelist_shows_each_state_coloured_and_filters_by_it(admin_client, user, other_user):
+    api.info(user, "delivered")
+    list(api.get_messages(user=user))
+    api.warning(user, "acknowledged", deliver_once=False)
+    api.acknowledge_all(user)
+    api.info(other_user, "pending")
+
+    assert state_cells(admin_client.get(URL)) == [
+        '<span class="user-messages-level user-messages-level-warning">pending</span>',
+        '<span class="user-messages-level user-messages-level-success">acknowledged</span>',
+        '<span class="user-messages-level user-messages-level-info">delivered</span>',
+    ]
+    assert rows(admin_client.get(URL, {"state": "acknowledged"})) == ["acknowledged"]
+    assert rows(admin_client.get(URL, {"state": "pending"})) == ["pending"]
+    response = admin_client.get(URL, {"state": "seen"})
+    assert (response.status_code, response["Location"]) == (302, f"{URL}?e=1")
+
+
+def test_changelist_shows_when_each_message_was_seen_and_acknowledged(admin_client, user):
+    api.info(user, "delivered")
+    list(api.get_messages(user=user))
+
+    html = admin_client.get(URL).content.decode()
+
+    assert re.findall(r'<th[^>]*class="[^"]*column-(seen_at|acknowledged_at)', html) == [
+        "seen_at",
+        "acknowledged_at",
+    ]
+    assert '<td class="field-acknowledged_at nowrap">-</td>' in html
+
+
+def test_the_action_records_when_staff_acknowledged(admin_client, messages):
+    admin_client.post(
+        URL, {"action": "mark_delivered", "_selected_action": [messages["sticky"].pk]}
+    )
+
+    sticky = Message.objects.get(pk=messages["sticky"].pk)
+    assert sticky.acknowledged_at == sticky.delivered_at
+    assert sticky.acknowledged_at is not None

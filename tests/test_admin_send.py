@@ -136,14 +136,64 @@ def test_select_all_sends_to_every_user_the_changelist_shows(admin_client, alice
     assert [row[0] for row in stored()] == ["alice", "bob", "carol"]
 
 
-def test_staff_without_the_send_permission_are_refused_and_nothing_is_stored(
-    client, make_user, alice
-):
-    staff = make_user("staff", is_staff=True)
-    staff.user_permissions.add(*user_admin_permissions())
-    client.force_login(staff)
+def offered_actions(client: Client, url: str) -> list[str]:
+    """The actions the changelist's action menu offers; none when it has no menu."""
+    response = client.get(url)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<strong>alice</strong>" in html or ">alice</a>" in html  # the changelist, listed
+    menus = re.findall(r'<select name="action"[^>]*>(.*?)</select>', html, re.S)
+    return [value for menu in menus for value in re.findall(r'<option value="(\w+)"', menu)]
 
-    response = send(client, [alice])
+
+@pytest.fixture
+def staff(client, make_user):
+    """A client signed in as staff who may manage users but not send messages."""
+    member = make_user("staff", is_staff=True)
+    member.user_permissions.add(*user_admin_permissions())
+    client.force_login(member)
+    client.member = member  # type: ignore[attr-defined]
+    return client
+
+
+# The stock UserAdmin (the package adds the action) and a project's own, as the README says.
+ADMINS_THAT_HIDE = [USERS_URL, "/people-admin/auth/user/"]
+
+
+@pytest.mark.parametrize("url", ADMINS_THAT_HIDE)
+def test_staff_without_the_send_permission_do_not_see_the_action(staff, alice, url):
+    staff.member.user_permissions.add(Permission.objects.get(codename="delete_user"))
+
+    assert offered_actions(staff, url) == ["delete_selected"]
+
+
+@pytest.mark.parametrize("url", ADMINS_THAT_HIDE)
+def test_staff_with_the_send_permission_see_the_action(staff, alice, url):
+    staff.member.user_permissions.add(Permission.objects.get(codename="add_message"))
+
+    assert offered_actions(staff, url) == ["send_message"]
+
+
+def test_superusers_see_the_action(admin_client, alice):
+    assert offered_actions(admin_client, USERS_URL) == ["delete_selected", "send_message"]
+
+
+@pytest.mark.parametrize("url", ADMINS_THAT_HIDE)
+def test_a_forged_post_of_the_hidden_action_stores_nothing(staff, alice, url):
+    form = staff.post(url, choose([alice], index="0"), follow=True)
+    response = send(staff, [alice], url=url)
+
+    assert "One message will be stored" not in form.content.decode()
+    assert response.status_code == 200
+    assert "messages were stored" not in " ".join(notices(response))
+    assert Message.objects.count() == 0
+
+
+def test_an_admin_listing_the_action_without_the_mixin_shows_it_and_refuses_to_send(staff, alice):
+    url = "/plain-people-admin/auth/user/"
+    assert offered_actions(staff, url) == ["send_message"]
+
+    response = send(staff, [alice], url=url)
 
     assert notices(response) == [
         "You need the permission user_messages.add_message to send messages."

@@ -324,9 +324,8 @@ def test_spa_shows_messages_and_acknowledging_one_removes_it_for_good(
     # The app asks for the count after showing the list: wait for it, do not race it.
     page.locator("#count", has_text="2 pending").wait_for()
     assert page.locator("#count").inner_text() == "2 pending"
-    assert page.get_by_role("link", name="Your report is ready.").get_attribute("href") == (
-        f"{example.url}/"
-    )
+    link = page.locator("#messages").get_by_role("link", name="Your report is ready.")
+    assert link.get_attribute("href") == f"{example.url}/"
 
     sticky = page.locator("#messages li", has_text="Your password expires")
     sticky.get_by_role("button", name="Acknowledge").click()
@@ -377,6 +376,11 @@ def test_message_text_and_meta_never_run_as_html_or_script(
     assert _shown(page) == expected
     assert page.locator("#messages img").count() == 0
     assert page.locator("#messages a").count() == 0
+    # The inbox lists the same two, newest first, as text too.
+    page.locator("#history li").nth(1).wait_for()
+    assert _inbox(page) == ["Tab trick (pending)", "<img src=x onerror=alert(1)> (pending)"]
+    assert page.locator("#history img").count() == 0
+    assert page.locator("#history a").count() == 0
     assert dialogs == []
 
 
@@ -402,6 +406,7 @@ def test_spa_runs_the_published_operations_verbatim(page: Page) -> None:
     assert operations == [
         "MyMessageCount.graphql",
         "MyMessageCountChanged.graphql",
+        "MyMessageHistory.graphql",
         "MyMessages.graphql",
     ]
     for name in operations:
@@ -488,6 +493,14 @@ def test_the_spa_shows_the_demo_users_welcome_messages(page: Page, example: Exam
     page.locator("#count", has_text="3 pending").wait_for()
 
     assert _shown(page) == DEMO_WELCOME
+    # The inbox beside them: the same four, newest first, the one shown once now delivered.
+    page.locator("#history li").nth(3).wait_for()
+    assert [state.inner_text() for state in page.locator("#history .state").all()] == [
+        "pending",
+        "pending",
+        "pending",
+        "delivered",
+    ]
     _screenshot(page, "spa")
 
 
@@ -529,6 +542,90 @@ def test_two_tabs_follow_a_send_and_an_acknowledge_live(
 
         # The other tab's badge drops, with no reload.
         second.locator("#count", has_text="0 pending").wait_for(timeout=2_000)
+    finally:
+        staff_context.close()
+        context.close()
+
+
+def _send_from_admin(staff: Page, username: str, text: str, *, sticky: bool) -> None:
+    """Staff send one message to one user with the user admin's action."""
+    staff.goto(f"/admin/auth/user/?q={username}")
+    staff.locator("input[name=_selected_action]").check()
+    staff.locator("select[name=action]").select_option("send_message")
+    _submit(staff, staff.get_by_role("button", name="Go"))
+    staff.get_by_label("Message").fill(text)
+    if sticky:
+        staff.get_by_label("until they acknowledge it (sticky)").check()
+    _submit(staff, staff.get_by_role("button", name="Send"))
+    assert staff.locator(".messagelist").inner_text() == "1 message was stored."
+
+
+def _inbox(page: Page) -> list[str]:
+    """The inbox as a reader sees it: 'text (state)' per message, top to bottom."""
+    return [
+        f"{item.locator('.text').inner_text()} ({item.locator('.state').inner_text()})"
+        for item in page.locator("#history li").all()
+    ]
+
+
+def test_the_inbox_pages_through_the_history_and_acknowledges_all_in_both_tabs(
+    browser: Browser, example: ExampleProject
+) -> None:
+    from playwright.sync_api import expect
+
+    username = example.create_user("inbox")
+    context = browser.new_context(base_url=example.url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15_000)
+    staff_context = browser.new_context(base_url=example.url)
+    staff_context.set_default_timeout(15_000)
+    try:
+        first = context.new_page()
+        _log_in(first, username, username)
+        second = context.new_page()
+        for tab in (first, second):
+            tab.goto("/spa/")
+            tab.locator("body[data-live=on]").wait_for()
+            expect(tab.locator("#history-status")).to_have_text("Nothing yet.")
+
+        # Messages 1 to 15 are shown once, 16 to 30 stay until acknowledged.
+        staff = staff_context.new_page()
+        _log_in(staff, "staff", "staff")
+        for n in range(1, 31):
+            _send_from_admin(staff, username, f"Message {n}", sticky=n > 15)
+
+        # Both tabs read what arrived live; the sticky ones stay pending.
+        for tab in (first, second):
+            expect(tab.locator("#count")).to_have_text("15 pending")
+            expect(tab.locator("#history li").first).to_contain_text("Message 30")
+        newest = [f"Message {n} (pending)" for n in range(30, 20, -1)]
+        expect(first.locator("#history li")).to_have_count(10)
+        assert _inbox(first) == newest
+
+        first.get_by_role("button", name="Load more").click()
+        expect(first.locator("#history li")).to_have_count(20)
+        first.get_by_role("button", name="Load more").click()
+        expect(first.locator("#history li")).to_have_count(30)
+        expect(first.get_by_role("button", name="Load more")).to_be_hidden()
+        assert _inbox(first) == [
+            *newest,
+            *(f"Message {n} (pending)" for n in range(20, 15, -1)),
+            *(f"Message {n} (delivered)" for n in range(15, 0, -1)),
+        ]
+
+        first.get_by_role("button", name="Acknowledge all").click()
+
+        for tab in (first, second):
+            expect(tab.locator("#count")).to_have_text("0 pending", timeout=5_000)
+        # The opened pages stay open, with the states the mutation left.
+        expect(first.locator("#history li .state-pending")).to_have_count(0)
+        assert _inbox(first) == [
+            *(f"Message {n} (acknowledged)" for n in range(30, 15, -1)),
+            *(f"Message {n} (delivered)" for n in range(15, 0, -1)),
+        ]
+        expect(first.locator("#messages li[data-sticky]")).to_have_count(0)
+        # The other tab heard the count drop and re-read its first page.
+        expect(second.locator("#history li .state-pending")).to_have_count(0)
+        assert _inbox(second)[:10] == [f"Message {n} (acknowledged)" for n in range(30, 20, -1)]
     finally:
         staff_context.close()
         context.close()

@@ -60,6 +60,8 @@ def test_other_orders_are_fine(settings, processors):
         ({"CACHE": "nope"}, ["user_messages.E007"]),
         ({"MAX_ACKNOWLEDGE_IDS": 0}, ["user_messages.E006"]),
         ({"MAX_MESSAGES_PER_READ": "100"}, ["user_messages.E006"]),
+        ({"MAX_HISTORY_PAGE": 0}, ["user_messages.E006"]),
+        ({"MAX_HISTORY_PAGE": 500}, []),
         ({"MAX_QUERY_TOKENS": -1, "MAX_QUERY_DEPTH": None}, ["user_messages.E006"] * 2),
         ({"MAX_QUERY_FIELDS": 1.5}, ["user_messages.E006"]),
         ({"MAX_QUERY_LENGTH": 0}, ["user_messages.E006"]),
@@ -81,9 +83,9 @@ def test_unknown_key_names_the_valid_ones(settings):
 
     assert error.msg == "USER_MESSAGES has unknown keys: MAX_RECIPIENT."
     assert error.hint == (
-        "Valid keys are: CACHE, MAX_ACKNOWLEDGE_IDS, MAX_EXTRA_TAGS_LENGTH, "
+        "Valid keys are: CACHE, MAX_ACKNOWLEDGE_IDS, MAX_EXTRA_TAGS_LENGTH, MAX_HISTORY_PAGE, "
         "MAX_MESSAGES_PER_READ, MAX_MESSAGE_LENGTH, MAX_META_BYTES, MAX_QUERY_COMPARISONS, "
-        "MAX_QUERY_DEPTH, "
-        "MAX_QUERY_FIELDS, MAX_QUERY_LENGTH, MAX_QUERY_TOKENS, MAX_RECIPIENTS, SEND_PERMISSION, "
+        "MAX_QUERY_DEPTH, MAX_QUERY_FIELDS, MAX_QUERY_LENGTH, MAX_QUERY_TOKENS, MAX_RECIPIENTS, "
+        "SEND_PERMISSION, "
         "WEBSOCKET_INIT_TIMEOUT, WEBSOCKET_MAX_SUBSCRIPTIONS."
     )

@@ -108,6 +108,14 @@ def test_codegen_maps_the_custom_scalars_and_the_enum_to_precise_types(generated
     assert "export type MessageLevel =\n  | 'DEBUG'\n  | 'ERROR'\n  | 'INFO'\n  | 'SUCCESS'\n" in (
         generated
     )
+    states = re.search(r"export type MessageState =(.*?);", generated, re.S)
+    assert states is not None
+    assert re.findall(r"\| '(\w+)'", states.group(1)) == [
+        "ACKNOWLEDGED",
+        "DELIVERED",
+        "EXPIRED",
+        "PENDING",
+    ]
     assert ": any" not in generated
 
 
@@ -126,16 +134,23 @@ def test_the_type_check_rejects_a_client_that_misreads_the_contract(
     workdir: Path, generated: str
 ) -> None:
     misread = (
-        'import type { AcknowledgeMessagesMutation, MyMessagesQuery } from "./gql/graphql";\n'
+        "import type { AcknowledgeAllMessagesMutation, AcknowledgeMessagesMutation, "
+        'MyMessageHistoryQuery, MyMessagesQuery } from "./gql/graphql";\n'
         'export const level: number = ({} as MyMessagesQuery["myMessages"][number]).levelName;\n'
         "export const count: string = "
         '({} as AcknowledgeMessagesMutation["acknowledgeMessages"]).pendingCount;\n'
+        "export const cursor: number = "
+        '({} as MyMessageHistoryQuery["myMessageHistory"]["edges"][number]).cursor;\n'
+        "export const done: string = "
+        '({} as AcknowledgeAllMessagesMutation["acknowledgeAllMessages"]).acknowledgedCount;\n'
     )
 
     result = type_check(workdir, {"misread.ts": misread})
 
     assert result.returncode != 0
     assert re.findall(r"src/misread\.ts\(\d+,\d+\): error (TS\d+)", result.stdout) == [
+        "TS2322",
+        "TS2322",
         "TS2322",
         "TS2322",
     ]
@@ -212,24 +227,26 @@ def example(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dic
         log.close()
 
 
-def user_with_messages(env: dict[str, str], username: str, code: str) -> None:
-    """Create a user (password = username) in the example project and send it messages."""
+def user_with_messages(env: dict[str, str], username: str, code: str) -> str:
+    """Create a user (password = username) in the example project, send it messages; its id."""
     setup = (
         "from django.contrib.auth import get_user_model; from user_messages import api; "
         f"user = get_user_model().objects.create_user({username!r}, password={username!r}); "
     )
-    subprocess.run(
-        [sys.executable, str(MANAGE), "shell", "-c", setup + code],
+    result = subprocess.run(
+        [sys.executable, str(MANAGE), "shell", "-c", f"{setup}{code}; print(user.pk)"],
         env=env,
         check=True,
         capture_output=True,
+        text=True,
         timeout=120,
     )
+    return result.stdout.split()[-1]
 
 
-def run_snippet(built: Path, which: str, url: str, username: str) -> dict[str, object]:
+def run_snippet(built: Path, which: str, url: str, username: str, *extra: str) -> dict[str, object]:
     driver = CLIENTS / "run_readme_snippets.cjs"
-    result = run("node", driver, built, which, url, username, username, cwd=CLIENTS)
+    result = run("node", driver, built, which, url, username, username, *extra, cwd=CLIENTS)
     assert result.returncode == 0, result.stderr
     report: dict[str, object] = json.loads(result.stdout)
     return report
@@ -274,3 +291,45 @@ def test_the_urql_snippet_reads_by_post_from_the_network(
         "requests": [{"method": "POST", "path": "/graphql"}] * 2,
         "warnings": [],
     }
+
+
+def test_the_apollo_inbox_merges_pages_and_shows_a_live_message_at_the_top(
+    built: Path, example: tuple[str, dict[str, str]]
+) -> None:
+    url, env = example
+    # 25 messages: a first page of 20 and a second of 5; 1 to 10 already shown once.
+    user_id = user_with_messages(
+        env,
+        "inbox",
+        "[api.info(user, f'History {n}.') for n in range(1, 11)]; "
+        "list(api.get_messages(user=user)); "
+        "[api.info(user, f'History {n}.') for n in range(11, 26)]",
+    )
+
+    report = run_snippet(built, "apollo-inbox", url, "inbox", user_id)
+
+    pending = [f"History {n}. (PENDING)" for n in range(25, 10, -1)]
+    delivered = [f"History {n}. (DELIVERED)" for n in range(10, 0, -1)]
+    assert report["firstPage"] == {
+        "messages": [*pending, *delivered[:5]],
+        "hasNextPage": True,
+        "pendingCount": 15,
+    }
+    # fetchMore's page merged after the first by relayStylePagination, not instead of it.
+    assert report["merged"] == {
+        "messages": [*pending, *delivered],
+        "hasNextPage": False,
+        "pendingCount": 15,
+    }
+    # The rise read the new message and the 15 pending ones (delivering them all), then the
+    # inbox reloaded from the top, as many as it showed: the new message first.
+    assert report["delivered"] == [*(f"History {n}." for n in range(11, 26)), "Breaking news."]
+    shown_then = [f"History {n}. (DELIVERED)" for n in range(25, 1, -1)]
+    assert report["afterRise"] == {
+        "messages": ["Breaking news. (DELIVERED)", *shown_then],
+        "hasNextPage": True,
+        "pendingCount": 0,
+    }
+    assert report["counts"] == [15, 16, 0]
+    assert report["riseRequests"] == [{"method": "POST", "path": "/graphql"}] * 2
+    assert report["warnings"] == []

@@ -178,11 +178,22 @@ def test_delivering_costs_two_statements_whatever_the_count(user, count, django_
         assert len(api.get_messages(user=user)) == count + 1
 
 
-def test_only_sticky_messages_pending_costs_one_query(user, django_assert_num_queries):
+def test_only_sticky_messages_already_seen_costs_one_query(user, django_assert_num_queries):
     api.info(user, "sticky", deliver_once=False)
+    assert texts(api.get_messages(user=user)) == ["sticky"]  # first seen: recorded
 
     with django_assert_num_queries(1):
         assert texts(api.get_messages(user=user)) == ["sticky"]
+
+
+def test_a_sticky_message_shown_the_first_time_costs_one_write(user, django_assert_num_queries):
+    api.info(user, "seen", deliver_once=False)
+    list(api.get_messages(user=user))
+    api.info(user, "new sticky", deliver_once=False)
+
+    with django_assert_num_queries(2) as captured:
+        assert texts(api.get_messages(user=user)) == ["seen", "new sticky"]
+    assert captured.captured_queries[1]["sql"].startswith("UPDATE")
 
 
 @pytest.mark.parametrize("bad_id", [2**64, -(2**70), 0, "-1", "1e3", " 1"])

@@ -24,6 +24,8 @@ OPERATIONS = {
     "MyMessages": ["$peek: Boolean"],
     "MyMessageCount": [],
     "AcknowledgeMessages": ["$ids: [ID!]!"],
+    "AcknowledgeAllMessages": [],
+    "MyMessageHistory": ["$first: Int", "$after: String", "$states: [MessageState!]"],
     "SendMessage": ["$input: SendMessageInput!"],
     # Served over WebSocket only: tests/test_realtime.py runs it.
     "MyMessageCountChanged": [],
@@ -60,6 +62,28 @@ def test_each_operation_is_valid_against_the_schema(name: str) -> None:
     [
         ("MyMessages", {"peek": True}, {"myMessages": []}),
         ("MyMessageCount", {}, {"myMessageCount": 0}),
+        (
+            "MyMessageHistory",
+            {"first": 5},
+            {
+                "myMessageHistory": {
+                    "edges": [],
+                    "pageInfo": {"hasNextPage": False, "endCursor": None},
+                    "pendingCount": 0,
+                }
+            },
+        ),
+        (
+            "AcknowledgeAllMessages",
+            {},
+            {
+                "acknowledgeAllMessages": {
+                    "acknowledgedCount": 0,
+                    "pendingCount": 0,
+                    "errors": [],
+                }
+            },
+        ),
         (
             "AcknowledgeMessages",
             {"ids": []},
@@ -106,3 +130,15 @@ def test_my_messages_operation_asks_for_every_field_of_a_message(
     (message,) = post_operation(client, "MyMessages")["data"]["myMessages"]
 
     assert sorted(message) == sorted(schema.graphql_schema.get_type("UserMessage").fields)
+
+
+def test_my_message_history_operation_asks_for_every_field_of_a_message(
+    client: Client, user: AbstractBaseUser
+) -> None:
+    client.force_login(user)
+    api.info(user, "Hello.")
+
+    data = post_operation(client, "MyMessageHistory")["data"]["myMessageHistory"]
+
+    (edge,) = data["edges"]
+    assert sorted(edge["node"]) == sorted(schema.graphql_schema.get_type("UserMessage").fields)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.recorder import MigrationRecorder
 
-from user_messages.models import Message
+from user_messages.models import Message, MessageState
 
 SEED = ("user_messages", "0001_squashed_0003_alter_message_index_together_and_more")
 SEED_UNSQUASHED = [
@@ -72,6 +74,36 @@ def test_upgrade_keeps_every_message_and_converts_meta(seed_schema):
     assert Message.objects.get(message="delivered").delivered_at is not None
 
 
+def test_upgrade_gives_old_rows_the_best_state_their_columns_allow(seed_schema):
+    User = seed_schema.get_model("auth", "User")
+    OldMessage = seed_schema.get_model("user_messages", "Message")
+    user_id = User.objects.create(username="alice").pk
+    when = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
+    for text, deliver_once, delivered_at in [
+        ("shown once", True, when),
+        ("acknowledged sticky", False, when),
+        ("pending once", True, None),
+        ("pending sticky", False, None),
+    ]:
+        OldMessage.objects.create(
+            user_id=user_id,
+            level=20,
+            message=text,
+            deliver_once=deliver_once,
+            delivered_at=delivered_at,
+        )
+
+    migrate(latest())
+
+    rows = {m.message: (m.state, m.seen_at, m.acknowledged_at) for m in Message.objects.all()}
+    assert rows == {
+        "shown once": (MessageState.DELIVERED, when, None),
+        "acknowledged sticky": (MessageState.ACKNOWLEDGED, None, when),
+        "pending once": (MessageState.PENDING, None, None),
+        "pending sticky": (MessageState.PENDING, None, None),
+    }
+
+
 def test_downgrade_writes_meta_back_as_text(transactional_db, django_user_model):
     user = django_user_model.objects.create(username="alice")
     Message.objects.create(user=user, level=20, message="m", meta={"url": "/x/"})
@@ -125,9 +157,13 @@ def indexes_leading_with_user_id():
     }
 
 
-def test_lookups_by_user_have_one_index_and_postgresql_one_more_of_pending_messages(db):
+def test_lookups_by_user_have_their_indexes_and_postgresql_one_more_of_pending_messages(db):
     user_column = Message._meta.get_field("user").column
-    expected = {"user_delivered_at": [user_column, "delivered_at"]}
+    expected = {
+        "user_delivered_at": [user_column, "delivered_at"],
+        # The history, newest first, a page at a time.
+        "user_history": [user_column, "id"],
+    }
     if connection.vendor == "postgresql":
         # Partial (delivered_at IS NULL): pending messages by user, already in id order.
         expected["user_pending"] = [user_column, "id"]
@@ -152,3 +188,22 @@ def test_the_pending_index_is_partial_and_migrating_back_drops_it(transactional_
     finally:
         migrate(latest())
     assert "user_pending" in indexes_leading_with_user_id()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="CONCURRENTLY is PostgreSQL's")
+def test_the_history_index_is_built_concurrently_and_migrating_back_drops_it(transactional_db):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_get_indexdef(indexrelid), indisvalid FROM pg_index "
+            "WHERE indexrelid = 'user_history'::regclass"
+        )
+        definition, valid = cursor.fetchone()
+    assert definition.endswith("USING btree (user_id, id)")
+    assert valid
+
+    try:
+        migrate([("user_messages", "0008_message_seen_at_acknowledged_at")])
+        assert "user_history" not in indexes_leading_with_user_id()
+    finally:
+        migrate(latest())
+    assert "user_history" in indexes_leading_with_user_id()

@@ -8,6 +8,7 @@ from user_messages.views import GraphQLView
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("people-admin/", custom_admin.site.urls),
+    path("plain-people-admin/", custom_admin.plain_site.urls),
     path("messages/", views.messages_page, name="messages_page"),
     # Not csrf_exempt: the API keeps Django's CSRF protection, as a host project should.
     path("graphql", GraphQLView.as_view(graphiql=False), name="graphql"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -25,10 +25,17 @@ from django.utils.translation import gettext_lazy as _
 from user_messages import api
 from user_messages.conf import conf
 from user_messages.links import safe_link
-from user_messages.models import Message
+from user_messages.models import Message, MessageState
 from user_messages.signals import changed_after_commit
 
-__all__ = ["MessageAdmin", "SendMessageForm", "level_choices", "level_label", "send_message"]
+__all__ = [
+    "MessageAdmin",
+    "SendMessageAdminMixin",
+    "SendMessageForm",
+    "level_choices",
+    "level_label",
+    "send_message",
+]
 
 _LEVEL_NAMES = {
     constants.DEBUG: _("Debug"),
@@ -106,6 +113,32 @@ class DeliveredFilter(admin.SimpleListFilter):
         return queryset
 
 
+#: Each state in the colour of the level it feels like: pending asks for attention.
+_STATE_COLOURS = {
+    MessageState.PENDING: "warning",
+    MessageState.DELIVERED: "info",
+    MessageState.ACKNOWLEDGED: "success",
+    MessageState.EXPIRED: "debug",
+}
+
+
+class StateFilter(admin.SimpleListFilter):
+    title = _("state")
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [(state.value, state.label) for state in MessageState]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Message]) -> QuerySet[Message]:
+        value = self.value()
+        if value is None:
+            return queryset
+        try:
+            return queryset.with_state(value)  # type: ignore[attr-defined,no-any-return]
+        except ValueError:
+            raise IncorrectLookupParameters(f"state={value!r} is not a state.") from None
+
+
 class MessageForm(forms.ModelForm):  # type: ignore[type-arg]
     level = forms.TypedChoiceField(label=_("level"), coerce=int, initial=constants.INFO)
 
@@ -131,9 +164,12 @@ class MessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "message",
         "deliver_once",
         "expires_at",
+        "state_display",
+        "seen_at",
+        "acknowledged_at",
     ]
-    list_filter = [LevelFilter, DeliveredFilter, "deliver_once"]
-    readonly_fields = ["created_at", "delivered_at"]
+    list_filter = [StateFilter, LevelFilter, DeliveredFilter, "deliver_once"]
+    readonly_fields = ["created_at", "delivered_at", "seen_at", "acknowledged_at"]
     list_select_related = ["user"]
     ordering = ["-created_at", "-pk"]
     raw_id_fields = ["user"]
@@ -150,6 +186,15 @@ class MessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             _colour(obj.level),
             obj.level,
             level_label(obj.level),
+        )
+
+    @admin.display(description=_("state"))
+    def state_display(self, obj: Message) -> str:
+        state = obj.state
+        return format_html(
+            '<span class="user-messages-level user-messages-level-{}">{}</span>',
+            _STATE_COLOURS[state],
+            state.label,
         )
 
     def get_search_fields(self, request: HttpRequest) -> list[str]:
@@ -250,6 +295,8 @@ def send_message(
 ) -> HttpResponse | None:
     """Admin action for a user changelist: a form, then one message per selected user."""
     permission = conf.SEND_PERMISSION
+    # SendMessageAdminMixin hides the action from these staff; a forged POST still ends here,
+    # as does any POST on an admin that lists the action without the mixin.
     if not request.user.has_perm(permission):
         modeladmin.message_user(
             request,
@@ -309,13 +356,52 @@ def send_message(
     return TemplateResponse(request, "admin/user_messages/send_message.html", context)
 
 
+def _action_func(entry: Any) -> Any:
+    # Django 6.1 returns Action objects (indexing them is deprecated); earlier, tuples.
+    return getattr(entry, "func", None) or (entry[0] if entry is not None else None)
+
+
 def _registered_name(modeladmin: admin.ModelAdmin[Any], request: HttpRequest) -> str:
     for name, entry in modeladmin.get_actions(request).items():
-        # Django 6.1 returns Action objects (indexing them is deprecated); earlier, tuples.
-        func: Any = getattr(entry, "func", None) or (entry[0] if entry is not None else None)
-        if func is send_message:
+        if _action_func(entry) is send_message:
             return str(name)
     raise LookupError(f"send_message is not an action of {modeladmin!r}.")
+
+
+#: get_actions() called without action_location: Django before 6.1 has no such argument.
+_NO_LOCATION: Any = object()
+
+
+def _offered(get_actions: Any, request: HttpRequest, action_location: Any) -> Any:
+    """What ``get_actions`` returns, without ``send_message`` unless the user may send."""
+    if action_location is _NO_LOCATION:
+        actions = get_actions(request)
+    else:  # Django 6.1+: the changelist and the change form ask for their own actions
+        actions = get_actions(request, action_location=action_location)
+    if request.user.has_perm(conf.SEND_PERMISSION):
+        return actions
+    return {
+        name: entry for name, entry in actions.items() if _action_func(entry) is not send_message
+    }
+
+
+if TYPE_CHECKING:
+    _ModelAdminBase = admin.ModelAdmin[Any]
+else:
+    _ModelAdminBase = object
+
+
+class SendMessageAdminMixin(_ModelAdminBase):
+    """Mix into a user admin that lists ``send_message``: only staff who may send see it.
+
+    Django's own ``allowed_permissions`` would need a ``has_..._permission`` method on every
+    admin that lists the action, so a plain ``actions = [send_message]`` would fail the admin's
+    checks; the mixin filters what ``get_actions`` returns instead, on Django 4.2 to 6.x.
+    """
+
+    def get_actions(self, request: HttpRequest, action_location: Any = _NO_LOCATION) -> Any:
+        """The admin's actions, without ``send_message`` for staff who may not send."""
+        return _offered(super().get_actions, request, action_location)
 
 
 #: How many recipients the form names before it says "and N more".
@@ -332,6 +418,13 @@ def _offer_send_on_the_stock_user_admin() -> None:
     if auth_admin is not None and type(model_admin) is auth_admin.UserAdmin:
         assert model_admin is not None
         model_admin.actions = [*(model_admin.actions or ()), send_message]
+        # What SendMessageAdminMixin does, on this one instance.
+        listed = model_admin.get_actions
+
+        def get_actions(request: HttpRequest, action_location: Any = _NO_LOCATION) -> Any:
+            return _offered(listed, request, action_location)
+
+        model_admin.get_actions = get_actions  # type: ignore[method-assign]
 
 
 _offer_send_on_the_stock_user_admin()

@@ -6,22 +6,24 @@ import datetime
 import itertools
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, TypeGuard, cast, overload
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeGuard, cast, overload
 
 from django.contrib.auth import get_user_model
 from django.contrib.messages import api as django_messages
 from django.contrib.messages import constants
 from django.db import models, router, transaction
 from django.http import HttpRequest
+from django.utils import timezone
 
 from user_messages import cache, validation
 from user_messages.conf import conf
 from user_messages.signals import changed_after_commit
 
 if TYPE_CHECKING:
-    from user_messages.models import Message
+    from user_messages.models import Message, MessageQuerySet, MessageState
 
 __all__ = [
+    "HistoryPage",
     "LazyList",
     "acknowledge",
     "acknowledge_all",
@@ -30,6 +32,8 @@ __all__ = [
     "debug",
     "error",
     "get_messages",
+    "history",
+    "history_page",
     "info",
     "peek_messages",
     "pending_count",
@@ -348,17 +352,72 @@ def _read(request: HttpRequest | None, user: User | None, *, consume: bool) -> l
     return messages
 
 
-def acknowledge(user: User, ids: Iterable[int | str]) -> int:
-    """Mark these stored messages of ``user`` done; return how many changed.
+def history(user: User) -> MessageQuerySet:
+    """Every stored message of ``user``, newest first, whatever its state; consumes nothing.
 
-    Ids of other users' messages, unknown ids and messages already done are ignored.
+    Delivered, acknowledged and expired messages stay in it until ``purge_user_messages``
+    deletes them. Filter it with ``.with_state(...)``; page it with ``.before(pk)``.
     """
     from user_messages.models import Message
 
+    return Message.objects.for_user(_pk(user)).history()
+
+
+class HistoryPage(NamedTuple):
+    """One page of a user's history: the messages, newest first, and whether more follow."""
+
+    messages: list[Message]
+    has_next_page: bool
+
+    @staticmethod
+    def cursor(message: Message) -> str:
+        """The opaque cursor to pass as ``after`` for the messages older than ``message``."""
+        return validation.make_history_cursor(message.pk)
+
+
+def history_page(
+    user: User,
+    *,
+    first: int = 20,
+    after: str | None = None,
+    states: Iterable[MessageState | str] | None = None,
+) -> HistoryPage:
+    """A page of ``history(user)``: at most ``first`` messages older than the cursor ``after``.
+
+    One query however deep the page (keyset on the id, never OFFSET). ``first`` may be at most
+    ``USER_MESSAGES["MAX_HISTORY_PAGE"]``; a bad ``first`` or ``after`` raises
+    ``validation.InvalidInput``. A cursor of another user's message only sets where the page
+    starts: the page holds ``user``'s messages alone. ``states`` (None: all) filters by state.
+    """
+    first = validation.page_size(first, maximum=conf.MAX_HISTORY_PAGE)
+    messages = history(user)
+    if after is not None:
+        messages = messages.before(validation.history_cursor(after))
+    if states is not None:
+        messages = messages.with_state(*states)
+    # One row more than the page says whether another page follows, in the same query.
+    rows = list(messages[: first + 1])
+    return HistoryPage(messages=rows[:first], has_next_page=len(rows) > first)
+
+
+def _acknowledgeable(user: User, now: datetime.datetime) -> MessageQuerySet:
+    # What the user would be shown: an expired message stays EXPIRED, it was never done.
+    from user_messages.models import Message
+
+    return Message.objects.for_user(user).unexpired(now)
+
+
+def acknowledge(user: User, ids: Iterable[int | str]) -> int:
+    """Mark these stored messages of ``user`` done; return how many changed.
+
+    Ids of other users' messages, unknown ids, expired messages and messages already done
+    are ignored.
+    """
     pks = list(dict.fromkeys(_message_ids(ids)))
+    now = timezone.now()
     changed = 0
     for batch in _batched(pks, BATCH_SIZE):
-        changed += Message.objects.for_user(user).filter(pk__in=batch).mark_delivered()
+        changed += _acknowledgeable(user, now).filter(pk__in=batch).acknowledge(now)
     if changed:
         changed_after_commit([_pk(user)])
     return changed
@@ -373,22 +432,25 @@ def acknowledge_owned(user: User, ids: Iterable[int | str]) -> list[int]:
     from user_messages.models import Message
 
     pks = list(dict.fromkeys(_message_ids(ids)))
+    now = timezone.now()
     found: set[int] = set()
     changed = 0
     for batch in _batched(pks, BATCH_SIZE):
         owned = Message.objects.for_user(user).filter(pk__in=batch)
         found.update(owned.values_list("pk", flat=True))
-        changed += owned.mark_delivered()
+        changed += _acknowledgeable(user, now).filter(pk__in=batch).acknowledge(now)
     if changed:
         changed_after_commit([_pk(user)])
     return [pk for pk in pks if pk in found]
 
 
 def acknowledge_all(user: User) -> int:
-    """Mark every pending stored message of ``user`` done; return how many changed."""
-    from user_messages.models import Message
+    """Mark every pending stored message of ``user`` acknowledged; return how many changed.
 
-    changed = Message.objects.for_user(user).mark_delivered()
+    The count is what ``pending_count`` said just before: expired messages stay expired.
+    """
+    now = timezone.now()
+    changed = _acknowledgeable(user, now).acknowledge(now)
     if changed:
         changed_after_commit([_pk(user)])
     return changed

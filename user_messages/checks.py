@@ -83,6 +83,7 @@ def check_settings(**kwargs: Any) -> list[checks.CheckMessage]:
         "MAX_ACKNOWLEDGE_IDS",
         "MAX_MESSAGES_PER_READ",
         "MAX_QUERY_LENGTH",
+        "MAX_HISTORY_PAGE",
         "MAX_QUERY_TOKENS",
         "MAX_QUERY_DEPTH",
         "MAX_QUERY_FIELDS",

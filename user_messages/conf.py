@@ -19,6 +19,8 @@ DEFAULTS: dict[str, Any] = {
     # Stored messages one read delivers at most, oldest first; the rest wait for the next read.
     # Bounds a read's memory and SQL size however many messages pile up for a user.
     "MAX_MESSAGES_PER_READ": 100,
+    # Messages one page of the history holds at most (myMessageHistory's first).
+    "MAX_HISTORY_PAGE": 100,
     # Limits on one GraphQL operation, applied by user_messages.views.GraphQLView (and by the
     # rules of user_messages.graphql_limits): tokens the parser reads before it gives up, how
     # deep fields nest, and how many fields it selects (each alias and fragment spread counts).
@@ -87,6 +89,10 @@ class Settings:
     @property
     def MAX_MESSAGES_PER_READ(self) -> int:
         return cast("int", self._get("MAX_MESSAGES_PER_READ"))
+
+    @property
+    def MAX_HISTORY_PAGE(self) -> int:
+        return cast("int", self._get("MAX_HISTORY_PAGE"))
 
     @property
     def MAX_QUERY_TOKENS(self) -> int:

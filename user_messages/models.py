@@ -17,8 +17,43 @@ from django.core.signals import setting_changed
 from django.db import OperationalError, connections, models, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import signals
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+
+class MessageState(models.TextChoices):
+    """Where a stored message is in its life, derived from its columns (never stored)."""
+
+    #: The next consuming read shows it (a sticky one: every read, until acknowledged).
+    PENDING = "pending", _("pending")
+    #: A deliver-once message that a consuming read showed.
+    DELIVERED = "delivered", _("delivered")
+    #: Marked done by the user (``acknowledge``...) or by staff in the admin.
+    ACKNOWLEDGED = "acknowledged", _("acknowledged")
+    #: Its expiry passed before it was delivered or acknowledged: it will never be shown.
+    EXPIRED = "expired", _("expired")
+
+
+def _state_condition(state: MessageState, now: datetime.datetime) -> models.Q:
+    """The condition on the columns that makes a message be in ``state`` at ``now``."""
+    pending = models.Q(delivered_at__isnull=True)
+    unexpired = models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
+    # A sticky message is only ever done by acknowledging it; code of django-user-messages 1.1
+    # acknowledges by setting delivered_at alone, so that counts too.
+    acknowledged = models.Q(acknowledged_at__isnull=False) | models.Q(deliver_once=False)
+    if state == MessageState.PENDING:
+        return pending & unexpired
+    if state == MessageState.EXPIRED:
+        return pending & models.Q(expires_at__lte=now)
+    if state == MessageState.ACKNOWLEDGED:
+        return ~pending & acknowledged
+    if state == MessageState.DELIVERED:
+        return ~pending & ~acknowledged
+    raise ValueError(
+        f"Unknown message state {state!r}, must be one of: "
+        f"{', '.join(member.name for member in MessageState)}."
+    )
 
 
 def _supports_update_returning(connection: BaseDatabaseWrapper) -> bool:
@@ -63,9 +98,43 @@ class MessageQuerySet(models.QuerySet["Message"]):
         """Messages never to be shown again: delivered before ``cutoff``, or expired by ``now``."""
         return self.filter(models.Q(delivered_at__lt=cutoff) | models.Q(expires_at__lte=now))
 
+    def with_state(
+        self, *states: MessageState | str, now: datetime.datetime | None = None
+    ) -> MessageQuerySet:
+        """Messages in any of ``states`` (``MessageState`` members or their values) at ``now``."""
+        now = now or timezone.now()
+        condition = models.Q(pk__in=[])
+        for state in states:
+            try:
+                member = MessageState(state)
+            except ValueError:
+                raise ValueError(
+                    f"Unknown message state {state!r}, must be one of: "
+                    f"{', '.join(member.value for member in MessageState)}."
+                ) from None
+            condition |= _state_condition(member, now)
+        return self.filter(condition)
+
+    def history(self) -> MessageQuerySet:
+        """Every stored message in this queryset, newest first, as an inbox lists them."""
+        return self.order_by("-pk")
+
+    def before(self, pk: int) -> MessageQuerySet:
+        """Messages older than the message ``pk``: the next page of a ``history()``."""
+        return self.filter(pk__lt=pk)
+
+    def acknowledge(self, now: datetime.datetime | None = None) -> int:
+        """Mark the pending messages in this queryset acknowledged; return how many changed.
+
+        They are no longer pending (``delivered_at``, as django-user-messages 1.1 wrote it)
+        and ``acknowledged_at`` records when.
+        """
+        now = now or timezone.now()
+        return self.pending().update(delivered_at=now, acknowledged_at=now)
+
     def mark_delivered(self, now: datetime.datetime | None = None) -> int:
-        """Mark the pending messages in this queryset delivered; return how many changed."""
-        return self.pending().update(delivered_at=now or timezone.now())
+        """The name ``acknowledge()`` had before 2.0: marking done is acknowledging."""
+        return self.acknowledge(now)
 
     def _write_db(self) -> str:
         # An explicit .using() wins; otherwise where the router sends writes.
@@ -205,7 +274,7 @@ def _build_insert_select(
     recipient_pk = f"recipient.{qn(str(user_pk.column))}"
     columns, values, fields = [], [], []
     for field in meta.concrete_fields:
-        if field.primary_key or field.name == "delivered_at":
+        if field.primary_key or field.name in _UNSET_ON_INSERT:
             continue
         columns.append(qn(str(field.column)))
         if field.name == "user":
@@ -220,6 +289,9 @@ def _build_insert_select(
     )
     return sql, fields
 
+
+#: Columns a new message leaves NULL: what happened to it since.
+_UNSET_ON_INSERT = frozenset({"delivered_at", "seen_at", "acknowledged_at"})
 
 #: The text of ``_insert_select`` per connection: it depends on the backend and the models only.
 _insert_statements: weakref.WeakKeyDictionary[
@@ -236,19 +308,22 @@ def _deliver(
     alias = connection.alias
     if _supports_update_returning(connection):
         # A plain read, then one UPDATE ... RETURNING that claims the deliver-once rows
-        # still pending. A concurrent reader that claimed a row first makes our UPDATE skip
-        # it, and RETURNING tells us so, with no lock held across the two statements.
+        # still pending and records when sticky ones were first seen. A concurrent reader that
+        # claimed a row first makes our UPDATE skip it, and RETURNING tells us so, with no lock
+        # held across the two statements. Sticky rows already seen need no write at all.
         messages = deliverable(False)
-        once = [message.pk for message in messages if message.deliver_once]
-        if not once:
+        marked = _to_mark(messages)
+        if not marked:
             return messages
-        claimed = _claim_returning(alias, once, now)
+        claimed = _claim_returning(alias, marked, now)
         shown = []
         for message in messages:
             if message.deliver_once:
                 if message.pk not in claimed:
                     continue
                 message.delivered_at = now
+            if message.seen_at is None and message.pk in claimed:
+                message.seen_at = now
             shown.append(message)
         return shown
     # Without UPDATE ... RETURNING (MariaDB, MySQL) we lock the pending rows while we read
@@ -262,19 +337,37 @@ def _deliver(
         try:
             with transaction.atomic(using=alias, savepoint=False):
                 messages = deliverable(True)
-                once = [message.pk for message in messages if message.deliver_once]
-                if once:
+                marked = _to_mark(messages)
+                if marked:
                     for message in messages:
                         if message.deliver_once:
                             message.delivered_at = now
-                    Message._default_manager.using(alias).filter(pk__in=once).update(
-                        delivered_at=now
+                        if message.seen_at is None:
+                            message.seen_at = now
+                    Message._default_manager.using(alias).filter(pk__in=marked).update(
+                        **_claim_assignments(now)
                     )
             return messages
         except OperationalError as error:
             if attempt == attempts or error.args[:1] != (_MYSQL_DEADLOCK,):
                 raise
     raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _to_mark(messages: list[Message]) -> list[int]:
+    """What a consuming read writes to: deliver-once messages and sticky ones never seen."""
+    return [m.pk for m in messages if m.deliver_once or m.seen_at is None]
+
+
+def _claim_assignments(now: datetime.datetime) -> dict[str, Any]:
+    """The claim's SET clause as ORM expressions: what ``_claim_returning`` writes in SQL."""
+    return {
+        "delivered_at": models.Case(
+            models.When(deliver_once=True, then=models.Value(now)),
+            default=models.F("delivered_at"),
+        ),
+        "seen_at": Coalesce("seen_at", models.Value(now)),
+    }
 
 
 #: MySQL/MariaDB's ER_LOCK_DEADLOCK: the transaction was rolled back; it may be retried.
@@ -306,23 +399,34 @@ def deliver_to(
 
 
 def _claim_returning(alias: str, pks: Iterable[int], now: datetime.datetime) -> set[int]:
+    """Claim the deliver-once rows among ``pks`` and mark all of them seen; return which changed.
+
+    Rows no longer pending are left alone: a deliver-once row another reader claimed first is
+    not in the result, so it is not shown twice.
+    """
     # The ORM's update() only returns a count, which cannot tell whose rows a concurrent
-    # reader took. This statement is the conditional update of the ORM plus RETURNING.
+    # reader took. This statement is the conditional update of the ORM plus RETURNING. Sticky
+    # rows keep delivered_at NULL (they stay pending); COALESCE keeps the first time seen.
     connection = connections[alias]
     qn = connection.ops.quote_name
     meta = Message._meta
-    pk_column = qn(str(meta.get_field("id").column))
-    delivered_at = qn(str(meta.get_field("delivered_at").column))
+
+    def column(name: str) -> str:
+        return qn(str(cast("models.Field[Any, Any]", meta.get_field(name)).column))
+
+    pk, delivered_at, seen_at = column("id"), column("delivered_at"), column("seen_at")
     pks = list(pks)
     placeholders = ", ".join(["%s"] * len(pks))
     sql = (
-        f"UPDATE {qn(meta.db_table)} SET {delivered_at} = %s "
-        f"WHERE {pk_column} IN ({placeholders}) AND {delivered_at} IS NULL "
-        f"RETURNING {pk_column}"
+        f"UPDATE {qn(meta.db_table)} SET "
+        f"{delivered_at} = CASE WHEN {column('deliver_once')} THEN %s ELSE {delivered_at} END, "
+        f"{seen_at} = COALESCE({seen_at}, %s) "
+        f"WHERE {pk} IN ({placeholders}) AND {delivered_at} IS NULL "
+        f"RETURNING {pk}"
     )
-    params = [connection.ops.adapt_datetimefield_value(now), *pks]
+    value = connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [value, value, *pks])
         return {row[0] for row in cursor.fetchall()}
 
 
@@ -490,6 +594,9 @@ class Message(models.Model):
     meta = models.JSONField(_("meta data"), default=dict, blank=True)
     deliver_once = models.BooleanField(_("deliver once"), default=True)
     expires_at = models.DateTimeField(_("expires at"), blank=True, null=True)
+    # delivered_at keeps its 1.1 meaning, "no longer pending"; these two say what happened.
+    seen_at = models.DateTimeField(_("seen at"), blank=True, null=True)
+    acknowledged_at = models.DateTimeField(_("acknowledged at"), blank=True, null=True)
 
     objects = MessageQuerySet.as_manager()
 
@@ -498,6 +605,9 @@ class Message(models.Model):
             # django-user-messages 1.1 declared this as an expression index, which Django
             # silently skips on MariaDB; a plain index on the columns exists everywhere.
             models.Index(fields=["user", "delivered_at"], name="user_delivered_at"),
+            # A user's history, newest first, a page at a time (id < cursor): user_delivered_at
+            # orders a user's rows by delivered_at first, so it would need a sort.
+            models.Index(fields=["user", "id"], name="user_history"),
         ]
         verbose_name = _("message")
         verbose_name_plural = _("messages")
@@ -505,6 +615,21 @@ class Message(models.Model):
     def __str__(self) -> str:
         # Templates print a message with {{ message }}, as they do Django's own messages.
         return self.message
+
+    def state_at(self, now: datetime.datetime) -> MessageState:
+        """The message's state at ``now``: the same rule as ``with_state()``, in Python."""
+        if self.delivered_at is None:
+            if self.expires_at is not None and self.expires_at <= now:
+                return MessageState.EXPIRED
+            return MessageState.PENDING
+        if self.acknowledged_at is not None or not self.deliver_once:
+            return MessageState.ACKNOWLEDGED
+        return MessageState.DELIVERED
+
+    @property
+    def state(self) -> MessageState:
+        """The message's state now (see ``MessageState``)."""
+        return self.state_at(timezone.now())
 
     @property
     def level_tag(self) -> str:

@@ -33,19 +33,23 @@ from graphql import GraphQLError
 
 from user_messages import api, validation
 from user_messages.conf import conf
-from user_messages.models import Message
+from user_messages.models import Message, MessageState
 from user_messages.validation import ErrorCode as UserMessagesErrorCode
 
 __all__ = [
+    "AcknowledgeAllMessages",
     "AcknowledgeMessages",
     "JSONObject",
     "MessageLevel",
+    "MessageStateEnum",
     "Mutation",
     "Query",
     "SendMessage",
     "SendMessageInput",
     "Subscription",
     "UserMessage",
+    "UserMessageConnection",
+    "UserMessageEdge",
     "UserMessagesError",
     "UserMessagesErrorCode",
     "UserMessagesMutation",
@@ -54,6 +58,25 @@ __all__ = [
 
 class JSONObject(GenericScalar):
     """A JSON object, sent and received as an object (not as a string holding JSON)."""
+
+
+_STATE_DESCRIPTIONS = {
+    MessageState.PENDING: "The next consuming read shows it (a sticky one: until acknowledged).",
+    MessageState.DELIVERED: "A deliver-once message that a consuming read showed.",
+    MessageState.ACKNOWLEDGED: "Marked done by its user, or by staff in the admin.",
+    MessageState.EXPIRED: "Its expiry passed before it was delivered or acknowledged.",
+}
+
+MessageStateEnum: Any = graphene.Enum.from_enum(
+    MessageState,
+    name="MessageState",
+    description=lambda value: (
+        _STATE_DESCRIPTIONS[value]
+        if value is not None
+        else "Where a stored message is in its life: derived from when it was delivered, "
+        "acknowledged and when it expires."
+    ),
+)
 
 
 class UserMessage(graphene.ObjectType):
@@ -84,6 +107,16 @@ class UserMessage(graphene.ObjectType):
         description="True: shown once. False: shown until acknowledged (session messages: true).",
     )
     expires_at = graphene.DateTime(description="Not shown after this time; null: never expires.")
+    state = graphene.Field(MessageStateEnum, description="Null for session messages.")
+    seen_at = graphene.DateTime(
+        description=(
+            "When a consuming read (not a peek) first showed it; null: never shown, or shown "
+            "before the package recorded it, and for session messages."
+        )
+    )
+    acknowledged_at = graphene.DateTime(
+        description="When it was acknowledged; null if it was not, and for session messages."
+    )
 
     # Roots are either stored Messages or django.contrib.messages' own Message objects, which
     # share message/level/level_tag/tags/extra_tags but have nothing of the rest.
@@ -118,6 +151,82 @@ class UserMessage(graphene.ObjectType):
     @staticmethod
     def resolve_expires_at(root: Any, info: graphene.ResolveInfo) -> Any:
         return root.expires_at if isinstance(root, Message) else None
+
+    @staticmethod
+    def resolve_state(root: Any, info: graphene.ResolveInfo) -> MessageState | None:
+        return root.state if isinstance(root, Message) else None
+
+    @staticmethod
+    def resolve_seen_at(root: Any, info: graphene.ResolveInfo) -> Any:
+        return root.seen_at if isinstance(root, Message) else None
+
+    @staticmethod
+    def resolve_acknowledged_at(root: Any, info: graphene.ResolveInfo) -> Any:
+        return root.acknowledged_at if isinstance(root, Message) else None
+
+
+class UserMessageEdge(graphene.ObjectType):
+    """A message of the history, with the cursor of the messages older than it."""
+
+    cursor = graphene.String(
+        required=True, description="Opaque: pass it as after for the messages older than node."
+    )
+    node = graphene.Field(UserMessage, required=True)
+
+
+class UserMessageConnection(graphene.ObjectType):
+    """A page of the current user's stored messages, newest first (a Relay connection)."""
+
+    edges = graphene.List(graphene.NonNull(UserMessageEdge), required=True)
+    page_info = graphene.Field(
+        graphene.relay.PageInfo,
+        required=True,
+        description="hasNextPage and endCursor page on; hasPreviousPage is always false.",
+    )
+    pending_count = graphene.Int(
+        required=True,
+        description="What myMessageCount says: how many stored messages are pending now.",
+    )
+
+    @staticmethod
+    def resolve_pending_count(root: Any, info: graphene.ResolveInfo) -> int:
+        return _pending_count(info)
+
+
+def _pending_count(info: graphene.ResolveInfo) -> int:
+    """myMessageCount's answer, computed once per request whichever field asks."""
+    user = _signed_in_user(info.context)
+    if user is None:
+        return 0
+    return _once_per_request(  # type: ignore[no-any-return]
+        info, "count", lambda: api.pending_count(user)
+    )
+
+
+def _history_connection(
+    request: HttpRequest, first: int, after: str | None, states: list[MessageState] | None
+) -> UserMessageConnection:
+    user = _signed_in_user(request)
+    try:
+        if user is None:  # the same errors as for a signed-in user, then nothing to show
+            validation.page_size(first, maximum=conf.MAX_HISTORY_PAGE)
+            if after is not None:
+                validation.history_cursor(after)
+            page = api.HistoryPage(messages=[], has_next_page=False)
+        else:
+            page = api.history_page(user, first=first, after=after, states=states)
+    except validation.InvalidInput as error:
+        raise GraphQLError(str(error)) from None
+    edges = [UserMessageEdge(cursor=page.cursor(m), node=m) for m in page.messages]
+    return UserMessageConnection(
+        edges=edges,
+        page_info=graphene.relay.PageInfo(
+            has_next_page=page.has_next_page,
+            has_previous_page=False,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+    )
 
 
 def _signed_in_user(request: HttpRequest) -> Any:
@@ -188,6 +297,23 @@ class Query(graphene.ObjectType):
         required=True,
         description="How many stored messages the current user has pending; 0 when signed out.",
     )
+    my_message_history = graphene.Field(
+        UserMessageConnection,
+        required=True,
+        first=graphene.Int(
+            default_value=20,
+            description="At most USER_MESSAGES['MAX_HISTORY_PAGE'] (default 100).",
+        ),
+        after=graphene.String(description="The endCursor of the page before; null: the newest."),
+        states=graphene.List(
+            graphene.NonNull(MessageStateEnum), description="Only these states; null: all."
+        ),
+        description=(
+            "The current user's stored messages, newest first, whatever their state: a page of "
+            "at most first, older than after. Never consumes, so GET may read it. Aliases with "
+            "the same arguments share one answer. Empty when signed out."
+        ),
+    )
 
     @staticmethod
     def resolve_my_messages(root: Any, info: graphene.ResolveInfo, peek: bool = False) -> list[Any]:
@@ -205,11 +331,19 @@ class Query(graphene.ObjectType):
 
     @staticmethod
     def resolve_my_message_count(root: Any, info: graphene.ResolveInfo) -> int:
-        user = _signed_in_user(info.context)
-        if user is None:
-            return 0
+        return _pending_count(info)
+
+    @staticmethod
+    def resolve_my_message_history(
+        root: Any,
+        info: graphene.ResolveInfo,
+        first: int = 20,
+        after: str | None = None,
+        states: list[MessageState] | None = None,
+    ) -> UserMessageConnection:
+        key = repr(("history", first, after, None if states is None else sorted(states)))
         return _once_per_request(  # type: ignore[no-any-return]
-            info, "count", lambda: api.pending_count(user)
+            info, key, lambda: _history_connection(info.context, first, after, states)
         )
 
 
@@ -410,6 +544,35 @@ class AcknowledgeMessages(UserMessagesMutation):
         return {"acknowledged_ids": []}
 
 
+class AcknowledgeAllMessages(UserMessagesMutation):
+    """Mark every pending stored message of the caller acknowledged ("mark all as read")."""
+
+    acknowledged_count = graphene.Int(
+        required=True,
+        description="How many messages this acknowledged: what pendingCount said just before.",
+    )
+    pending_count = graphene.Int(
+        required=True,
+        description="How many stored messages the caller has pending now; 0 when signed out.",
+    )
+
+    class Meta:
+        login_required = True
+
+    @staticmethod
+    def resolve_pending_count(root: Any, info: graphene.ResolveInfo) -> int:
+        user = _signed_in_user(info.context)
+        return api.pending_count(user) if user is not None else 0
+
+    @classmethod
+    def perform_mutation(cls, info: graphene.ResolveInfo) -> AcknowledgeAllMessages:
+        return cls(acknowledged_count=api.acknowledge_all(info.context.user), errors=[])
+
+    @classmethod
+    def nothing_done(cls) -> dict[str, Any]:
+        return {"acknowledged_count": 0}
+
+
 class MessageLevel(enum.IntEnum):
     """The five levels of django.contrib.messages."""
 
@@ -558,6 +721,7 @@ class Mutation(graphene.ObjectType):
     """Mix into your project's Mutation: ``class Mutation(user_messages.schema.Mutation, ...)``."""
 
     acknowledge_messages = AcknowledgeMessages.Field(required=True)
+    acknowledge_all_messages = AcknowledgeAllMessages.Field(required=True)
     send_message = SendMessage.Field(required=True)
 
 

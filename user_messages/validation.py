@@ -8,6 +8,8 @@ on the field at fault. One set of rules, so the two APIs cannot drift apart.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime
 import enum
 import json
@@ -238,3 +240,50 @@ def user_id(value: object, *, field: str = "recipients") -> Any:
     if pk is None or (isinstance(pk, int) and not storable(pk)):
         raise InvalidInput(f"{_shown(value)} is not a valid user id.", field=field)
     return pk
+
+
+#: What a history cursor encodes before its id: a cursor of anything else never decodes.
+_HISTORY_CURSOR_PREFIX = "history:"
+
+
+def make_history_cursor(pk: int) -> str:
+    """The opaque cursor of the history page boundary at the message ``pk``."""
+    return base64.urlsafe_b64encode(f"{_HISTORY_CURSOR_PREFIX}{pk}".encode("ascii")).decode()
+
+
+def history_cursor(value: object, *, field: str = "after") -> int:
+    """The message id inside a cursor that ``make_history_cursor`` made."""
+    invalid = InvalidInput(
+        f"{_shown(value)} is not a history cursor; pass the cursor or endCursor of a history "
+        "page, or nothing for the first page.",
+        field=field,
+    )
+    if not isinstance(value, str) or len(value) > 64:
+        raise invalid
+    try:
+        text = base64.urlsafe_b64decode(value.encode("ascii")).decode("ascii")
+    except (UnicodeError, binascii.Error, ValueError):
+        raise invalid from None
+    if not text.startswith(_HISTORY_CURSOR_PREFIX):
+        raise invalid
+    try:
+        pk = message_id(text.removeprefix(_HISTORY_CURSOR_PREFIX), field=field)
+    except InvalidInput:
+        raise invalid from None
+    # One spelling per cursor: base64 decoding forgives what encoding never writes.
+    if make_history_cursor(pk) != value:
+        raise invalid
+    return pk
+
+
+def page_size(value: object, *, maximum: int, field: str = "first") -> int:
+    """How many items a page holds: from 1 to ``maximum``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise WrongType(f"{field} must be an int, got {_shown(value)}.", field=field)
+    if not 1 <= value <= maximum:
+        raise InvalidInput(
+            f"{field} must be from 1 to {maximum}, got {value}.",
+            field=field,
+            code=ErrorCode.INVALID,
+        )
+    return value

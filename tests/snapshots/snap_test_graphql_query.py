@@ -17,6 +17,7 @@ snapshots['test_my_messages_shows_session_messages_first_then_stored_ones 1'] = 
     'data': {
         'myMessages': [
             {
+                'acknowledgedAt': None,
                 'createdAt': None,
                 'deliverOnce': True,
                 'expiresAt': None,
@@ -28,9 +29,12 @@ snapshots['test_my_messages_shows_session_messages_first_then_stored_ones 1'] = 
                 'message': 'Profile saved.',
                 'meta': {
                 },
+                'seenAt': None,
+                'state': None,
                 'tags': 'success'
             },
             {
+                'acknowledgedAt': None,
                 'createdAt': '2024-05-01T12:00:00+00:00',
                 'deliverOnce': True,
                 'expiresAt': None,
@@ -43,9 +47,12 @@ snapshots['test_my_messages_shows_session_messages_first_then_stored_ones 1'] = 
                 'meta': {
                     'url': '/exports/1'
                 },
+                'seenAt': '(the time of this read)',
+                'state': 'DELIVERED',
                 'tags': 'export info'
             },
             {
+                'acknowledgedAt': None,
                 'createdAt': '2024-05-01T12:00:00+00:00',
                 'deliverOnce': False,
                 'expiresAt': '2100-01-01T00:00:00+00:00',
@@ -57,6 +64,8 @@ snapshots['test_my_messages_shows_session_messages_first_then_stored_ones 1'] = 
                 'message': 'Maintenance tonight.',
                 'meta': {
                 },
+                'seenAt': '(the time of this read)',
+                'state': 'PENDING',
                 'tags': 'warning'
             }
         ]

@@ -246,6 +246,9 @@ class Worker:
             "_metadata": ("'{}'", []),
             "deliver_once": ("%s", [True]),
             "expires_at": ("NULL", []),
+            # This project's inbox: a delivered deliver-once message was seen when delivered.
+            "seen_at": ("CASE WHEN n < %s THEN %s ELSE NULL END", [delivered_rows, now]),
+            "acknowledged_at": ("NULL", []),
         }
         columns, values, params = [], [], []
         for model_field in self.Message._meta.concrete_fields:

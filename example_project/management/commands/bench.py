@@ -24,12 +24,13 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
+from django.db.models.functions import Mod
 from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
 
 from example_project.management.commands._throwaway import throwaway_database
-from user_messages import api
+from user_messages import api, validation
 from user_messages.conf import conf
 from user_messages.models import Message
 
@@ -38,6 +39,9 @@ TRANSACTION_CONTROL = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT"
 BENCH_USER_PREFIX = "bench-"
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 BROADCAST_SPEEDUP_TARGET = 50.0
+#: How deep (messages of one user) the history page that must cost what the first costs lies.
+HISTORY_DEPTH = 10_000
+HISTORY_DEPTH_RATIO_TARGET = 1.2
 
 
 @dataclass
@@ -252,6 +256,7 @@ class Bench:
     def run(self) -> None:
         """Every measurement, each printing its lines."""
         self.large_table()
+        self.history_pages()
         self.page_views()
         self.graphql()
         self.validation()
@@ -294,6 +299,7 @@ class Bench:
                 "meta",
                 "deliver_once",
                 "expires_at",
+                "seen_at",
             )
         )
         # The last pending_per_user * users rows are pending: n % users walks every user. (%% is
@@ -302,9 +308,11 @@ class Bench:
         now = connection.ops.adapt_datetimefield_value(timezone.now())
         select = (
             "SELECT %s, CASE WHEN n < %s THEN %s ELSE NULL END, %s + n %% %s, 20, "
-            "'Benchmark message', '', {meta}, %s, NULL FROM {source}"
+            "'Benchmark message', '', {meta}, %s, NULL, "
+            "CASE WHEN n < %s THEN %s ELSE NULL END FROM {source}"
         )
-        params = [now, delivered_rows, now, first_user_id, self.users, True]
+        # Delivered rows were shown when delivered: seen_at as a consuming read writes it.
+        params = [now, delivered_rows, now, first_user_id, self.users, True, delivered_rows, now]
         if connection.vendor == "postgresql":
             sql = f"INSERT INTO {qn(meta.db_table)} ({columns}) " + select.format(
                 meta="'{}'::jsonb", source="generate_series(0, %s - 1) AS g(n)"
@@ -372,6 +380,106 @@ class Bench:
         )
         for line in plan.splitlines():
             report.note(line)
+
+    def history_pages(self) -> None:
+        """History pages of 20 on the large table: first page and at depth, plans and times."""
+        report = self.report
+        report.section("History pages of 20 (api.history_page) on the same table")
+        # One user whose HISTORY_DEPTH + a page of messages are spread over the whole table, as
+        # years of use would leave them: every n-th row changes owner, so the table keeps its
+        # size and the other users keep nearly all of theirs. All of them delivered and seen,
+        # so that the first page and the deep one return rows alike and differ only in depth.
+        deep = self.user_model._default_manager.create(username="history-user")
+        # At least every 2nd row: on a small table (--messages) the others keep half of theirs.
+        step = max(2, self.messages // (HISTORY_DEPTH + 100))
+        start = time.perf_counter()
+        now = timezone.now()
+        owned = (
+            Message.objects.alias(slot=Mod("pk", step))
+            .filter(slot=0)
+            .update(user_id=deep.pk, delivered_at=now, seen_at=now)
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(Message._meta.db_table)}")
+        report.figure(
+            "setup: give one user every n-th row, ANALYZE",
+            f"{owned:,} rows (n = {step}), {time.perf_counter() - start:.1f} s",
+        )
+        depth = max(1, min(HISTORY_DEPTH, owned - 21))
+        (boundary,) = api.history(deep).values_list("pk", flat=True)[depth - 1 : depth]
+        after = validation.make_history_cursor(boundary)
+        typical = Message.objects.exclude(user=deep).values_list("user_id", flat=True).first()
+
+        def first_page() -> None:
+            api.history_page(deep, first=20)
+
+        def deep_page() -> None:
+            api.history_page(deep, first=20, after=after)
+
+        def typical_page() -> None:
+            api.history_page(typical, first=20)
+
+        vendor_sort = "Sort" if connection.vendor == "postgresql" else "TEMP B-TREE"
+        for what, page, queryset in (
+            ("first page", first_page, api.history(deep)[:21]),
+            (f"page at depth {depth:,}", deep_page, api.history(deep).before(boundary)[:21]),
+            ("first page, a typical user", typical_page, api.history(typical)[:21]),
+        ):
+            counted = ours(statements(captured_sql(page)))
+            plan = queryset.explain()
+            sorts = vendor_sort in plan
+            index = "user_history" if "user_history" in plan else "another index"
+            report.figure(
+                f"{what}: queries, index, sort",
+                f"{len(counted)}, {index}, {'sorts' if sorts else 'no sort'}",
+                "1, user_history, no sort",
+                len(counted) == 1 and index == "user_history" and not sorts,
+            )
+            for line in plan.splitlines():
+                report.note(line)
+
+        def statement(queryset: Any) -> Callable[[], object]:
+            # The database's share alone: the statement the page runs, without the ORM.
+            sql, params = queryset.query.sql_with_params()
+
+            def run() -> object:
+                with connection.cursor() as cursor:
+                    cursor.execute(sql, params)
+                    return cursor.fetchall()
+
+            return run
+
+        medians = interleaved_medians(
+            {
+                "first": Workload(first_page),
+                "deep": Workload(deep_page),
+                "typical": Workload(typical_page),
+                "first statement": Workload(statement(api.history(deep)[:21])),
+                "deep statement": Workload(statement(api.history(deep).before(boundary)[:21])),
+            },
+            self.repeat,
+        )
+        ratio = medians["deep"] / medians["first"]
+        statement_ratio = medians["deep statement"] / medians["first statement"]
+        report.figure(f"first page, {owned:,} messages", f"{medians['first']:.3f} ms median")
+        report.figure(
+            f"page at depth {depth:,}",
+            f"{medians['deep']:.3f} ms median, {ratio:.2f}x the first",
+        )
+        report.figure(
+            f"first page, a user of {Message.objects.filter(user_id=typical).count()} messages",
+            f"{medians['typical']:.3f} ms median",
+        )
+        # The target is on the database's share: what depth could cost (an OFFSET would grow
+        # with it). The ORM's share differs by the cursor's one WHERE term, at any depth.
+        report.figure(
+            "the SELECT alone: page at depth / first page",
+            f"{medians['deep statement']:.3f} / {medians['first statement']:.3f} ms, "
+            f"{statement_ratio:.2f}x",
+            f"<= {HISTORY_DEPTH_RATIO_TARGET}x",
+            statement_ratio <= HISTORY_DEPTH_RATIO_TARGET,
+        )
+        report.note("The rest of a page is the ORM: building the query and 20 Message objects.")
 
     def page_views(self) -> None:
         """The classic page: 0 and 5 pending, and with Django's context processor only."""

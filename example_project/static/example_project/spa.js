@@ -105,13 +105,13 @@ function showStatus(text, { error = false } = {}) {
   status.hidden = text === "";
 }
 
-function renderMessage(message) {
+/** A list item with the message's level badge and its text (a link if meta has a safe url). */
+function messageItem(message) {
   const item = element("li", "message");
   const tag = String(message.levelTag ?? "");
   // The level tag becomes a CSS class; anything but a plain word is left unstyled.
   if (/^[a-z]+$/.test(tag)) item.classList.add(`level-${tag}`);
   if (message.id !== null) item.dataset.id = message.id;
-  if (message.createdAt) item.title = `Sent ${new Date(message.createdAt).toLocaleString()}`;
 
   item.append(element("span", "badge", tag || String(message.level)));
   const text = element("span", "text");
@@ -124,12 +124,19 @@ function renderMessage(message) {
     text.textContent = message.message;
   }
   item.append(text);
+  return item;
+}
+
+function renderMessage(message) {
+  const item = messageItem(message);
+  if (message.createdAt) item.title = `Sent ${new Date(message.createdAt).toLocaleString()}`;
 
   let kind = "session";
   if (message.id !== null) kind = message.deliverOnce ? "stored · once" : "stored · sticky";
   item.append(element("span", "kind", kind));
 
   if (message.id !== null && !message.deliverOnce) {
+    item.dataset.sticky = "";
     const button = element("button", "small", "Acknowledge");
     button.type = "button";
     button.addEventListener("click", () => acknowledge(message.id, item, button));
@@ -152,7 +159,7 @@ async function acknowledge(id, item, button) {
       list.hidden = true;
       showStatus("No messages.");
     }
-    await loadCount();
+    await Promise.all([loadCount(), refreshHistory()]);
   } catch (error) {
     showStatus(error.message, { error: true });
     button.disabled = false;
@@ -190,6 +197,8 @@ async function subscribeToCount() {
         showCount(liveCount);
         document.body.dataset.live = "on";
         if (previous !== null && liveCount > previous) load();
+        // Fewer pending: another tab acknowledged. The inbox reads without consuming.
+        else if (previous !== null && liveCount < previous) refreshHistory();
       },
       error: () => {
         document.body.dataset.live = "off";
@@ -209,13 +218,99 @@ async function load() {
     list.replaceChildren(...myMessages.map(renderMessage));
     list.hidden = myMessages.length === 0;
     showStatus(myMessages.length ? "" : "No messages.");
-    // After the read: what is still pending is what a next read would show.
-    await loadCount();
+    // After the read: what is still pending is what a next read would show, and the inbox
+    // shows the new messages at its top, with the states the read left them in.
+    await Promise.all([loadCount(), refreshHistory()]);
   } catch (error) {
     showStatus(error.message, { error: true });
   }
 }
 
+// The inbox: every stored message, newest first, a page at a time (myMessageHistory never
+// consumes). "Load more" passes the last page's endCursor; a refresh reloads as many messages
+// as are shown, so acknowledging does not fold the pages a reader opened.
+
+const HISTORY_PAGE = 10;
+const MAX_HISTORY_PAGE = 100; // USER_MESSAGES["MAX_HISTORY_PAGE"]'s default
+const inbox = document.getElementById("history");
+const historyStatus = document.getElementById("history-status");
+const more = document.getElementById("more");
+const acknowledgeAllButton = document.getElementById("acknowledge-all");
+let endCursor = null;
+// Each refresh starts a new generation: an older answer that arrives late is dropped.
+let historyGeneration = 0;
+
+function showHistoryStatus(text, { error = false } = {}) {
+  historyStatus.textContent = text;
+  historyStatus.classList.toggle("error", error);
+  historyStatus.hidden = text === "";
+}
+
+function renderHistoryItem(message) {
+  const item = messageItem(message);
+  const state = String(message.state ?? "").toLowerCase();
+  const badge = element("span", "state", state);
+  if (/^[a-z]+$/.test(state)) badge.classList.add(`state-${state}`);
+  item.append(badge);
+  if (message.createdAt) {
+    const when = new Date(message.createdAt);
+    const time = element("time", "when", when.toLocaleString());
+    time.dateTime = when.toISOString();
+    item.append(time);
+  }
+  return item;
+}
+
+/** Fetch one page: the first (after = null) or the one after a cursor; append or replace. */
+async function loadHistory({ after = null, first = HISTORY_PAGE, replace = false } = {}) {
+  const generation = replace ? ++historyGeneration : historyGeneration;
+  more.disabled = true;
+  try {
+    const { myMessageHistory: page } = await graphql("MyMessageHistory", { first, after });
+    if (generation !== historyGeneration) return;
+    const items = page.edges.map((edge) => renderHistoryItem(edge.node));
+    if (replace) inbox.replaceChildren(...items);
+    else inbox.append(...items);
+    if (replace || page.pageInfo.endCursor) endCursor = page.pageInfo.endCursor;
+    more.hidden = !page.pageInfo.hasNextPage;
+    inbox.hidden = inbox.children.length === 0;
+    showHistoryStatus(inbox.children.length ? "" : "Nothing yet.");
+  } catch (error) {
+    if (generation === historyGeneration) showHistoryStatus(error.message, { error: true });
+  } finally {
+    more.disabled = false;
+  }
+}
+
+/** Reload the inbox from the newest message, as many as it shows now (at least a page). */
+function refreshHistory() {
+  const first = Math.min(Math.max(inbox.children.length, HISTORY_PAGE), MAX_HISTORY_PAGE);
+  return loadHistory({ first, replace: true });
+}
+
+async function acknowledgeAll() {
+  acknowledgeAllButton.disabled = true;
+  try {
+    const { acknowledgeAllMessages: result } = await graphql("AcknowledgeAllMessages");
+    if (result.errors.length) {
+      showHistoryStatus(result.errors.map((error) => error.message).join("; "), { error: true });
+      return;
+    }
+    showCount(result.pendingCount);
+    // Sticky messages stay in the live list until acknowledged: they are now.
+    list.replaceChildren(...[...list.children].filter((item) => !("sticky" in item.dataset)));
+    list.hidden = list.children.length === 0;
+    if (list.hidden) showStatus("No messages.");
+    await refreshHistory();
+  } catch (error) {
+    showHistoryStatus(error.message, { error: true });
+  } finally {
+    acknowledgeAllButton.disabled = false;
+  }
+}
+
 document.getElementById("reload").addEventListener("click", load);
+more.addEventListener("click", () => loadHistory({ after: endCursor }));
+acknowledgeAllButton.addEventListener("click", acknowledgeAll);
 load();
 subscribeToCount();
