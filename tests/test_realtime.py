@@ -8,6 +8,7 @@ in a worker thread, and the sends must commit for messages_changed to fire.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -837,7 +838,7 @@ async def _cancelled(ws: WebsocketCommunicator, channel: str) -> None:
     # As daphne and uvicorn do to every instance when they stop.
     ws.future.cancel()
     await asyncio.wait([ws.future])
-    assert ws.future.cancelled()
+    assert ws.future.exception() is None  # ended once cleaned up (see the consumer's __call__)
 
 
 @pytest.mark.parametrize("end", [_client_leaves, _closed_4400, _fails, _cancelled])
@@ -1153,8 +1154,49 @@ def test_an_instance_cancelled_at_shutdown_ends_with_no_task_of_its_own_pending(
         ws.future.cancel()
         await asyncio.wait([ws.future])
 
-        assert ws.future.cancelled()  # the cancellation is not swallowed
+        # Ended, not cancelled: a stopping daphne gathers its instances and would stop
+        # waiting at the first one cancelled (test_a_stopping_server_waits_for_every_socket...).
+        assert ws.future.exception() is None
         assert left_pending == [set()]
+
+    run(scenario)
+
+
+def test_a_stopping_server_waits_for_every_socket_to_leave_its_groups(
+    alice: AbstractBaseUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What daphne does when it stops: cancel every instance, then asyncio.gather() them (no
+    # return_exceptions) and stop the loop when that returns. An instance that ended cancelled
+    # ended the gather at once, while the others were still leaving their groups (in Redis,
+    # a round trip each): they stayed members until group_expiry.
+    layer = channel_layers["default"]
+    group_discard = layer.group_discard
+
+    slow: set[str] = set()
+
+    async def slow_group_discard(group: str, channel: str) -> None:
+        if channel in slow:
+            await asyncio.sleep(0.1)
+        await group_discard(group, channel)
+
+    async def scenario() -> None:
+        first = await subscribed(alice)
+        assert await next_count(first) == 0
+        joined = members(alice)[groups.EVERYONE_GROUP]
+        others = [await subscribed(alice) for _ in range(2)]
+        for ws in others:
+            assert await next_count(ws) == 0
+        # The first socket leaves at once, the others take a round trip.
+        slow.update(members(alice)[groups.EVERYONE_GROUP] - joined)
+        monkeypatch.setattr(layer, "group_discard", slow_group_discard)
+        sockets = [first, *others]
+
+        for ws in sockets:
+            ws.future.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*(ws.future for ws in sockets))
+
+        assert members(alice) == {group: set() for group in members(alice)}
 
     run(scenario)
 
@@ -1203,7 +1245,7 @@ def test_a_read_in_flight_when_the_instance_is_cancelled_ends_with_it(
             ws.future.cancel()
             await asyncio.wait([ws.future])
 
-            assert ws.future.cancelled()
+            assert ws.future.exception() is None
             assert left_pending == [set()]
         finally:
             release.set()  # the query's thread runs on: this test's own thread, which run() needs

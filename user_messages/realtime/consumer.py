@@ -241,6 +241,14 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         self._tasks: set[asyncio.Task[None]] = set()
         try:
             await super().__call__(scope, receive, send)
+        except asyncio.CancelledError:
+            # A server stopping cancels every instance. daphne then waits for them with
+            # asyncio.gather(), which returns as soon as the first one ends cancelled: the loop
+            # stopped while other sockets were still leaving their groups in Redis. Ended
+            # normally once cleaned up (below), each instance is waited for.
+            task = asyncio.current_task()
+            if task is not None and hasattr(task, "uncancel"):  # Python 3.11+
+                task.uncancel()
         finally:
             # However the instance ends: the client's disconnect, an exception, or a cancel.
             # daphne cancels every instance when it stops, and Channels then calls no
