@@ -12,6 +12,7 @@ import asyncio
 import http.client
 import http.cookiejar
 import logging
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -21,6 +22,7 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
+from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.contrib import admin
 from django.contrib.auth import get_user_model
@@ -36,12 +38,13 @@ from tests.test_realtime import (  # fresh_channel_layer: autouse, a new layer p
     closed_with,
     fresh_channel_layer,  # noqa: F401
     next_count,
+    other_tasks,
     run,
     send,
 )
 from user_messages import api
 from user_messages.realtime import sessions
-from user_messages.realtime.groups import LOGGED_OUT, user_group
+from user_messages.realtime.groups import CREDENTIALS_CHANGED, LOGGED_OUT, user_group
 
 # The fixtures of the end-to-end tests, shared: pytest finds them as attributes of this module.
 node = e2e.node
@@ -87,6 +90,7 @@ ORIGINS = [
     ("http://evil.example", "testserver", False, {}, {}, False),
     ("http://testserver.evil.example", "testserver", False, {}, {}, False),
     ("null", "testserver", False, {}, {}, False),
+    ("http://[", "testserver", False, {}, {}, False),  # urlsplit raises
     ("http://evil.example", "evil.example", False, {}, {}, False),  # Host not allowed: 400
     ("https://eu.example.com", "testserver", True, {}, TRUSTING, True),
     ("http://eu.example.com", "testserver", False, {}, TRUSTING, False),
@@ -416,6 +420,40 @@ async def closed_with_in(communicator: WebsocketCommunicator, timeout: float) ->
     frame = await communicator.receive_output(timeout=timeout)
     assert frame["type"] == "websocket.close", frame
     return frame["code"], frame.get("reason", "")
+
+
+def test_a_session_check_in_flight_when_the_instance_is_cancelled_ends_with_it(
+    alice: AbstractBaseUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As the count read: the process's shared check, in flight when daphne stops, ends with
+    # the sockets it checks for, or it would be destroyed pending with the event loop.
+    reading, release = threading.Event(), threading.Event()
+    sessions_holding = sessions._sessions_holding
+
+    def slow_sessions_holding(batch: list[tuple[str, Any]]) -> set[tuple[str, Any]]:
+        reading.set()
+        release.wait(timeout=10)
+        return sessions_holding(batch)
+
+    tab = signed_in(alice)
+
+    async def scenario() -> None:
+        ws = await live(tab)
+        monkeypatch.setattr(sessions, "_sessions_holding", slow_sessions_holding)
+        layer = channel_layers["default"]
+        await layer.group_send(user_group(alice.pk), {"type": CREDENTIALS_CHANGED})
+        assert await asyncio.to_thread(reading.wait, 5)  # the check waits on its queries
+
+        try:
+            ws.future.cancel()
+            await asyncio.wait([ws.future])
+
+            assert ws.future.cancelled()
+            assert other_tasks() == set()
+        finally:
+            release.set()
+
+    run(scenario)
 
 
 def test_the_logout_message_names_the_session_by_a_digest_not_its_key(
