@@ -375,6 +375,18 @@ def test_signing_in_elsewhere_and_other_saves_leave_the_sockets_open(
     run(scenario)
 
 
+def test_saving_a_user_reads_its_row_once_and_a_last_login_update_not_at_all(
+    alice: AbstractBaseUser, django_assert_num_queries: Any
+) -> None:
+    user = get_user_model().objects.get(pk=alice.pk)
+
+    with django_assert_num_queries(1):  # the UPDATE: sign-ins cost nothing more
+        user.save(update_fields=["last_login"])
+    with django_assert_num_queries(2):  # the stored password and is_active, then the UPDATE
+        user.first_name = "Alice"  # type: ignore[attr-defined]
+        user.save()
+
+
 def test_a_session_that_ends_without_a_signal_closes_at_the_next_recheck(
     alice: AbstractBaseUser, settings: Any
 ) -> None:

@@ -38,7 +38,7 @@ def _connect_session_endings() -> None:
     from django.apps import apps
     from django.contrib.auth import get_user_model
     from django.contrib.auth.signals import user_logged_out
-    from django.db.models.signals import post_delete, post_init, post_save
+    from django.db.models.signals import post_delete, post_save, pre_save
 
     from user_messages.realtime import sessions
 
@@ -48,6 +48,6 @@ def _connect_session_endings() -> None:
     for model in apps.get_models():
         if model._meta.concrete_model is user_model:
             uid = f"user_messages.sessions.{model._meta.label_lower}"
-            post_init.connect(sessions.on_user_init, sender=model, dispatch_uid=uid)
+            pre_save.connect(sessions.on_user_saving, sender=model, dispatch_uid=uid)
             post_save.connect(sessions.on_user_saved, sender=model, dispatch_uid=uid)
             post_delete.connect(sessions.on_user_deleted, sender=model, dispatch_uid=uid)

@@ -5,8 +5,8 @@ on every HTTP request (``django.contrib.auth.get_user``); a socket asks the same
 
 - when the session logs out: ``user_logged_out`` sends the digest of the session key to the
   user's group, and the socket holding that key closes at once (4403), with no query;
-- when the user's password or ``is_active`` changes (a user saved, compared with the values it
-  was loaded with), or the user is deleted: a message to the user's group after commit, and each
+- when the user's password or ``is_active`` changes (a user saved, compared with its row just
+  before), or the user is deleted: a message to the user's group after commit, and each
   socket of the user checks its session in a database thread;
 - every ``WEBSOCKET_SESSION_RECHECK`` seconds at most (jittered), for what ends without a
   signal: an expired session, a session row deleted, a password written with ``update()``.
@@ -40,9 +40,9 @@ from user_messages.realtime.groups import (
 
 logger = logging.getLogger(__name__)
 
-# The user fields whose change can end a session, as loaded: the attribute post_init sets.
-_LOADED = "_user_messages_credentials"
+# The user fields whose change can end a session, and the mark pre_save leaves for post_save.
 _CREDENTIALS = ("password", "is_active")
+_ENDS_SESSIONS = "_user_messages_ends_sessions"
 
 
 def session_digest(session_key: str) -> str:
@@ -68,34 +68,38 @@ def on_user_logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> N
     )
 
 
-def _credentials(user: Any) -> dict[str, Any]:
-    # From __dict__: reading a deferred field would cost a query per user loaded.
-    return {name: user.__dict__[name] for name in _CREDENTIALS if name in user.__dict__}
-
-
-def on_user_init(sender: Any, instance: Any, **kwargs: Any) -> None:
-    """Remember the password hash and ``is_active`` a user was loaded (or built) with."""
-    instance.__dict__[_LOADED] = _credentials(instance)
-
-
-def on_user_saved(
+def on_user_saving(
     sender: Any,
     instance: Any,
-    created: bool,
-    update_fields: Any = None,
+    raw: bool = False,
     using: str | None = None,
+    update_fields: Any = None,
     **kwargs: Any,
 ) -> None:
-    """A saved password change or deactivation: the user's sockets check their sessions."""
-    loaded = instance.__dict__.get(_LOADED, {})
-    saved = instance.__dict__[_LOADED] = _credentials(instance)
-    if created:
+    """Before a user is saved: note whether the save ends sessions (a new password, inactive)."""
+    if raw or instance._state.adding:
         return
-    if update_fields is not None and not set(_CREDENTIALS) & set(update_fields):
+    columns = {field.attname for field in sender._meta.concrete_fields}
+    # What this save writes: the loaded fields (a deferred one is not saved), or update_fields.
+    names = [name for name in _CREDENTIALS if name in columns and name in instance.__dict__]
+    if update_fields is not None:
+        names = [name for name in names if name in update_fields]
+    if not names:
         return  # login's last_login update, for one: it must not close the user's other sockets
-    # A field deferred when the user was loaded and set since counts as changed.
-    changed = {name for name in saved if name not in loaded or saved[name] != loaded[name]}
-    if "password" in changed or ("is_active" in changed and not saved["is_active"]):
+    # Read from the row, not remembered when the user was loaded: a page view loads its user,
+    # and a post_init receiver would cost every one of them; a user is saved far less often.
+    stored = sender._base_manager.using(using).filter(pk=instance.pk).values(*names).first()
+    if stored is None:
+        return
+    if ("password" in stored and stored["password"] != instance.password) or (
+        "is_active" in stored and stored["is_active"] and not instance.is_active
+    ):
+        instance.__dict__[_ENDS_SESSIONS] = True
+
+
+def on_user_saved(sender: Any, instance: Any, using: str | None = None, **kwargs: Any) -> None:
+    """A saved password change or deactivation: the user's sockets check their sessions."""
+    if instance.__dict__.pop(_ENDS_SESSIONS, False):
         _after_commit(instance.pk, using)
 
 
