@@ -67,6 +67,13 @@ def test_other_orders_are_fine(settings, processors):
         ({"MAX_QUERY_LENGTH": 0}, ["user_messages.E006"]),
         ({"WEBSOCKET_MAX_SUBSCRIPTIONS": 0}, ["user_messages.E006"]),
         ({"WEBSOCKET_INIT_TIMEOUT": 2.5}, ["user_messages.E006"]),
+        ({"WEBSOCKET_SESSION_RECHECK": None}, []),
+        ({"WEBSOCKET_SESSION_RECHECK": 0.5}, []),
+        ({"WEBSOCKET_SESSION_RECHECK": 0}, ["user_messages.E008"]),
+        ({"WEBSOCKET_SESSION_RECHECK": "300"}, ["user_messages.E008"]),
+        ({"WEBSOCKET_SESSION_RECHECK": True}, ["user_messages.E008"]),
+        ({"WEBSOCKET_SESSION_RECHECK": float("inf")}, ["user_messages.E008"]),
+        ({"WEBSOCKET_SESSION_RECHECK": float("nan")}, ["user_messages.E008"]),
         ({"CACHE": 1, "bogus": 1}, ["user_messages.E004", "user_messages.E007"]),
     ],
 )
@@ -86,6 +93,18 @@ def test_unknown_key_names_the_valid_ones(settings):
         "Valid keys are: CACHE, MAX_ACKNOWLEDGE_IDS, MAX_EXTRA_TAGS_LENGTH, MAX_HISTORY_PAGE, "
         "MAX_MESSAGES_PER_READ, MAX_MESSAGE_LENGTH, MAX_META_BYTES, MAX_QUERY_COMPARISONS, "
         "MAX_QUERY_DEPTH, MAX_QUERY_FIELDS, MAX_QUERY_LENGTH, MAX_QUERY_TOKENS, MAX_RECIPIENTS, "
-        "SEND_PERMISSION, "
-        "WEBSOCKET_INIT_TIMEOUT, WEBSOCKET_MAX_SUBSCRIPTIONS."
+        "SEND_PERMISSION, WEBSOCKET_INIT_TIMEOUT, WEBSOCKET_MAX_SUBSCRIPTIONS, "
+        "WEBSOCKET_SESSION_RECHECK."
     )
+
+
+def test_a_bad_session_recheck_says_how_to_fix_it(settings):
+    settings.USER_MESSAGES = {"WEBSOCKET_SESSION_RECHECK": -1}
+
+    (error,) = check_settings()
+
+    assert error.msg == (
+        "USER_MESSAGES['WEBSOCKET_SESSION_RECHECK'] must be a positive number of seconds or "
+        "None, got -1."
+    )
+    assert error.hint == "Remove it to use the default, 300; None turns the periodic check off."

@@ -100,6 +100,21 @@ def check_settings(**kwargs: Any) -> list[checks.CheckMessage]:
                     id="user_messages.E006",
                 )
             )
+    recheck = value.get("WEBSOCKET_SESSION_RECHECK", DEFAULTS["WEBSOCKET_SESSION_RECHECK"])
+    if recheck is not None and (
+        not isinstance(recheck, (int, float))
+        or isinstance(recheck, bool)
+        or not 0 < recheck < float("inf")
+    ):
+        errors.append(
+            checks.Error(
+                "USER_MESSAGES['WEBSOCKET_SESSION_RECHECK'] must be a positive number of "
+                f"seconds or None, got {recheck!r}.",
+                hint="Remove it to use the default, "
+                f"{DEFAULTS['WEBSOCKET_SESSION_RECHECK']}; None turns the periodic check off.",
+                id="user_messages.E008",
+            )
+        )
     alias = value.get("CACHE")
     if alias is not None:
         try:

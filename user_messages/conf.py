@@ -41,6 +41,9 @@ DEFAULTS: dict[str, Any] = {
     # seconds a client has to send connection_init before the socket is closed (4408).
     "WEBSOCKET_MAX_SUBSCRIPTIONS": 10,
     "WEBSOCKET_INIT_TIMEOUT": 10,
+    # Live updates: a socket checks its session again at least this often (seconds, jittered),
+    # for sessions that end without a signal (expired, deleted rows). None: never.
+    "WEBSOCKET_SESSION_RECHECK": 300,
 }
 
 
@@ -125,6 +128,10 @@ class Settings:
     @property
     def WEBSOCKET_INIT_TIMEOUT(self) -> int:
         return cast("int", self._get("WEBSOCKET_INIT_TIMEOUT"))
+
+    @property
+    def WEBSOCKET_SESSION_RECHECK(self) -> float | None:
+        return cast("float | None", self._get("WEBSOCKET_SESSION_RECHECK"))
 
 
 conf = Settings()

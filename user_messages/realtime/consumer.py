@@ -13,21 +13,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import itertools
 import json
 import logging
+import random
 import weakref
 from collections.abc import AsyncIterator, Coroutine
 from inspect import isawaitable
 from typing import Any
-from urllib.parse import urlsplit
 
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.conf import settings
+from django.core.exceptions import DisallowedHost
+from django.core.handlers.asgi import ASGIRequest
 from django.db.models import Count
-from django.http.request import validate_host
+from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import CsrfViewMiddleware
 from graphql import (
     ExecutionResult,
     GraphQLError,
@@ -44,6 +47,7 @@ from graphql.utilities import get_operation_ast
 from user_messages.conf import conf
 from user_messages.graphql_limits import check_off_loop
 from user_messages.realtime.groups import CHANGED, EVERYONE_GROUP, user_group
+from user_messages.realtime.sessions import session_digest, session_still_holds
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +59,7 @@ GRAPHQL_TRANSPORT_WS = "graphql-transport-ws"
 # Close codes of the graphql-transport-ws protocol.
 BAD_REQUEST = 4400  # a message that is not JSON or not a protocol message
 UNAUTHORIZED = 4401  # subscribe before the connection was acknowledged
-FORBIDDEN = 4403  # connection_init from a user who is not signed in
+FORBIDDEN = 4403  # connection_init from a user who is not signed in, or the session ended
 SUBPROTOCOL_NOT_ACCEPTABLE = 4406  # the client did not offer graphql-transport-ws
 CONNECTION_INIT_TIMEOUT = 4408  # no connection_init within WEBSOCKET_INIT_TIMEOUT seconds
 SUBSCRIBER_EXISTS = 4409  # a subscribe whose id is already running
@@ -199,31 +203,33 @@ def _count_reader() -> _CountReader:
     return reader
 
 
-def _origin_allowed(origin: str | None) -> bool:
-    """Whether a browser on ``origin`` may open the socket: a host in ALLOWED_HOSTS or a
-    CSRF_TRUSTED_ORIGINS entry, as Django's CSRF check allows for a POST."""
-    if not origin:
-        return False
-    parts = urlsplit(origin)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return False
-    allowed_hosts = list(settings.ALLOWED_HOSTS)
-    if settings.DEBUG and not allowed_hosts:
-        allowed_hosts = [".localhost", "127.0.0.1", "[::1]"]
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    if validate_host(host, allowed_hosts):
-        return True
-    for trusted in getattr(settings, "CSRF_TRUSTED_ORIGINS", []):
-        if origin == trusted:
-            return True
-        scheme, _, pattern = trusted.partition("://")
-        if (
-            pattern.startswith("*.")
-            and scheme == parts.scheme
-            and parts.netloc.endswith(pattern[1:])
-        ):
-            return True
-    return False
+def _origin_allowed(scope: dict[str, Any]) -> bool:
+    """Whether Django's CSRF check would accept this handshake's Origin on a POST to this host."""
+    request = _handshake_request(scope)
+    if "HTTP_ORIGIN" not in request.META:
+        return False  # browsers send one with every WebSocket: no Origin, no browser page
+    try:
+        request.get_host()
+    except DisallowedHost:
+        return False  # Django answers 400 to any request for a host not in ALLOWED_HOSTS
+    # Django's own rule, not a copy of it: the scheme, host and port of the request (proxy
+    # settings included), or CSRF_TRUSTED_ORIGINS with its wildcards. _origin_verified is the
+    # same in Django 4.2 to 6.0, and tests/test_realtime_session.py runs a table of origins
+    # through it and through a real POST, so a Django that changes it fails a test.
+    middleware = CsrfViewMiddleware(_no_response)
+    return bool(middleware._origin_verified(request))  # type: ignore[attr-defined]
+
+
+def _handshake_request(scope: dict[str, Any]) -> HttpRequest:
+    """The handshake as Django sees an HTTP request: META from the headers, ws/wss as http/s."""
+    # ASGI's WebSocket scope differs from an HTTP one in the method, which the handshake has
+    # (GET), and the scheme: "ws" or "wss", "ws" when absent (daphne never sets it).
+    scheme = "https" if scope.get("scheme") == "wss" else "http"
+    return ASGIRequest({**scope, "type": "http", "method": "GET", "scheme": scheme}, io.BytesIO())
+
+
+def _no_response(request: HttpRequest) -> HttpResponse:
+    raise AssertionError("only the CSRF middleware's origin check is used")
 
 
 class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
@@ -236,6 +242,9 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     groups: list[str]
     _acknowledged = False
     _layer_failed = False
+    #: The key of the session the socket was authenticated with, and its digest.
+    _session_key: str | None = None
+    _session_digest: str | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         self._tasks: set[asyncio.Task[None]] = set()
@@ -304,9 +313,7 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             return {"type": _LAYER_FAILED}
 
     async def connect(self) -> None:
-        headers = dict(self.scope.get("headers", []))
-        origin = headers.get(b"origin", b"").decode("latin-1") or None
-        if not _origin_allowed(origin):
+        if not _origin_allowed(self.scope):
             # Refusing the handshake (HTTP 403): another site's page must not open a socket
             # that the browser authenticates with this site's session cookie.
             await self.close()
@@ -385,6 +392,11 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         if user is None or not user.is_authenticated:
             await self._close(FORBIDDEN, "Forbidden")
             return
+        # A socket authenticated otherwise (a middleware of the host's) has no session to check.
+        session_key = getattr(self.scope.get("session"), "session_key", None)
+        if session_key:
+            self._session_key = session_key
+            self._session_digest = session_digest(session_key)
         if self.channel_layer is not None:
             groups = [user_group(user.pk), EVERYONE_GROUP]
             try:
@@ -402,6 +414,8 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             self._spawn(self._stay_in(groups))
         self._acknowledged = True
         await self.send_json({"type": "connection_ack"})
+        if self._session_key is not None:
+            self._spawn(self._recheck_session())
 
     async def _stay_in(self, groups: list[str]) -> None:
         """Join ``groups`` again each half ``group_expiry``, for as long as the socket is open."""
@@ -433,6 +447,27 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 if not listed:
                     self.groups.remove(group)
                 raise
+
+    async def _recheck_session(self) -> None:
+        """Check the session again at least every WEBSOCKET_SESSION_RECHECK seconds."""
+        # For sessions that end without a signal: expired, or their rows deleted.
+        while (period := conf.WEBSOCKET_SESSION_RECHECK) is not None:
+            # Between half and all of the period: sockets opened together (every tab of a
+            # site reconnecting after a deploy) spread their checks over time.
+            await asyncio.sleep(period * random.uniform(0.5, 1))
+            await self._check_session()
+
+    async def _check_session(self) -> None:
+        """Close with 4403 unless the session still authenticates the user, as for HTTP."""
+        assert self._session_key is not None
+        try:
+            holds = await session_still_holds(self._session_key, self._context.user.pk)
+        except Exception:
+            # The database is down: the next check, or the next change, asks again.
+            logger.warning("user_messages: could not check a socket's session", exc_info=True)
+            return
+        if not holds:
+            await self._close(FORBIDDEN, "Session ended")
 
     async def _on_ping(self, message: dict[str, Any]) -> None:
         await self.send_json({"type": "pong"})
@@ -604,6 +639,18 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     async def user_messages_changed(self, event: dict[str, Any]) -> None:
         """A group message (type ``user_messages.changed``): wake this socket's subscriptions."""
         self._context.changed()
+
+    async def user_messages_logged_out(self, event: dict[str, Any]) -> None:
+        """A session of the user logged out (groups.LOGGED_OUT): close if it is this one's."""
+        if self._session_digest is not None and self._session_digest in event["sessions"]:
+            await self._close(FORBIDDEN, "Session ended")
+
+    async def user_messages_credentials_changed(self, event: dict[str, Any]) -> None:
+        """The user's password or is_active changed (groups.CREDENTIALS_CHANGED): check."""
+        if self._session_key is not None and self._acknowledged:
+            # In a task: the check waits for a database thread, and the socket's other
+            # messages must not wait for it.
+            self._spawn(self._check_session())
 
 
 def _selects_a_field(

@@ -24,6 +24,14 @@ EVERYONE_GROUP = "user_messages.everyone"
 #: The group message's type: Channels hands it to the consumer's ``user_messages_changed``.
 CHANGED = "user_messages.changed"
 
+#: To a user's group when one of their sessions logged out, with ``sessions``: the digests
+#: (``sessions.session_digest``) of the ended session keys. Those sockets close with 4403.
+LOGGED_OUT = "user_messages.logged_out"
+
+#: To a user's group when their password or ``is_active`` changed: each socket of the user
+#: checks its session again, as Django would on the next request, and closes with 4403 if not.
+CREDENTIALS_CHANGED = "user_messages.credentials_changed"
+
 # Channels accepts group names of ASCII letters, digits, "-", "_" and "." shorter than 100.
 _GROUP_SAFE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
@@ -54,10 +62,14 @@ def on_messages_changed(sender: Any, user_ids: list[Any] | None, **kwargs: Any) 
 
 def announce(user_ids: list[Any] | None) -> None:
     """Wake the sockets of these users (None: of everyone); log, never raise, if the layer fails."""
+    send_to_groups(groups_for(user_ids), {"type": CHANGED}, "announce a change")
+
+
+def send_to_groups(groups: list[str], message: dict[str, Any], what: str) -> None:
+    """Send ``message`` to each group; if the layer fails, log "could not <what> on <group>"."""
     layer = get_channel_layer()
     if layer is None:
         return
-    groups = groups_for(user_ids)
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
@@ -65,21 +77,22 @@ def announce(user_ids: list[Any] | None) -> None:
     if loop is not None:
         # Called from async code (the signal is sync, the caller is not): AsyncToSync would
         # refuse to block this loop, so the sends run on it instead.
-        task = loop.create_task(_announce(layer, groups))
+        task = loop.create_task(_send(layer, groups, message, what))
         _pending_sends.add(task)
         task.add_done_callback(_pending_sends.discard)
         return
     try:
-        async_to_sync(_announce)(layer, groups)
+        async_to_sync(_send)(layer, groups, message, what)
     except Exception:
-        # The change has committed; a layer that is down loses the live push, never the send.
-        logger.warning("user_messages: could not announce a change on %s", groups, exc_info=True)
+        # What caused it has happened (a commit, a logout); a layer that is down loses the live
+        # push, never that.
+        logger.warning("user_messages: could not %s on %s", what, groups, exc_info=True)
 
 
-async def _announce(layer: Any, groups: list[str]) -> None:
+async def _send(layer: Any, groups: list[str], message: dict[str, Any], what: str) -> None:
     for group in groups:
         try:
-            await layer.group_send(group, {"type": CHANGED})
+            await layer.group_send(group, message)
         except Exception:
-            logger.warning("user_messages: could not announce a change on %s", group, exc_info=True)
+            logger.warning("user_messages: could not %s on %s", what, group, exc_info=True)
             return
