@@ -10,6 +10,17 @@ from django.test import Client
 
 from tests.pgbouncer import django_db_setup  # noqa: F401 (TEST_PGBOUNCER=1: through PgBouncer)
 
+# The end-to-end fixtures (a real ASGI server per `server_kind`, the Node clients, a Redis of the
+# test's own), for every file that drives a real server.
+from tests.test_realtime_e2e import (  # noqa: F401
+    node,
+    project_env,
+    redis_env,
+    redis_server,
+    server_kind,
+    start,
+)
+
 
 @pytest.fixture
 def make_user(db: None) -> Callable[..., AbstractBaseUser]:
