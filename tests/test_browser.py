@@ -325,7 +325,7 @@ def test_spa_shows_messages_and_acknowledging_one_removes_it_for_good(
     page.locator("#count", has_text="2 pending").wait_for()
     assert page.locator("#count").inner_text() == "2 pending"
     link = page.locator("#messages").get_by_role("link", name="Your report is ready.")
-    assert link.get_attribute("href") == f"{example.url}/"
+    assert link.get_attribute("href") == "/"  # a path on this site, kept as written
 
     sticky = page.locator("#messages li", has_text="Your password expires")
     sticky.get_by_role("button", name="Acknowledge").click()
