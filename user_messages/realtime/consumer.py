@@ -45,7 +45,14 @@ from graphql.utilities import get_operation_ast
 
 from user_messages.conf import conf
 from user_messages.graphql_limits import validation_rules
-from user_messages.realtime.groups import CHANGED, EVERYONE_GROUP, user_group
+from user_messages.realtime.groups import (
+    CHANGED,
+    EVERYONE_GROUP,
+    SharedGroupListener,
+    renewal_period,
+    shared_group_listener,
+    user_group,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -71,9 +78,6 @@ SERVICE_UNAVAILABLE = 4503
 
 # What this socket's channel-layer receive hands to dispatch when the layer failed.
 _LAYER_FAILED = "user_messages.layer_failed"
-
-#: Channels' and channels_redis' default ``group_expiry``, for a layer that has none.
-DEFAULT_GROUP_EXPIRY = 86400
 
 #: A subscribe whose query is longer than this gets an error message, unparsed.
 MAX_QUERY_LENGTH = 10_000
@@ -241,6 +245,9 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     groups: list[str]
     _acknowledged = False
     _layer_failed = False
+    _closing = False
+    #: The process's listener to the shared group this socket counts in, which __call__ leaves.
+    _broadcasts: SharedGroupListener | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         self._tasks: set[asyncio.Task[None]] = set()
@@ -259,6 +266,10 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             # cancel: a channel left in its groups stays there until group_expiry (a day by
             # default), and channels_redis buffers every change sent to it in this process.
             await self._leave_groups()
+            broadcasts, self._broadcasts = self._broadcasts, None
+            if broadcasts is not None:
+                # The last socket out makes the process leave the shared group, and awaits it.
+                await broadcasts.remove(self)
 
     async def _leave_groups(self) -> None:
         """Leave the groups joined; a failure (the layer down) is logged, never raised."""
@@ -335,6 +346,7 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         self._subscriptions.clear()
 
     async def _close(self, code: int, reason: str) -> None:
+        self._closing = True
         self._stop()
         # A close frame's reason is at most 123 bytes of UTF-8; a client's long subscription id,
         # or one with a lone surrogate ("\ud800" is valid JSON), must not make the close fail.
@@ -383,7 +395,7 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self._close(FORBIDDEN, "Forbidden")
             return
         if self.channel_layer is not None:
-            groups = [user_group(user.pk), EVERYONE_GROUP]
+            groups = [user_group(user.pk)]
             try:
                 await self._join(groups)
             except Exception:
@@ -392,7 +404,15 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 logger.warning("user_messages: could not join %s", groups, exc_info=True)
                 await self._close(SERVICE_UNAVAILABLE, "Try again later")
                 return
-            if self._layer_failed:
+            # Broadcasts reach the process once, not each socket: see SharedGroupListener.
+            self._broadcasts = shared_group_listener(self.channel_layer)
+            try:
+                await self._broadcasts.add(self)
+            except Exception:
+                logger.warning("user_messages: could not join %s", [EVERYONE_GROUP], exc_info=True)
+                await self._close(SERVICE_UNAVAILABLE, "Try again later")
+                return
+            if self._layer_failed or self._broadcasts.failed:
                 # Joined, but this socket's receive from the layer failed before: as deaf.
                 await self._close(SERVICE_UNAVAILABLE, "Try again later")
                 return
@@ -402,10 +422,7 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     async def _stay_in(self, groups: list[str]) -> None:
         """Join ``groups`` again each half ``group_expiry``, for as long as the socket is open."""
-        # A channel layer drops a member group_expiry seconds after it joined (a day by default),
-        # which is how it forgets sockets that never left. A socket open longer than that would
-        # stop hearing of changes without a word; joining again renews the membership.
-        period = max(getattr(self.channel_layer, "group_expiry", DEFAULT_GROUP_EXPIRY) / 2, 1)
+        period = renewal_period(self.channel_layer)
         while True:
             await asyncio.sleep(period)
             try:
@@ -606,6 +623,17 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     async def user_messages_changed(self, event: dict[str, Any]) -> None:
         """A group message (type ``user_messages.changed``): wake this socket's subscriptions."""
         self._context.changed()
+
+    def broadcast_heard(self) -> None:
+        """The process heard a broadcast (SharedGroupListener): wake this socket's subscriptions."""
+        self._context.changed()
+
+    def broadcasts_lost(self) -> None:
+        """The process's shared-group listener failed: close, as when this socket's layer fails."""
+        # Before the acknowledgement, connection_init sees the failure and closes the socket.
+        if self._acknowledged and not self._closing:
+            self._closing = True
+            self._spawn(self._close(SERVICE_UNAVAILABLE, "Try again later"))
 
 
 def _selects_a_field(
