@@ -254,6 +254,11 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         try:
             await super().__call__(scope, receive, send)
         finally:
+            broadcasts, self._broadcasts = self._broadcasts, None
+            # Out of the listener's sockets before any wait, so that sockets ending together
+            # all see the last one out, and all wait for the process to leave the shared group.
+            if broadcasts is not None:
+                broadcasts.remove(self)
             # However the instance ends: the client's disconnect, an exception, or a cancel.
             # daphne cancels every instance when it stops, and Channels then calls no
             # disconnect(): a task left pending would be destroyed with the event loop ("Task
@@ -266,10 +271,8 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             # cancel: a channel left in its groups stays there until group_expiry (a day by
             # default), and channels_redis buffers every change sent to it in this process.
             await self._leave_groups()
-            broadcasts, self._broadcasts = self._broadcasts, None
             if broadcasts is not None:
-                # The last socket out makes the process leave the shared group, and awaits it.
-                await broadcasts.remove(self)
+                await broadcasts.stopped()
 
     async def _leave_groups(self) -> None:
         """Leave the groups joined; a failure (the layer down) is logged, never raised."""

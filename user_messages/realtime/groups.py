@@ -128,11 +128,13 @@ class SharedGroupListener:
         self._in_group = False
         self._joining: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping: asyncio.Task[None] | None = None
 
     async def add(self, member: BroadcastMember) -> None:
         """Wake ``member`` at each broadcast; return once the process is in the shared group.
 
-        Raises what the layer raised if the process could not join; call ``remove`` in any case.
+        Raises what the layer raised if the process could not join; call ``remove`` in any case,
+        then ``stopped``.
         """
         self._members.add(member)
         if self._joining is None:
@@ -140,13 +142,22 @@ class SharedGroupListener:
         # Shielded: a socket cancelled while it waits must not cancel the join others wait for.
         await asyncio.shield(self._joining)
 
-    async def remove(self, member: BroadcastMember) -> None:
-        """Stop waking ``member``; with the last one, leave the shared group and stop."""
+    def remove(self, member: BroadcastMember) -> None:
+        """Stop waking ``member``; with the last one out, start leaving the shared group."""
         self._members.discard(member)
-        if self._members:
-            return
-        # First, before any wait: a socket that arrives meanwhile gets a listener of its own.
-        self._detach()
+        if not self._members and self._stopping is None:
+            # At once: a socket that arrives meanwhile gets a listener of its own.
+            self._detach()
+            self._stopping = asyncio.create_task(self._stop())
+
+    async def stopped(self) -> None:
+        """Wait until the process left the shared group, if its last socket is out."""
+        # Every socket that ends with the last one waits, not just the last: servers wait for
+        # their instances at shutdown (daphne only until the first one ends), not for our task.
+        if self._stopping is not None:
+            await asyncio.shield(self._stopping)
+
+    async def _stop(self) -> None:
         tasks = [task for task in (self._joining, *self._tasks) if task is not None]
         for task in tasks:
             task.cancel()
