@@ -852,8 +852,10 @@ def test_a_socket_leaves_its_groups_however_it_ends(
         before = members(alice)
         ws = await subscribed(alice)
         assert await next_count(ws) == 0
-        (channel,) = members(alice)[groups.EVERYONE_GROUP] - before[groups.EVERYONE_GROUP]
-        assert members(alice) == {group: {*channels, channel} for group, channels in before.items()}
+        user_group = groups.user_group(alice.pk)
+        (channel,) = members(alice)[user_group] - before[user_group]
+        # The shared group's one member is the process's, not the socket's.
+        assert members(alice) == {**before, user_group: {*before[user_group], channel}}
 
         await end(ws, channel)
 
@@ -972,8 +974,12 @@ def redis_layer(url: str, **config: Any) -> dict[str, Any]:
 
 
 def groups_of(user: AbstractBaseUser) -> str:
-    """The groups a socket of this user joins, as the consumer's warnings name them."""
-    return str([groups.user_group(user.pk), groups.EVERYONE_GROUP])
+    """The groups a socket of this user joins itself, as the consumer's warnings name them."""
+    return str([groups.user_group(user.pk)])
+
+
+#: The shared group, which the process joins once, as the warnings name it.
+SHARED = str([groups.EVERYONE_GROUP])
 
 
 def other_tasks() -> set[asyncio.Task[Any]]:
@@ -1039,9 +1045,12 @@ def test_an_acknowledged_socket_closes_4503_when_redis_stops(
         assert other_tasks() == set()  # the subscription's task included
 
     run(scenario)
-    assert [record.getMessage() for record in caplog.records] == [
-        "user_messages: the channel layer failed",
+    # The socket's own receive and the process's listener both fail; in either order.
+    assert sorted(record.getMessage() for record in caplog.records) == [
+        f"user_messages: could not leave {SHARED}",
         f"user_messages: could not leave {groups_of(alice)}",
+        "user_messages: the channel layer failed",
+        "user_messages: the channel layer failed",
     ]
 
 
@@ -1099,9 +1108,123 @@ def test_a_socket_that_cannot_join_again_closes_4503(
         await ws.disconnect()
 
     run(scenario)
-    # Removing data is allowed: the socket leaves its groups as it closes.
+    # Removing data is allowed: the socket leaves its groups as it closes. The socket and the
+    # process's listener renew their memberships on their own clocks: either one closes it,
+    # and the other may still try before it ends.
+    messages = sorted(record.getMessage() for record in caplog.records)
+    assert messages in (
+        [f"user_messages: could not join {groups_of(alice)} again"],
+        [f"user_messages: could not join {SHARED} again"],
+        [
+            f"user_messages: could not join {SHARED} again",
+            f"user_messages: could not join {groups_of(alice)} again",
+        ],
+    )
+
+
+async def shared_group_members(backend: str, url: str = "") -> int:
+    """How many channels the shared group has in the test's layer (in memory or in Redis)."""
+    if backend == "memory":
+        return len(channel_layers["default"].groups.get(groups.EVERYONE_GROUP, {}))
+    client = redis.Redis.from_url(url)
+    # channels_redis keeps a group as a sorted set of channels, under its prefix ("asgi").
+    return int(await sync_to_async(client.zcard)(f"asgi:group:{groups.EVERYONE_GROUP}"))
+
+
+@pytest.mark.parametrize("end", ["disconnect", "cancel"])
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+def test_a_broadcast_wakes_every_socket_through_one_member_of_the_shared_group_per_process(
+    alice: AbstractBaseUser,
+    bob: AbstractBaseUser,
+    settings: Any,
+    request: pytest.FixtureRequest,
+    backend: str,
+    end: str,
+) -> None:
+    # A member per socket cost each process one copy of a broadcast, one receive and one
+    # dispatch per socket; the process's one member hears it once and wakes its sockets.
+    url = ""
+    if backend == "redis":
+        url = request.getfixturevalue("redis_server").url
+        settings.CHANNEL_LAYERS = redis_layer(url)
+    everyone = get_user_model().objects.all()
+
+    async def scenario() -> None:
+        await send(alice, "Only Alice's.")
+        sockets = [await subscribed(user) for user in (alice, alice, bob, bob, bob)]
+        assert [await next_count(ws) for ws in sockets] == [1, 1, 0, 0, 0]
+        assert await shared_group_members(backend, url) == 1
+
+        await send(everyone, "Maintenance tonight.")
+
+        assert [await next_count(ws) for ws in sockets] == [2, 2, 1, 1, 1]
+        *closing, last = sockets
+        for ws in closing:
+            await ws.disconnect()
+        # The process stays in the group for the socket still open, which still hears.
+        assert await shared_group_members(backend, url) == 1
+        await send(everyone, "Still heard.")
+        assert await next_count(last) == 2
+
+        if end == "disconnect":
+            await last.disconnect()
+        else:
+            # As daphne does at shutdown: no disconnect, the instance is cancelled.
+            last.future.cancel()
+            await asyncio.wait([last.future])
+            assert last.future.exception() is None  # ended once cleaned up
+        # The last socket out took the process out of the group, and left no task behind.
+        assert await shared_group_members(backend, url) == 0
+        assert other_tasks() == set()
+
+    run(scenario)
+
+
+def test_sockets_close_4503_when_the_process_stops_hearing_broadcasts(
+    alice: AbstractBaseUser,
+    bob: AbstractBaseUser,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Only the process's receive on its shared-group channel fails (tests/test_realtime_e2e.py
+    # and the Redis tests above stop Redis, where every receive fails): left open, its sockets
+    # would never hear of a broadcast again.
+    caplog.set_level(logging.WARNING, logger="user_messages.realtime")
+    layer = channel_layers["default"]
+    receive = layer.receive
+
+    async def receive_until_broken(channel: str) -> dict[str, Any]:
+        message = await receive(channel)
+        if message["type"] == "test.connection_lost":
+            raise ConnectionError("Connection lost")
+        return message  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(layer, "receive", receive_until_broken)
+
+    async def scenario() -> None:
+        sockets = [await subscribed(user) for user in (alice, alice, bob)]
+        assert [await next_count(ws) for ws in sockets] == [0, 0, 0]
+        (channel,) = layer.groups[groups.EVERYONE_GROUP]
+
+        await layer.send(channel, {"type": "test.connection_lost"})
+
+        for ws in sockets:
+            assert await closed_with(ws) == (4503, "Try again later")
+            await ws.disconnect()  # raises if the consumer ended with an exception
+        assert groups.EVERYONE_GROUP not in layer.groups or not layer.groups[groups.EVERYONE_GROUP]
+        assert other_tasks() == set()
+
+        # graphql-ws reconnects: the process joins again with the first socket, and hears.
+        ws = await subscribed(bob)
+        assert await next_count(ws) == 0
+        assert len(layer.groups[groups.EVERYONE_GROUP]) == 1
+        await send(get_user_model().objects.all(), "Back.")
+        assert await next_count(ws) == 1
+        await ws.disconnect()
+
+    run(scenario)
     assert [record.getMessage() for record in caplog.records] == [
-        f"user_messages: could not join {groups_of(alice)} again",
+        "user_messages: the channel layer failed"
     ]
 
 
@@ -1183,12 +1306,13 @@ def test_a_stopping_server_waits_for_every_socket_to_leave_its_groups(
     async def scenario() -> None:
         first = await subscribed(alice)
         assert await next_count(first) == 0
-        joined = members(alice)[groups.EVERYONE_GROUP]
+        user_group = groups.user_group(alice.pk)
+        joined = members(alice)[user_group]
         others = [await subscribed(alice) for _ in range(2)]
         for ws in others:
             assert await next_count(ws) == 0
         # The first socket leaves at once, the others take a round trip.
-        slow.update(members(alice)[groups.EVERYONE_GROUP] - joined)
+        slow.update(members(alice)[user_group] - joined)
         monkeypatch.setattr(layer, "group_discard", slow_group_discard)
         sockets = [first, *others]
 

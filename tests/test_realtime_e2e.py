@@ -422,7 +422,7 @@ def redis_env(project_env: dict[str, str], redis_server: RedisServer) -> dict[st
 
 
 def groups_of(user_id: str) -> tuple[str, str]:
-    """The groups a socket of this user joins (user_messages.realtime.groups)."""
+    """This user's group and the shared group, which a process joins once for its sockets."""
     return f"user_messages.user.{user_id}", "user_messages.everyone"
 
 
@@ -449,7 +449,8 @@ def test_a_server_stopped_with_subscriptions_open_exits_cleanly_and_leaves_no_me
     ]
     for client in clients:
         assert client.next_event() == {"count": 0}
-    assert redis_server.group_sizes(redis_env, *groups_of(dave)) == [2, 2]
+    # Each socket is in its user's group; the shared group has one member per process.
+    assert redis_server.group_sizes(redis_env, *groups_of(dave)) == [2, 1]
     # Not at once: daphne 4.2.3's kill_all_applications fails with a KeyError, and cancels
     # nothing, while a request upgraded to a WebSocket is still listed (dropped within ~1 s).
     time.sleep(3)

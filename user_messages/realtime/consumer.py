@@ -46,7 +46,14 @@ from graphql.utilities import get_operation_ast
 
 from user_messages.conf import conf
 from user_messages.graphql_limits import check_off_loop
-from user_messages.realtime.groups import CHANGED, EVERYONE_GROUP, user_group
+from user_messages.realtime.groups import (
+    CHANGED,
+    EVERYONE_GROUP,
+    SharedGroupListener,
+    renewal_period,
+    shared_group_listener,
+    user_group,
+)
 from user_messages.realtime.sessions import session_digest, session_still_holds
 
 logger = logging.getLogger(__name__)
@@ -73,9 +80,6 @@ SERVICE_UNAVAILABLE = 4503
 
 # What this socket's channel-layer receive hands to dispatch when the layer failed.
 _LAYER_FAILED = "user_messages.layer_failed"
-
-#: Channels' and channels_redis' default ``group_expiry``, for a layer that has none.
-DEFAULT_GROUP_EXPIRY = 86400
 
 
 class LiveContext:
@@ -245,6 +249,9 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     #: The key of the session the socket was authenticated with, and its digest.
     _session_key: str | None = None
     _session_digest: str | None = None
+    _closing = False
+    #: The process's listener to the shared group this socket counts in, which __call__ leaves.
+    _broadcasts: SharedGroupListener | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         self._tasks: set[asyncio.Task[None]] = set()
@@ -259,6 +266,11 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             if task is not None and hasattr(task, "uncancel"):  # Python 3.11+
                 task.uncancel()
         finally:
+            broadcasts, self._broadcasts = self._broadcasts, None
+            # Out of the listener's sockets before any wait, so that sockets ending together
+            # all see the last one out, and all wait for the process to leave the shared group.
+            if broadcasts is not None:
+                broadcasts.remove(self)
             # However the instance ends: the client's disconnect, an exception, or a cancel.
             # daphne cancels every instance when it stops, and Channels then calls no
             # disconnect(): a task left pending would be destroyed with the event loop ("Task
@@ -271,6 +283,8 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             # cancel: a channel left in its groups stays there until group_expiry (a day by
             # default), and channels_redis buffers every change sent to it in this process.
             await self._leave_groups()
+            if broadcasts is not None:
+                await broadcasts.stopped()
 
     async def _leave_groups(self) -> None:
         """Leave the groups joined; a failure (the layer down) is logged, never raised."""
@@ -345,6 +359,7 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         self._subscriptions.clear()
 
     async def _close(self, code: int, reason: str) -> None:
+        self._closing = True
         self._stop()
         # A close frame's reason is at most 123 bytes of UTF-8; a client's long subscription id,
         # or one with a lone surrogate ("\ud800" is valid JSON), must not make the close fail.
@@ -398,7 +413,7 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             self._session_key = session_key
             self._session_digest = session_digest(session_key)
         if self.channel_layer is not None:
-            groups = [user_group(user.pk), EVERYONE_GROUP]
+            groups = [user_group(user.pk)]
             try:
                 await self._join(groups)
             except Exception:
@@ -407,7 +422,15 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 logger.warning("user_messages: could not join %s", groups, exc_info=True)
                 await self._close(SERVICE_UNAVAILABLE, "Try again later")
                 return
-            if self._layer_failed:
+            # Broadcasts reach the process once, not each socket: see SharedGroupListener.
+            self._broadcasts = shared_group_listener(self.channel_layer)
+            try:
+                await self._broadcasts.add(self)
+            except Exception:
+                logger.warning("user_messages: could not join %s", [EVERYONE_GROUP], exc_info=True)
+                await self._close(SERVICE_UNAVAILABLE, "Try again later")
+                return
+            if self._layer_failed or self._broadcasts.failed:
                 # Joined, but this socket's receive from the layer failed before: as deaf.
                 await self._close(SERVICE_UNAVAILABLE, "Try again later")
                 return
@@ -419,10 +442,7 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     async def _stay_in(self, groups: list[str]) -> None:
         """Join ``groups`` again each half ``group_expiry``, for as long as the socket is open."""
-        # A channel layer drops a member group_expiry seconds after it joined (a day by default),
-        # which is how it forgets sockets that never left. A socket open longer than that would
-        # stop hearing of changes without a word; joining again renews the membership.
-        period = max(getattr(self.channel_layer, "group_expiry", DEFAULT_GROUP_EXPIRY) / 2, 1)
+        period = renewal_period(self.channel_layer)
         while True:
             await asyncio.sleep(period)
             try:
@@ -651,6 +671,17 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             # In a task: the check waits for a database thread, and the socket's other
             # messages must not wait for it.
             self._spawn(self._check_session())
+
+    def broadcast_heard(self) -> None:
+        """The process heard a broadcast (SharedGroupListener): wake this socket's subscriptions."""
+        self._context.changed()
+
+    def broadcasts_lost(self) -> None:
+        """The process's shared-group listener failed: close, as when this socket's layer fails."""
+        # Before the acknowledgement, connection_init sees the failure and closes the socket.
+        if self._acknowledged and not self._closing:
+            self._closing = True
+            self._spawn(self._close(SERVICE_UNAVAILABLE, "Try again later"))
 
 
 def _selects_a_field(

@@ -1,8 +1,10 @@
 """Channel-layer groups for live updates, and the ``messages_changed`` listener that wakes them.
 
-Every connected socket joins its user's group and the shared group. A change for a few users is
-one message per user's group; a change for "possibly everyone" (a QuerySet broadcast, a long list
-of recipients) is a single message to the shared group, and every socket re-reads its own count.
+Every connected socket joins its user's group; each process joins the shared group once, with a
+``SharedGroupListener`` that wakes its sockets. A change for a few users is one message per user's
+group; a change for "possibly everyone" (a QuerySet broadcast, a long list of recipients) is a
+single message to the shared group, which each process hears once, and every socket re-reads its
+own count.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import asyncio
 import hashlib
 import logging
 import re
-from typing import Any
+import weakref
+from typing import Any, Protocol
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -31,6 +34,9 @@ LOGGED_OUT = "user_messages.logged_out"
 #: To a user's group when their password or ``is_active`` changed: each socket of the user
 #: checks its session again, as Django would on the next request, and closes with 4403 if not.
 CREDENTIALS_CHANGED = "user_messages.credentials_changed"
+
+#: Channels' and channels_redis' default ``group_expiry``, for a layer that has none.
+DEFAULT_GROUP_EXPIRY = 86400
 
 # Channels accepts group names of ASCII letters, digits, "-", "_" and "." shorter than 100.
 _GROUP_SAFE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -96,3 +102,159 @@ async def _send(layer: Any, groups: list[str], message: dict[str, Any], what: st
         except Exception:
             logger.warning("user_messages: could not %s on %s", what, group, exc_info=True)
             return
+
+
+def renewal_period(layer: Any) -> float:
+    """How often a member joins its groups again: half the layer's ``group_expiry``."""
+    # A channel layer drops a member group_expiry seconds after it joined (a day by default),
+    # which is how it forgets channels that never left. A member that stays longer would stop
+    # hearing of changes without a word; joining again renews the membership.
+    return max(getattr(layer, "group_expiry", DEFAULT_GROUP_EXPIRY) / 2, 1)
+
+
+class BroadcastMember(Protocol):
+    """A socket a ``SharedGroupListener`` wakes."""
+
+    def broadcast_heard(self) -> None:
+        """A change that may concern anyone: re-read."""
+
+    def broadcasts_lost(self) -> None:
+        """The listener failed: the socket would not hear of broadcasts any more."""
+
+
+class SharedGroupListener:
+    """This process's one member of ``EVERYONE_GROUP``: hears a broadcast once, wakes every socket.
+
+    With each socket a member, a broadcast reached a process as one message per socket: a copy
+    per channel in channels_redis, a receive and a Channels dispatch each, which cost more CPU
+    than re-reading the count. One listener per event loop and layer hears it once and wakes its
+    sockets in memory. It joins with the first socket and leaves with the last: the last socket
+    out awaits its end, so no task of it outlives the sockets (servers cancel them at shutdown).
+    """
+
+    def __init__(self, layer: Any) -> None:
+        self.layer = layer
+        #: True once the listener stopped hearing; its sockets are told, and a new one replaces it.
+        self.failed = False
+        self._members: set[BroadcastMember] = set()
+        self._channel = ""
+        self._in_group = False
+        self._joining: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping: asyncio.Task[None] | None = None
+
+    async def add(self, member: BroadcastMember) -> None:
+        """Wake ``member`` at each broadcast; return once the process is in the shared group.
+
+        Raises what the layer raised if the process could not join; call ``remove`` in any case,
+        then ``stopped``.
+        """
+        self._members.add(member)
+        if self._joining is None:
+            self._joining = asyncio.create_task(self._join())
+        # Shielded: a socket cancelled while it waits must not cancel the join others wait for.
+        await asyncio.shield(self._joining)
+
+    def remove(self, member: BroadcastMember) -> None:
+        """Stop waking ``member``; with the last one out, start leaving the shared group."""
+        self._members.discard(member)
+        if not self._members and self._stopping is None:
+            # At once: a socket that arrives meanwhile gets a listener of its own.
+            self._detach()
+            self._stopping = asyncio.create_task(self._stop())
+
+    async def stopped(self) -> None:
+        """Wait until the process left the shared group, if its last socket is out."""
+        # Every socket that ends with the last one waits, not just the last: servers wait for
+        # their instances at shutdown (daphne only until the first one ends), not for our task.
+        if self._stopping is not None:
+            await asyncio.shield(self._stopping)
+
+    async def _stop(self) -> None:
+        tasks = [task for task in (self._joining, *self._tasks) if task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._in_group:
+            self._in_group = False
+            try:
+                await self.layer.group_discard(EVERYONE_GROUP, self._channel)
+            except Exception:
+                logger.warning("user_messages: could not leave %s", [EVERYONE_GROUP], exc_info=True)
+
+    async def _join(self) -> None:
+        # The layer's default prefix, as the sockets' channels have: channels_redis receives for
+        # one prefix at a time, so a channel of another prefix would wait for the sockets' reads.
+        self._channel = await self.layer.new_channel()
+        # Marked before the add: cancelled while waiting for Redis, the add may have been done,
+        # and the listener must leave then. A failed add is not a membership.
+        self._in_group = True
+        try:
+            await self.layer.group_add(EVERYONE_GROUP, self._channel)
+        except Exception:
+            self._in_group = False
+            self._fail()  # the sockets waiting in add() get the exception and close themselves
+            raise
+        self._spawn(self._hear())
+        self._spawn(self._stay())
+
+    async def _hear(self) -> None:
+        try:
+            while True:
+                message = await self.layer.receive(self._channel)
+                if message.get("type") == CHANGED:
+                    for member in list(self._members):
+                        member.broadcast_heard()
+        except Exception:
+            logger.warning("user_messages: the channel layer failed", exc_info=True)
+            self._fail()
+
+    async def _stay(self) -> None:
+        period = renewal_period(self.layer)
+        while True:
+            await asyncio.sleep(period)
+            try:
+                await self.layer.group_add(EVERYONE_GROUP, self._channel)
+            except Exception:
+                logger.warning(
+                    "user_messages: could not join %s again", [EVERYONE_GROUP], exc_info=True
+                )
+                self._fail()
+                return
+
+    def _fail(self) -> None:
+        """Deaf from now on: tell the sockets, and let the next socket start a new listener."""
+        if self.failed:
+            return
+        self.failed = True
+        self._detach()
+        current = asyncio.current_task()
+        for task in self._tasks:
+            if task is not current:
+                task.cancel()  # awaited by the last socket's remove()
+        for member in list(self._members):
+            member.broadcasts_lost()
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _detach(self) -> None:
+        listeners = _listeners.get(asyncio.get_running_loop(), {})
+        if listeners.get(self.layer) is self:
+            del listeners[self.layer]
+
+
+_listeners: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, SharedGroupListener]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def shared_group_listener(layer: Any) -> SharedGroupListener:
+    """This event loop's listener to the shared group on ``layer``, created if there is none."""
+    listeners = _listeners.setdefault(asyncio.get_running_loop(), {})
+    listener = listeners.get(layer)
+    if listener is None:
+        listener = listeners[layer] = SharedGroupListener(layer)
+    return listener
