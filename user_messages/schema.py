@@ -16,27 +16,31 @@ Only projects that install the ``graphql`` extra import this module.
 
 from __future__ import annotations
 
-import contextlib
-import enum
 from collections.abc import Callable
 from typing import Any
 
 import graphene
-from django.contrib.messages import constants
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from graphene.types.generic import GenericScalar
 from graphene.types.mutation import MutationOptions
-from graphene.utils.str_converters import to_camel_case
 from graphene.utils.trim_docstring import trim_docstring
-from graphql import GraphQLError
 
-from user_messages import api, validation
-from user_messages.conf import conf
-from user_messages.models import Message, MessageState
+from user_messages import api, graphql_rules
+from user_messages.graphql_rules import (
+    CONSUMING_NEEDS_POST,
+    SAFE_METHODS,
+    STATE_DESCRIPTION,
+    STATE_DESCRIPTIONS,
+    MessageLevel,
+)
+from user_messages.models import MessageState
+from user_messages.realtime.streams import count_stream
 from user_messages.validation import ErrorCode as UserMessagesErrorCode
 
 __all__ = [
+    "CONSUMING_NEEDS_POST",
+    "SAFE_METHODS",
     "AcknowledgeAllMessages",
     "AcknowledgeMessages",
     "JSONObject",
@@ -60,22 +64,10 @@ class JSONObject(GenericScalar):
     """A JSON object, sent and received as an object (not as a string holding JSON)."""
 
 
-_STATE_DESCRIPTIONS = {
-    MessageState.PENDING: "The next consuming read shows it (a sticky one: until acknowledged).",
-    MessageState.DELIVERED: "A deliver-once message that a consuming read showed.",
-    MessageState.ACKNOWLEDGED: "Marked done by its user, or by staff in the admin.",
-    MessageState.EXPIRED: "Its expiry passed before it was delivered or acknowledged.",
-}
-
 MessageStateEnum: Any = graphene.Enum.from_enum(
     MessageState,
     name="MessageState",
-    description=lambda value: (
-        _STATE_DESCRIPTIONS[value]
-        if value is not None
-        else "Where a stored message is in its life: derived from when it was delivered, "
-        "acknowledged and when it expires."
-    ),
+    description=lambda value: STATE_DESCRIPTIONS[value] if value is not None else STATE_DESCRIPTION,
 )
 
 
@@ -118,18 +110,14 @@ class UserMessage(graphene.ObjectType):
         description="When it was acknowledged; null if it was not, and for session messages."
     )
 
-    # Roots are either stored Messages or django.contrib.messages' own Message objects, which
-    # share message/level/level_tag/tags/extra_tags but have nothing of the rest.
+    # Roots are either stored Messages or django.contrib.messages' own Message objects.
     @staticmethod
     def resolve_id(root: Any, info: graphene.ResolveInfo) -> int | None:
-        return root.pk if isinstance(root, Message) else None
+        return graphql_rules.message_field(root, "id")  # type: ignore[no-any-return]
 
     @staticmethod
     def resolve_level_name(root: Any, info: graphene.ResolveInfo) -> MessageLevel | None:
-        try:
-            return MessageLevel(root.level)
-        except ValueError:
-            return None
+        return graphql_rules.level_name(root.level)
 
     @staticmethod
     def resolve_message(root: Any, info: graphene.ResolveInfo) -> str:
@@ -138,31 +126,31 @@ class UserMessage(graphene.ObjectType):
 
     @staticmethod
     def resolve_meta(root: Any, info: graphene.ResolveInfo) -> dict[str, Any]:
-        return root.meta if isinstance(root, Message) else {}
+        return graphql_rules.message_field(root, "meta")  # type: ignore[no-any-return]
 
     @staticmethod
     def resolve_created_at(root: Any, info: graphene.ResolveInfo) -> Any:
-        return root.created_at if isinstance(root, Message) else None
+        return graphql_rules.message_field(root, "created_at")
 
     @staticmethod
     def resolve_deliver_once(root: Any, info: graphene.ResolveInfo) -> bool:
-        return root.deliver_once if isinstance(root, Message) else True
+        return graphql_rules.message_field(root, "deliver_once")  # type: ignore[no-any-return]
 
     @staticmethod
     def resolve_expires_at(root: Any, info: graphene.ResolveInfo) -> Any:
-        return root.expires_at if isinstance(root, Message) else None
+        return graphql_rules.message_field(root, "expires_at")
 
     @staticmethod
     def resolve_state(root: Any, info: graphene.ResolveInfo) -> MessageState | None:
-        return root.state if isinstance(root, Message) else None
+        return graphql_rules.message_field(root, "state")  # type: ignore[no-any-return]
 
     @staticmethod
     def resolve_seen_at(root: Any, info: graphene.ResolveInfo) -> Any:
-        return root.seen_at if isinstance(root, Message) else None
+        return graphql_rules.message_field(root, "seen_at")
 
     @staticmethod
     def resolve_acknowledged_at(root: Any, info: graphene.ResolveInfo) -> Any:
-        return root.acknowledged_at if isinstance(root, Message) else None
+        return graphql_rules.message_field(root, "acknowledged_at")
 
 
 class UserMessageEdge(graphene.ObjectType):
@@ -190,33 +178,10 @@ class UserMessageConnection(graphene.ObjectType):
 
     @staticmethod
     def resolve_pending_count(root: Any, info: graphene.ResolveInfo) -> int:
-        return _pending_count(info)
+        return graphql_rules.pending_count(info.context)
 
 
-def _pending_count(info: graphene.ResolveInfo) -> int:
-    """myMessageCount's answer, computed once per request whichever field asks."""
-    user = _signed_in_user(info.context)
-    if user is None:
-        return 0
-    return _once_per_request(  # type: ignore[no-any-return]
-        info, "count", lambda: api.pending_count(user)
-    )
-
-
-def _history_connection(
-    request: HttpRequest, first: int, after: str | None, states: list[MessageState] | None
-) -> UserMessageConnection:
-    user = _signed_in_user(request)
-    try:
-        if user is None:  # the same errors as for a signed-in user, then nothing to show
-            validation.page_size(first, maximum=conf.MAX_HISTORY_PAGE)
-            if after is not None:
-                validation.history_cursor(after)
-            page = api.HistoryPage(messages=[], has_next_page=False)
-        else:
-            page = api.history_page(user, first=first, after=after, states=states)
-    except validation.InvalidInput as error:
-        raise GraphQLError(str(error)) from None
+def _history_connection(page: api.HistoryPage) -> UserMessageConnection:
     edges = [UserMessageEdge(cursor=page.cursor(m), node=m) for m in page.messages]
     return UserMessageConnection(
         edges=edges,
@@ -227,51 +192,6 @@ def _history_connection(
             end_cursor=edges[-1].cursor if edges else None,
         ),
     )
-
-
-def _signed_in_user(request: HttpRequest) -> Any:
-    user = getattr(request, "user", None)
-    return user if user is not None and user.is_authenticated else None
-
-
-#: Methods Django's CSRF middleware lets through unchecked: a same-site <img> or a cross-site
-#: link can make a browser send them with the user's cookie, so they must never consume.
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
-
-CONSUMING_NEEDS_POST = (
-    "myMessages marks what it returns as read, so it needs a POST request (which Django "
-    "checks for CSRF): send this query with POST, or pass peek: true to read without consuming."
-)
-
-
-def _request_state(info: graphene.ResolveInfo) -> dict[str, Any]:
-    """The package's per-request bookkeeping, kept on the request (one dict, made on first use)."""
-    context = info.context
-    state: dict[str, Any] | None = getattr(context, "_user_messages", None)
-    if state is None:
-        state = {}
-        # A context that takes no attributes (None, a dict) gets no reuse, but still works.
-        with contextlib.suppress(AttributeError):
-            context._user_messages = state
-    return state
-
-
-def _once_per_request(info: graphene.ResolveInfo, key: str, compute: Callable[[], Any]) -> Any:
-    """``compute()`` at most once per request: aliases of one field share one answer and cost."""
-    results: dict[str, Any] = _request_state(info).setdefault("results", {})
-    if key not in results:
-        results[key] = compute()
-    return results[key]
-
-
-def _spend(info: graphene.ResolveInfo, budget: str, amount: int, limit: int) -> int | None:
-    """Count ``amount`` against a per-request ``limit``; None if it fits, else what was used."""
-    spent: dict[str, int] = _request_state(info).setdefault("spent", {})
-    used = spent.get(budget, 0)
-    if used + amount > limit:
-        return used
-    spent[budget] = used + amount
-    return None
 
 
 class Query(graphene.ObjectType):
@@ -317,21 +237,11 @@ class Query(graphene.ObjectType):
 
     @staticmethod
     def resolve_my_messages(root: Any, info: graphene.ResolveInfo, peek: bool = False) -> list[Any]:
-        request = info.context
-        if peek:
-            return _once_per_request(  # type: ignore[no-any-return]
-                info, "peek", lambda: list(api.peek_messages(request=request))
-            )
-        # A context without a method (schema.execute() in a shell) is treated as a GET.
-        if getattr(request, "method", "GET") in SAFE_METHODS:
-            raise GraphQLError(CONSUMING_NEEDS_POST)
-        return _once_per_request(  # type: ignore[no-any-return]
-            info, "read", lambda: list(api.get_messages(request=request))
-        )
+        return graphql_rules.my_messages(info.context, peek=peek)
 
     @staticmethod
     def resolve_my_message_count(root: Any, info: graphene.ResolveInfo) -> int:
-        return _pending_count(info)
+        return graphql_rules.pending_count(info.context)
 
     @staticmethod
     def resolve_my_message_history(
@@ -341,10 +251,8 @@ class Query(graphene.ObjectType):
         after: str | None = None,
         states: list[MessageState] | None = None,
     ) -> UserMessageConnection:
-        key = repr(("history", first, after, None if states is None else sorted(states)))
-        return _once_per_request(  # type: ignore[no-any-return]
-            info, key, lambda: _history_connection(info.context, first, after, states)
-        )
+        page = graphql_rules.history_page(info.context, first, after, states)
+        return _history_connection(page)
 
 
 UserMessagesErrorCodeEnum = graphene.Enum.from_enum(
@@ -360,23 +268,9 @@ class UserMessagesError(graphene.ObjectType):
     code = UserMessagesErrorCodeEnum(required=True, description="What went wrong, for programs.")
 
 
-def _error(message: str, code: UserMessagesErrorCode) -> ValidationError:
-    return ValidationError(message, code=code.value)
-
-
 def _errors_as_data(error: ValidationError) -> list[UserMessagesError]:
     """Turn a ValidationError (with or without fields) into the payload's ``errors`` list."""
-    by_field = error.error_dict if hasattr(error, "error_dict") else {NON_FIELD_ERRORS: [error]}
-    errors = []
-    for name, field_errors in by_field.items():
-        field = None if name == NON_FIELD_ERRORS else to_camel_case(name)
-        for field_error in field_errors:
-            for single in field_error.error_list:
-                # An unknown code is a programming error: let it reach the top-level errors.
-                code = UserMessagesErrorCode(single.code)
-                message = single.message % single.params if single.params else single.message
-                errors.append(UserMessagesError(field=field, message=str(message), code=code))
-    return errors
+    return [UserMessagesError(**e._asdict()) for e in graphql_rules.errors_as_data(error)]
 
 
 class UserMessagesMutationOptions(MutationOptions):
@@ -424,29 +318,21 @@ class UserMessagesMutation(graphene.Mutation):
     @classmethod
     def check_permissions(cls, request: HttpRequest) -> None:
         """Raise a ValidationError unless the request may run this mutation."""
-        user = _signed_in_user(request)
-        if cls._meta.login_required and user is None:
-            raise _error("You must be signed in.", UserMessagesErrorCode.UNAUTHENTICATED)
-        if cls._meta.permission is not None:
-            permission = cls._meta.permission()
-            if user is None or not user.has_perm(permission):
-                raise _error(
-                    f"You need the permission {permission!r}.",
-                    UserMessagesErrorCode.PERMISSION_DENIED,
-                )
+        graphql_rules.check_permissions(
+            request, login_required=cls._meta.login_required, permission=cls._meta.permission
+        )
 
     @classmethod
     def mutate(cls, root: Any, info: graphene.ResolveInfo, **data: Any) -> UserMessagesMutation:
         # graphene-django's view refuses mutations over GET already; this holds in any view.
-        if getattr(info.context, "method", None) in SAFE_METHODS:
-            raise GraphQLError(f"{info.field_name} changes data, so it needs a POST request.")
+        graphql_rules.refuse_over_safe_method(info.context, info.field_name)
         try:
             cls.check_permissions(info.context)
             payload: UserMessagesMutation = cls.perform_mutation(info, **data)
         except ValidationError as error:
             return cls(errors=_errors_as_data(error), **cls.nothing_done())
         # What myMessages or myMessageCount computed earlier in this request is stale now.
-        _request_state(info).pop("results", None)
+        graphql_rules.forget_results(info.context)
         return payload
 
     @classmethod
@@ -461,17 +347,6 @@ class UserMessagesMutation(graphene.Mutation):
     def nothing_done(cls) -> dict[str, Any]:
         """The payload's result fields when the mutation refused everything."""
         return {}
-
-
-def _too_many(what: str, limit: int, got: int, used: int) -> ValidationError:
-    if used:
-        message = (
-            f"At most {limit} {what} per request; other fields of this request used {used}, "
-            f"this one has {got}."
-        )
-    else:
-        message = f"At most {limit} {what} per request, got {got}."
-    return _error(message, UserMessagesErrorCode.TOO_MANY)
 
 
 class AcknowledgeMessages(UserMessagesMutation):
@@ -509,34 +384,15 @@ class AcknowledgeMessages(UserMessagesMutation):
     @staticmethod
     def resolve_pending_count(root: Any, info: graphene.ResolveInfo) -> int:
         # Resolved after the mutation ran, and only when asked for: one COUNT query.
-        user = _signed_in_user(info.context)
+        user = graphql_rules.signed_in_user(info.context)
         return api.pending_count(user) if user is not None else 0
 
     @classmethod
     def perform_mutation(cls, info: graphene.ResolveInfo, ids: list[str]) -> AcknowledgeMessages:
-        limit = conf.MAX_ACKNOWLEDGE_IDS
-        used = _spend(info, "acknowledge_ids", len(ids), limit)
-        if used is not None:
-            raise ValidationError({"ids": [_too_many("ids", limit, len(ids), used)]})
-        parsed: dict[str, int | validation.InvalidInput] = {}
-        for value in dict.fromkeys(ids):
-            try:
-                parsed[value] = validation.message_id(value)
-            except validation.InvalidInput as error:
-                parsed[value] = error
-        wanted = list(dict.fromkeys(pk for pk in parsed.values() if isinstance(pk, int)))
-        own = set(api.acknowledge_owned(info.context.user, wanted))
-        # In the order the client sent the ids.
-        errors = []
-        for value, pk in parsed.items():
-            if isinstance(pk, validation.InvalidInput):
-                errors.append(_error(str(pk), pk.code))
-            elif pk not in own:
-                not_found = f"There is no message with id {value!r}."
-                errors.append(_error(not_found, UserMessagesErrorCode.NOT_FOUND))
+        acknowledged, errors = graphql_rules.acknowledge(info.context, ids)
         return cls(
-            acknowledged_ids=[str(pk) for pk in wanted if pk in own],
-            errors=_errors_as_data(ValidationError({"ids": errors})) if errors else [],
+            acknowledged_ids=acknowledged,
+            errors=[UserMessagesError(**e._asdict()) for e in errors],
         )
 
     @classmethod
@@ -561,26 +417,16 @@ class AcknowledgeAllMessages(UserMessagesMutation):
 
     @staticmethod
     def resolve_pending_count(root: Any, info: graphene.ResolveInfo) -> int:
-        user = _signed_in_user(info.context)
+        user = graphql_rules.signed_in_user(info.context)
         return api.pending_count(user) if user is not None else 0
 
     @classmethod
     def perform_mutation(cls, info: graphene.ResolveInfo) -> AcknowledgeAllMessages:
-        return cls(acknowledged_count=api.acknowledge_all(info.context.user), errors=[])
+        return cls(acknowledged_count=graphql_rules.acknowledge_all(info.context), errors=[])
 
     @classmethod
     def nothing_done(cls) -> dict[str, Any]:
         return {"acknowledged_count": 0}
-
-
-class MessageLevel(enum.IntEnum):
-    """The five levels of django.contrib.messages."""
-
-    DEBUG = constants.DEBUG
-    INFO = constants.INFO
-    SUCCESS = constants.SUCCESS
-    WARNING = constants.WARNING
-    ERROR = constants.ERROR
 
 
 MessageLevelEnum: Any = graphene.Enum.from_enum(MessageLevel, name="MessageLevel")
@@ -613,67 +459,6 @@ class SendMessageInput(graphene.InputObjectType):
     expires_at = graphene.DateTime(description="A future time with a UTC offset; null: never.")
 
 
-def _recipient_ids(info: graphene.ResolveInfo, values: list[str]) -> list[Any]:
-    if not values:
-        raise ValidationError(
-            {"recipients": [_error("Name at least one recipient.", UserMessagesErrorCode.REQUIRED)]}
-        )
-    # Every id asked about counts, found or not: the limit bounds the database work a request
-    # can cause, across however many aliased sendMessage fields it holds.
-    distinct = list(dict.fromkeys(values))
-    limit = conf.MAX_RECIPIENTS
-    used = _spend(info, "recipients", len(distinct), limit)
-    if used is not None:
-        raise ValidationError({"recipients": [_too_many("recipients", limit, len(distinct), used)]})
-    user_ids: dict[Any, None] = {}
-    errors = []
-    for value in distinct:
-        try:
-            user_ids[validation.user_id(value)] = None
-        except validation.InvalidInput as error:
-            errors.append(_error(str(error), error.code))
-    if errors:
-        raise ValidationError({"recipients": errors})
-    return list(user_ids)
-
-
-def _validated_send_input(info: graphene.ResolveInfo, data: SendMessageInput) -> dict[str, Any]:
-    """Check everything a client can get wrong; raise one ValidationError listing it all."""
-    errors: dict[str, list[ValidationError]] = {}
-    fields: dict[str, Any] = {"level": int(data.level), "deliver_once": data.deliver_once}
-    rules: dict[str, Callable[[], Any]] = {
-        "user": lambda: _recipient_ids(info, data.recipients),
-        "message": lambda: validation.text(
-            data.message, field="message", max_length=conf.MAX_MESSAGE_LENGTH
-        ),
-        "extra_tags": lambda: validation.text(
-            data.extra_tags,
-            field="extraTags",
-            allow_empty=True,
-            max_length=conf.MAX_EXTRA_TAGS_LENGTH,
-        ),
-        "meta": lambda: validation.meta(data.meta, max_bytes=conf.MAX_META_BYTES),
-        "expires_at": lambda: validation.expires_at(
-            data.expires_at, field="expiresAt", future=True
-        ),
-    }
-    for name, rule in rules.items():
-        try:
-            fields[name] = rule()
-        except validation.InvalidInput as error:
-            errors.setdefault(error.field, []).append(_error(str(error), error.code))
-        except ValidationError as error:
-            for field, field_errors in error.error_dict.items():
-                errors.setdefault(field, []).extend(field_errors)
-    if errors:
-        raise ValidationError(errors)
-    return fields
-
-
-def _send_permission() -> str:
-    return conf.SEND_PERMISSION
-
-
 class SendMessage(UserMessagesMutation):
     """Store a message for each recipient; on any error nothing is stored."""
 
@@ -685,7 +470,7 @@ class SendMessage(UserMessagesMutation):
         input = SendMessageInput(required=True)
 
     class Meta:
-        permission = _send_permission
+        permission = graphql_rules.send_permission
         permission_description = (
             "Requires the permission USER_MESSAGES['SEND_PERMISSION'] "
             "(default: user_messages.add_message)."
@@ -693,24 +478,7 @@ class SendMessage(UserMessagesMutation):
 
     @classmethod
     def perform_mutation(cls, info: graphene.ResolveInfo, input: SendMessageInput) -> SendMessage:
-        fields = _validated_send_input(info, input)
-        try:
-            count = api.add_message(
-                fields["user"],
-                fields["level"],
-                fields["message"],
-                fields["extra_tags"],
-                deliver_once=fields["deliver_once"],
-                meta=fields["meta"],
-                expires_at=fields["expires_at"],
-            )
-        except ValueError as error:
-            # Everything else was validated above; what remains is the API's check, made
-            # before it writes anything, that every recipient exists.
-            raise ValidationError(
-                {"recipients": _error(str(error), UserMessagesErrorCode.NOT_FOUND)}
-            ) from None
-        return cls(count=count, errors=[])
+        return cls(count=graphql_rules.send_message(info.context, input), errors=[])
 
     @classmethod
     def nothing_done(cls) -> dict[str, Any]:
@@ -738,18 +506,6 @@ class Subscription(graphene.ObjectType):
     )
 
     @staticmethod
-    async def subscribe_my_message_count(root: Any, info: graphene.ResolveInfo) -> Any:
+    def subscribe_my_message_count(root: Any, info: graphene.ResolveInfo) -> Any:
         # info.context is the socket's user_messages.realtime.consumer.LiveContext.
-        live = info.context
-        user = getattr(live, "user", None)
-        if user is None or not user.is_authenticated:
-            raise GraphQLError("Sign in to subscribe to myMessageCount.")
-        # Listen before the first read, so a change between the two is not missed.
-        async with live.message_changes() as changes:
-            count = await live.pending_count()
-            yield count
-            async for _ in changes:
-                new_count = await live.pending_count()
-                if new_count != count:
-                    count = new_count
-                    yield count
+        return count_stream(info.context)

@@ -1,0 +1,374 @@
+"""What both GraphQL shells decide, written once: the graphene and the Strawberry shell only
+translate arguments in and results out.
+
+Per-request budgets and shared answers, the POST rule for consuming reads, the mutations'
+permission checks and input validation, and errors as ``(field, message, code)``. Imports
+neither graphene nor Strawberry; ``graphql`` here is graphql-core, which both stacks run on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
+
+from django.contrib.messages import constants
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from graphql import GraphQLError
+
+from user_messages import api, validation
+from user_messages.conf import conf
+from user_messages.models import Message, MessageState
+from user_messages.validation import ErrorCode
+
+__all__ = [
+    "CONSUMING_NEEDS_POST",
+    "SAFE_METHODS",
+    "FieldError",
+    "MessageLevel",
+    "acknowledge",
+    "acknowledge_all",
+    "check_permissions",
+    "errors_as_data",
+    "forget_results",
+    "history_page",
+    "my_messages",
+    "pending_count",
+    "refuse_over_safe_method",
+    "send_message",
+    "signed_in_user",
+]
+
+#: Methods Django's CSRF middleware lets through unchecked: a same-site <img> or a cross-site
+#: link can make a browser send them with the user's cookie, so they must never consume.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+CONSUMING_NEEDS_POST = (
+    "myMessages marks what it returns as read, so it needs a POST request (which Django "
+    "checks for CSRF): send this query with POST, or pass peek: true to read without consuming."
+)
+
+#: The GraphQL descriptions of the MessageState values.
+STATE_DESCRIPTIONS = {
+    MessageState.PENDING: "The next consuming read shows it (a sticky one: until acknowledged).",
+    MessageState.DELIVERED: "A deliver-once message that a consuming read showed.",
+    MessageState.ACKNOWLEDGED: "Marked done by its user, or by staff in the admin.",
+    MessageState.EXPIRED: "Its expiry passed before it was delivered or acknowledged.",
+}
+STATE_DESCRIPTION = (
+    "Where a stored message is in its life: derived from when it was delivered, "
+    "acknowledged and when it expires."
+)
+
+
+class MessageLevel(enum.IntEnum):
+    """The five levels of django.contrib.messages."""
+
+    DEBUG = constants.DEBUG
+    INFO = constants.INFO
+    SUCCESS = constants.SUCCESS
+    WARNING = constants.WARNING
+    ERROR = constants.ERROR
+
+
+def level_name(level: int) -> MessageLevel | None:
+    """The enum member of a standard level; None for a custom one."""
+    try:
+        return MessageLevel(level)
+    except ValueError:
+        return None
+
+
+def signed_in_user(request: Any) -> Any:
+    """The request's authenticated user, or None."""
+    user = getattr(request, "user", None)
+    return user if user is not None and user.is_authenticated else None
+
+
+def _request_state(request: Any) -> dict[str, Any]:
+    """The package's per-request bookkeeping, kept on the request (one dict, made on first use)."""
+    state: dict[str, Any] | None = getattr(request, "_user_messages", None)
+    if state is None:
+        state = {}
+        # A context that takes no attributes (None, a dict) gets no reuse, but still works.
+        with contextlib.suppress(AttributeError):
+            request._user_messages = state
+    return state
+
+
+def _once_per_request(request: Any, key: str, compute: Callable[[], Any]) -> Any:
+    """``compute()`` at most once per request: aliases of one field share one answer and cost."""
+    results: dict[str, Any] = _request_state(request).setdefault("results", {})
+    if key not in results:
+        results[key] = compute()
+    return results[key]
+
+
+def forget_results(request: Any) -> None:
+    """Drop the answers shared in this request: a mutation made them stale."""
+    _request_state(request).pop("results", None)
+
+
+def _spend(request: Any, budget: str, amount: int, limit: int) -> int | None:
+    """Count ``amount`` against a per-request ``limit``; None if it fits, else what was used."""
+    spent: dict[str, int] = _request_state(request).setdefault("spent", {})
+    used = spent.get(budget, 0)
+    if used + amount > limit:
+        return used
+    spent[budget] = used + amount
+    return None
+
+
+def my_messages(request: Any, *, peek: bool) -> list[Any]:
+    """myMessages' answer: consumed only over POST, shared by the aliases of one request."""
+    if peek:
+        return _once_per_request(  # type: ignore[no-any-return]
+            request, "peek", lambda: list(api.peek_messages(request=request))
+        )
+    # A context without a method (schema.execute() in a shell) is treated as a GET.
+    if getattr(request, "method", "GET") in SAFE_METHODS:
+        raise GraphQLError(CONSUMING_NEEDS_POST)
+    return _once_per_request(  # type: ignore[no-any-return]
+        request, "read", lambda: list(api.get_messages(request=request))
+    )
+
+
+def pending_count(request: Any) -> int:
+    """myMessageCount's answer, computed once per request whichever field asks."""
+    user = signed_in_user(request)
+    if user is None:
+        return 0
+    return _once_per_request(  # type: ignore[no-any-return]
+        request, "count", lambda: api.pending_count(user)
+    )
+
+
+def history_page(
+    request: Any, first: int, after: str | None, states: list[MessageState] | None
+) -> api.HistoryPage:
+    """myMessageHistory's page, shared by aliases with the same arguments."""
+    key = repr(("history", first, after, None if states is None else sorted(states)))
+    return _once_per_request(  # type: ignore[no-any-return]
+        request, key, lambda: _history_page(request, first, after, states)
+    )
+
+
+def _history_page(
+    request: Any, first: int, after: str | None, states: list[MessageState] | None
+) -> api.HistoryPage:
+    user = signed_in_user(request)
+    try:
+        if user is None:  # the same errors as for a signed-in user, then nothing to show
+            validation.page_size(first, maximum=conf.MAX_HISTORY_PAGE)
+            if after is not None:
+                validation.history_cursor(after)
+            return api.HistoryPage(messages=[], has_next_page=False)
+        return api.history_page(user, first=first, after=after, states=states)
+    except validation.InvalidInput as error:
+        raise GraphQLError(str(error)) from None
+
+
+def refuse_over_safe_method(request: Any, field_name: str) -> None:
+    """Raise a GraphQLError for a mutation field over GET, whatever view runs it."""
+    if getattr(request, "method", None) in SAFE_METHODS:
+        raise GraphQLError(f"{field_name} changes data, so it needs a POST request.")
+
+
+def _error(message: str, code: ErrorCode) -> ValidationError:
+    return ValidationError(message, code=code.value)
+
+
+def check_permissions(
+    request: Any, *, login_required: bool, permission: Callable[[], str] | None
+) -> None:
+    """Raise a ValidationError unless the request may run the mutation."""
+    user = signed_in_user(request)
+    if login_required and user is None:
+        raise _error("You must be signed in.", ErrorCode.UNAUTHENTICATED)
+    if permission is not None:
+        name = permission()
+        if user is None or not user.has_perm(name):
+            raise _error(f"You need the permission {name!r}.", ErrorCode.PERMISSION_DENIED)
+
+
+def send_permission() -> str:
+    """The permission sendMessage needs, read per request so settings overrides apply."""
+    return conf.SEND_PERMISSION
+
+
+class FieldError(NamedTuple):
+    """One error as data: the camelCase input field (None: the request), message and code."""
+
+    field: str | None
+    message: str
+    code: ErrorCode
+
+
+def _camel_case(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(part.capitalize() if part else "_" for part in rest)
+
+
+def errors_as_data(error: ValidationError) -> list[FieldError]:
+    """Turn a ValidationError (with or without fields) into a payload's ``errors`` list."""
+    by_field = error.error_dict if hasattr(error, "error_dict") else {NON_FIELD_ERRORS: [error]}
+    errors = []
+    for name, field_errors in by_field.items():
+        field = None if name == NON_FIELD_ERRORS else _camel_case(name)
+        for field_error in field_errors:
+            for single in field_error.error_list:
+                # An unknown code is a programming error: let it reach the top-level errors.
+                code = ErrorCode(single.code)
+                message = single.message % single.params if single.params else single.message
+                errors.append(FieldError(field=field, message=str(message), code=code))
+    return errors
+
+
+def _too_many(what: str, limit: int, got: int, used: int) -> ValidationError:
+    if used:
+        message = (
+            f"At most {limit} {what} per request; other fields of this request used {used}, "
+            f"this one has {got}."
+        )
+    else:
+        message = f"At most {limit} {what} per request, got {got}."
+    return _error(message, ErrorCode.TOO_MANY)
+
+
+def acknowledge(request: Any, ids: list[str]) -> tuple[list[str], list[FieldError]]:
+    """acknowledgeMessages: the acknowledged ids, and the errors for the others.
+
+    Raises ValidationError when the request may not acknowledge at all (over the limit).
+    """
+    limit = conf.MAX_ACKNOWLEDGE_IDS
+    used = _spend(request, "acknowledge_ids", len(ids), limit)
+    if used is not None:
+        raise ValidationError({"ids": [_too_many("ids", limit, len(ids), used)]})
+    parsed: dict[str, int | validation.InvalidInput] = {}
+    for value in dict.fromkeys(ids):
+        try:
+            parsed[value] = validation.message_id(value)
+        except validation.InvalidInput as error:
+            parsed[value] = error
+    wanted = list(dict.fromkeys(pk for pk in parsed.values() if isinstance(pk, int)))
+    own = set(api.acknowledge_owned(request.user, wanted))
+    # In the order the client sent the ids.
+    errors = []
+    for value, pk in parsed.items():
+        if isinstance(pk, validation.InvalidInput):
+            errors.append(_error(str(pk), pk.code))
+        elif pk not in own:
+            errors.append(_error(f"There is no message with id {value!r}.", ErrorCode.NOT_FOUND))
+    return (
+        [str(pk) for pk in wanted if pk in own],
+        errors_as_data(ValidationError({"ids": errors})) if errors else [],
+    )
+
+
+def acknowledge_all(request: Any) -> int:
+    """acknowledgeAllMessages: how many messages it acknowledged."""
+    return api.acknowledge_all(request.user)
+
+
+def _recipient_ids(request: Any, values: Iterable[str]) -> list[Any]:
+    values = list(values)
+    if not values:
+        raise ValidationError(
+            {"recipients": [_error("Name at least one recipient.", ErrorCode.REQUIRED)]}
+        )
+    # Every id asked about counts, found or not: the limit bounds the database work a request
+    # can cause, across however many aliased sendMessage fields it holds.
+    distinct = list(dict.fromkeys(values))
+    limit = conf.MAX_RECIPIENTS
+    used = _spend(request, "recipients", len(distinct), limit)
+    if used is not None:
+        raise ValidationError({"recipients": [_too_many("recipients", limit, len(distinct), used)]})
+    user_ids: dict[Any, None] = {}
+    errors = []
+    for value in distinct:
+        try:
+            user_ids[validation.user_id(value)] = None
+        except validation.InvalidInput as error:
+            errors.append(_error(str(error), error.code))
+    if errors:
+        raise ValidationError({"recipients": errors})
+    return list(user_ids)
+
+
+def _validated_send_input(request: Any, data: Any) -> dict[str, Any]:
+    """Check everything a client can get wrong; raise one ValidationError listing it all."""
+    errors: dict[str, list[ValidationError]] = {}
+    fields: dict[str, Any] = {"level": int(data.level), "deliver_once": data.deliver_once}
+    rules: dict[str, Callable[[], Any]] = {
+        "user": lambda: _recipient_ids(request, data.recipients),
+        "message": lambda: validation.text(
+            data.message, field="message", max_length=conf.MAX_MESSAGE_LENGTH
+        ),
+        "extra_tags": lambda: validation.text(
+            data.extra_tags,
+            field="extraTags",
+            allow_empty=True,
+            max_length=conf.MAX_EXTRA_TAGS_LENGTH,
+        ),
+        "meta": lambda: validation.meta(data.meta, max_bytes=conf.MAX_META_BYTES),
+        "expires_at": lambda: validation.expires_at(
+            data.expires_at, field="expiresAt", future=True
+        ),
+    }
+    for name, rule in rules.items():
+        try:
+            fields[name] = rule()
+        except validation.InvalidInput as error:
+            errors.setdefault(error.field, []).append(_error(str(error), error.code))
+        except ValidationError as error:
+            for field, field_errors in error.error_dict.items():
+                errors.setdefault(field, []).extend(field_errors)
+    if errors:
+        raise ValidationError(errors)
+    return fields
+
+
+def send_message(request: Any, data: Any) -> int:
+    """sendMessage: store ``data`` (recipients, level, message ... as attributes) for each.
+
+    Raises ValidationError, before writing anything, for whatever is wrong with it.
+    """
+    fields = _validated_send_input(request, data)
+    try:
+        return api.add_message(  # type: ignore[no-any-return]
+            fields["user"],
+            fields["level"],
+            fields["message"],
+            fields["extra_tags"],
+            deliver_once=fields["deliver_once"],
+            meta=fields["meta"],
+            expires_at=fields["expires_at"],
+        )
+    except ValueError as error:
+        # Everything else was validated above; what remains is the API's check, made
+        # before it writes anything, that every recipient exists.
+        raise ValidationError({"recipients": _error(str(error), ErrorCode.NOT_FOUND)}) from None
+
+
+def message_field(root: Any, name: str) -> Any:
+    """A UserMessage field of a stored Message, or what a session message has for it."""
+    if isinstance(root, Message):
+        if name == "id":
+            return root.pk
+        return getattr(root, name)
+    return _SESSION_DEFAULTS[name]
+
+
+# django.contrib.messages' own Message objects share message/level/level_tag/tags/extra_tags
+# with stored ones, and have nothing of the rest.
+_SESSION_DEFAULTS: dict[str, Any] = {
+    "id": None,
+    "meta": {},
+    "created_at": None,
+    "deliver_once": True,
+    "expires_at": None,
+    "state": None,
+    "seen_at": None,
+    "acknowledged_at": None,
+}
