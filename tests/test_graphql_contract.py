@@ -29,6 +29,9 @@ REGENERATE = (
     "--schema tests.schema.schema --out schema/schema.graphql"
 )
 
+# Each test runs on both GraphQL stacks (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("stack")
+
 #: What the example SPA relies on: operation name -> its variable definitions.
 OPERATIONS = {
     "MyMessages": ["$peek: Boolean"],

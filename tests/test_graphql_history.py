@@ -14,6 +14,9 @@ from django.test import Client
 from tests.schema import operation, post_operation
 from user_messages import api
 
+# Each test runs on both GraphQL stacks (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("stack")
+
 PAGE = """
 query Page($first: Int, $after: String, $states: [MessageState!]) {
   myMessageHistory(first: $first, after: $after, states: $states) {

@@ -20,7 +20,8 @@ from user_messages.graphql_limits import validation_rules
 from user_messages.models import Message
 from user_messages.views import GraphQLView
 
-pytestmark = pytest.mark.django_db
+# Each test runs on both GraphQL stacks (tests/conftest.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stack")]
 
 NESTED_TOO_DEEPLY = {"errors": [{"message": "The request is nested too deeply."}]}
 

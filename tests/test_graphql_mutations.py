@@ -17,6 +17,9 @@ from tests.schema import operation, post_operation
 from user_messages import api
 from user_messages.models import Message
 
+# Each test runs on both GraphQL stacks (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("stack")
+
 FUTURE = "2100-01-01T00:00:00+00:00"
 
 

@@ -19,6 +19,9 @@ from tests.schema import post_operation
 from user_messages import api
 from user_messages.models import Message
 
+# Each test runs on both GraphQL stacks (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("stack")
+
 CREATED_AT = datetime.datetime(2024, 5, 1, 12, 0, tzinfo=datetime.timezone.utc)
 EXPIRES_AT = datetime.datetime(2100, 1, 1, tzinfo=datetime.timezone.utc)
 

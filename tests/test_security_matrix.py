@@ -16,6 +16,9 @@ from tests.schema import post_operation
 from user_messages import api
 from user_messages.models import Message
 
+# Each test runs on both GraphQL stacks (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("stack")
+
 ROLES = ["anonymous", "owner", "other", "staff", "sender", "superuser"]
 
 
