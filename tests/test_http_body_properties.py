@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 from tests.schema import operation
 from user_messages.models import Message
 
-pytestmark = pytest.mark.django_db
+# Each test runs on both GraphQL stacks (tests/conftest.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stack")]
 
 SETTINGS = settings(
     max_examples=150,

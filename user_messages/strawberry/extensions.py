@@ -56,6 +56,10 @@ class QueryLimits(SchemaExtension):
                 # Older graphql-core releases let the parser and validation overflow the stack.
                 raise GraphQLError(NESTED_TOO_DEEPLY) from None
             context.graphql_document = checked.document
+            for error in checked.errors:
+                # Strawberry logs each error it answers with; see _PrintedBriefly.
+                if type(error) is GraphQLError:
+                    error.__class__ = _PrintedBriefly
             setattr(context, _ERRORS, list(checked.errors))
         yield
 
@@ -66,6 +70,20 @@ class QueryLimits(SchemaExtension):
             # even none, are set.
             self.execution_context.pre_execution_errors = errors
         yield
+
+
+class _PrintedBriefly(GraphQLError):
+    """A validation error whose ``str()`` is its message.
+
+    Strawberry logs every error of a response, and graphql-core's ``str()`` quotes the source
+    around each location, finding its line by walking the text: a document with many errors
+    far down would cost a walk per error in the log alone. The response's locations stay.
+    """
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return self.message
 
 
 def _as_graphql_error(error: Any) -> GraphQLError:
