@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from user_messages.strawberry.extensions import QueryLimits
 from user_messages.strawberry.schema import Mutation, Query, Subscription
+from user_messages.strawberry.types import DateTime
 from user_messages.strawberry.views import GraphQLView
 
-__all__ = ["GraphQLView", "Mutation", "Query", "QueryLimits", "Subscription"]
+__all__ = ["DateTime", "GraphQLView", "Mutation", "Query", "QueryLimits", "Subscription"]
