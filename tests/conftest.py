@@ -71,7 +71,6 @@ STACK_URLCONFS = {"graphene": "tests.urls", "strawberry": "tests.urls_strawberry
 @pytest.fixture(params=list(STACK_URLCONFS))
 def stack(request: pytest.FixtureRequest, settings: Any) -> str:
     """Run the test once per GraphQL stack: graphene and Strawberry, each at /graphql."""
-    if request.param == "strawberry":
-        pytest.importorskip("strawberry")
+    pytest.importorskip({"graphene": "graphene_django", "strawberry": "strawberry"}[request.param])
     settings.ROOT_URLCONF = STACK_URLCONFS[request.param]
     return str(request.param)

@@ -11,7 +11,7 @@ import pytest
 from django.contrib.auth.models import AbstractBaseUser
 from django.test import Client
 
-from tests.schema import operation, post_operation
+from tests.operations import operation, post_operation
 from user_messages import api
 
 # Each test runs on both GraphQL stacks (tests/conftest.py).

@@ -14,7 +14,7 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.schema import operation
+from tests.operations import operation
 from user_messages import api
 from user_messages.models import Message
 

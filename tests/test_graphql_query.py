@@ -15,7 +15,7 @@ from django.http import HttpResponse
 from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 
-from tests.schema import post_operation
+from tests.operations import post_operation
 from user_messages import api
 from user_messages.models import Message
 

@@ -15,12 +15,12 @@ import pytest
 from django.contrib.auth.models import AbstractBaseUser
 from django.test import Client
 
-from tests.schema import operation
+from tests.operations import operation
 from tests.test_graphql_mutations import acknowledge
 from tests.test_graphql_query import flash, my_messages, texts
 from user_messages import api
+from user_messages.graphql_rules import CONSUMING_NEEDS_POST
 from user_messages.models import Message
-from user_messages.schema import CONSUMING_NEEDS_POST
 
 # Each test runs on both GraphQL stacks (tests/conftest.py).
 pytestmark = pytest.mark.usefixtures("stack")
@@ -212,20 +212,29 @@ def test_many_my_messages_aliases_cost_what_one_costs(
 
 
 def test_a_mutation_makes_later_reads_of_the_same_request_fresh(
-    user: AbstractBaseUser, rf: Any
+    user: AbstractBaseUser, rf: Any, stack: str
 ) -> None:
-    from tests.schema import schema
-
     message = api.info(user, "Sticky.", deliver_once=False)
-    # graphene-django's batch mode runs several operations with one request object.
+    # graphene-django's batch mode (and Strawberry's batching) runs several operations with one
+    # request object.
     request = rf.post(URL)
     request.user = user
     count = "{ myMessageCount }"
     acknowledge = "mutation($ids: [ID!]!) { acknowledgeMessages(ids: $ids) { acknowledgedIds } }"
+    if stack == "strawberry":
+        from tests.strawberry_schema import plain_schema
 
-    before = schema.execute(count, context_value=request)
-    schema.execute(acknowledge, context_value=request, variable_values={"ids": [message.pk]})
-    after = schema.execute(count, context_value=request)
+        def execute(query: str, **options: Any) -> Any:
+            return plain_schema.execute_sync(query, context_value={"request": request}, **options)
+    else:
+        from tests.schema import schema
+
+        def execute(query: str, **options: Any) -> Any:
+            return schema.execute(query, context_value=request, **options)
+
+    before = execute(count)
+    execute(acknowledge, variable_values={"ids": [message.pk]})
+    after = execute(count)
 
     assert (before.data, after.data) == ({"myMessageCount": 1}, {"myMessageCount": 0})
 

@@ -20,7 +20,7 @@ from django.test import Client
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from tests.schema import operation
+from tests.operations import operation
 from user_messages.models import Message
 
 # Each test runs on both GraphQL stacks (tests/conftest.py).

@@ -12,7 +12,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
 
-from tests.schema import post_operation
+from tests.operations import post_operation
 from user_messages import api
 from user_messages.models import Message
 
