@@ -115,14 +115,18 @@ def _wait_until_serving(url: str, server: subprocess.Popen[bytes], log: Path) ->
     pytest.fail(f"The example project did not answer within 30 s:\n{log.read_text()}")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["graphene", "strawberry"])
 def example(
-    chromium_path: str, tmp_path_factory: pytest.TempPathFactory
+    chromium_path: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[ExampleProject]:
-    """Set the example project up as its README says (`manage.py demo`) and serve it."""
+    """Set the example project up as its README says (`manage.py demo`) and serve it, once with
+    each GraphQL stack at /graphql (GRAPHQL_STACK): the pages must not tell them apart."""
+    if request.param == "strawberry":
+        pytest.importorskip("strawberry")
     tmp = tmp_path_factory.mktemp("example_project")
     env = {
         **os.environ,
+        "GRAPHQL_STACK": request.param,
         # The suite's DJANGO_SETTINGS_MODULE is tests.settings: the subprocess needs its own.
         "DJANGO_SETTINGS_MODULE": "example_project.settings",
         "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}",

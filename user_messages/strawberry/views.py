@@ -122,8 +122,6 @@ def _body_parameters(request: HttpRequest) -> Any:
         body = request.body.decode("utf-8")
         try:
             data = json.loads(body)
-        except RecursionError:
-            raise
         except (TypeError, ValueError):
             # ValueError too: json refuses an integer of more than 4,300 digits with one.
             raise HTTPException(400, "POST body sent invalid JSON.") from None
