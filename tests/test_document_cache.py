@@ -11,17 +11,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import graphene_django.views
 import pytest
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.test import Client
-from graphene_django.constants import MUTATION_ERRORS_FLAG
 
-from tests.schema import operation
+from tests.operations import operation
 from user_messages import api, graphql_http
+from user_messages.graphql_http import DOCUMENT_CACHE_SIZE, MAX_CACHED_QUERY_LENGTH
 from user_messages.models import Message
-from user_messages.views import DOCUMENT_CACHE_SIZE, MAX_CACHED_QUERY_LENGTH, GraphQLView
 
 # Each test runs on both GraphQL stacks (tests/conftest.py).
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stack")]
@@ -192,6 +190,8 @@ def test_a_get_of_a_mutation_cached_from_a_post_is_still_refused(
 
 def flag_mutation_errors(next_: Any, root: Any, info: Any, **arguments: Any) -> Any:
     """Graphene middleware marking the request as graphene-django's form mutations do."""
+    from graphene_django.constants import MUTATION_ERRORS_FLAG
+
     setattr(info.context, MUTATION_ERRORS_FLAG, True)
     return next_(root, info, **arguments)
 
@@ -207,6 +207,10 @@ def test_atomic_mutations_roll_back_a_mutation_that_flags_errors(
 ) -> None:
     if stack == "strawberry":
         pytest.skip("ATOMIC_MUTATIONS and MUTATION_ERRORS_FLAG are graphene-django's")
+    import graphene_django.views
+
+    from user_messages.views import GraphQLView
+
     # graphene-django's two switches: its setting (as its view reads it) or the database's.
     if atomic_mutations == "GRAPHENE":
         monkeypatch.setattr(graphene_django.views.graphene_settings, "ATOMIC_MUTATIONS", True)
