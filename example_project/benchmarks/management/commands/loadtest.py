@@ -33,14 +33,17 @@ from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
-from example_project.management.commands._throwaway import throwaway_database, use_database
+from example_project.benchmarks.management.commands._throwaway import (
+    throwaway_database,
+    use_database,
+)
 from example_project.settings import database_from_url
 from user_messages import api
 from user_messages.models import Message
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 HOST = "127.0.0.1"
-REPOSITORY = Path(__file__).resolve().parents[3]
+REPOSITORY = Path(__file__).resolve().parents[4]
 DRIVER = Path(__file__).with_name("_loaddriver.py")
 USER_PREFIX = "load-reader-"
 PASSWORD = "load-test-password"
@@ -102,7 +105,7 @@ class Command(BaseCommand):
         if not admin_url.startswith(("postgres://", "postgresql://")):
             admin_url = DEFAULT_DATABASE_URL
         if options["realtime"]:
-            from example_project.management.commands._realtime import RealtimeBench
+            from example_project.benchmarks.management.commands._realtime import RealtimeBench
 
             use_database(database_from_url(admin_url))
             with throwaway_database("bench_user_messages_live") as database:

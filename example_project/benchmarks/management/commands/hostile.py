@@ -33,10 +33,10 @@ from urllib.parse import quote
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from example_project.management.commands._validation import hostile_documents
+from example_project.benchmarks.management.commands._validation import hostile_documents
 
 HOST = "127.0.0.1"
-REPOSITORY = Path(__file__).resolve().parents[3]
+REPOSITORY = Path(__file__).resolve().parents[4]
 VICTIM_QUERY = "{ myMessageCount }"
 DAPHNE = (sys.executable, "-m", "daphne")
 #: Seconds daphne may take to answer its first request.
