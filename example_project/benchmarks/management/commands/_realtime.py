@@ -51,10 +51,10 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.db.models import Count
 
+from example_project.benchmarks.management.commands._servers import HOST, free_port, stop
 from user_messages import api
 from user_messages.models import Message
 
-HOST = "127.0.0.1"
 REPOSITORY = Path(__file__).resolve().parents[4]
 DRIVER = REPOSITORY / "tests" / "clients" / "realtime_driver.mjs"
 USER_PREFIX = "live-user-"
@@ -92,8 +92,6 @@ class RealtimeBench:
             users = self.options["sockets"]
         self.write(f"Creating {users} users with a session each ...")
         cookies = self.create_sessions(users)
-        from example_project.benchmarks.management.commands.loadtest import free_port, stop
-
         ports = [free_port() for _ in range(processes)]
         with (
             tempfile.TemporaryDirectory(prefix="realtime_bench_") as tmp,
