@@ -29,7 +29,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
 
-from example_project.management.commands._throwaway import throwaway_database
+from example_project.benchmarks.management.commands._throwaway import throwaway_database
 from user_messages import api, validation
 from user_messages.conf import conf
 from user_messages.models import Message
@@ -197,7 +197,7 @@ class Command(BaseCommand):
         self.stdout.write("\nAll targets met.")
 
     def _compare(self, options: dict[str, Any]) -> None:
-        from example_project.management.commands._compare import compare
+        from example_project.benchmarks.management.commands._compare import compare
 
         self.stdout.write(
             f"django-user-messages-plus vs django-user-messages on {connection.vendor}, "
@@ -628,7 +628,7 @@ class Bench:
         """Parse and validate the most costly documents we know how to build, at the limits."""
         from graphene_django.settings import graphene_settings
 
-        from example_project.management.commands._validation import (
+        from example_project.benchmarks.management.commands._validation import (
             hostile_documents,
             validation_ms,
         )
