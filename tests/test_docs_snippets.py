@@ -317,7 +317,7 @@ def test_every_shell_command_of_the_docs_names_what_exists_and_parses(
             for arg in args[1:]:
                 if arg.startswith("tests/"):
                     assert (REPO / arg).exists(), f"{page}: {arg} does not exist"
-        elif program == "pip" and args[:2] == ["install", "-e"]:
+        elif program.endswith("pip") and args[:2] == ["install", "-e"]:
             extras = re.fullmatch(r"\.\[([\w,]+)\]", args[2])
             assert extras, command
             assert set(extras.group(1).split(",")) <= declared_extras(), command
@@ -339,6 +339,8 @@ def test_every_shell_command_of_the_docs_names_what_exists_and_parses(
             load_command_class(get_commands()[name], name).create_parser(
                 "django-admin", name
             ).parse_args(rest)
+        elif program.endswith("python") and args[:2] == ["-m", "sphinx"]:
+            parse_sphinx_command(args[2:])
         elif program == "ulimit":
             assert args[0] == "-n", command
             assert int(args[1]) > 0, command
@@ -351,6 +353,22 @@ def test_every_shell_command_of_the_docs_names_what_exists_and_parses(
             unknown.append(f"{page}: {command}")
     assert unknown == [], "no check for these commands: add one"
     assert example_commands_parse(example) == []
+
+
+def parse_sphinx_command(args: list[str]) -> None:
+    """The docs build: the options CI builds with, parsed by Sphinx where the docs extra is."""
+    assert args == "-W --keep-going -n -b html docs docs/_build/html".split()
+    try:
+        from sphinx.cmd.build import get_parser
+    except ImportError:  # the suite's environment has no docs extra
+        return
+    parsed = get_parser().parse_args(args)
+    assert (parsed.sourcedir, parsed.outputdir, parsed.builder) == (
+        "docs",
+        "docs/_build/html",
+        "html",
+    )
+    assert (parsed.warningiserror, parsed.keep_going, parsed.nitpicky) == (True, True, True)
 
 
 def parse_server_command(program: str, args: list[str]) -> None:
