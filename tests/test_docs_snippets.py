@@ -357,7 +357,7 @@ def test_every_shell_command_of_the_docs_names_what_exists_and_parses(
 
 def parse_sphinx_command(args: list[str]) -> None:
     """The docs build: the options CI builds with, parsed by Sphinx where the docs extra is."""
-    assert args == "-W --keep-going -n -b html docs docs/_build/html".split()
+    assert args == ["-W", "--keep-going", "-n", "-b", "html", "docs", "docs/_build/html"]
     try:
         from sphinx.cmd.build import get_parser
     except ImportError:  # the suite's environment has no docs extra
