@@ -65,8 +65,7 @@ def startproject_settings() -> dict[str, Any]:
     """The settings `django-admin startproject` writes, as a namespace."""
     template = Path(django.__file__).parent / "conf" / "project_template" / "project_name"
     code = (template / "settings.py-tpl").read_text()
-    code = re.sub(r"\{\{.*?\}\}", "x", code)
-    code = code.replace("{% if django_version %}", "").replace("{% endif %}", "")
+    code = re.sub(r"\{% .*? %\}", "", re.sub(r"\{\{.*?\}\}", "x", code))
     namespace: dict[str, Any] = {"__file__": str(template / "settings.py")}
     exec(code, namespace)
     return namespace
