@@ -388,3 +388,38 @@ def parse_server_command(program: str, args: list[str]) -> None:
 
         parsed = CommandLineInterface().parser.parse_args(args)
         assert parsed.application == "mysite.asgi:application"
+
+
+def test_the_docs_channel_layer_connects_as_the_example_project_does() -> None:
+    """The layer the tutorial and the live-updates page show keeps the example's settings."""
+    program = (
+        "import json, runpy, importlib\n"
+        "example = importlib.import_module('example_project.settings').CHANNEL_LAYERS\n"
+        "docs = runpy.run_path('docs/tutorial/mysite/settings.py')['CHANNEL_LAYERS']\n"
+        "print(json.dumps([example, docs], default=str))\n"
+    )
+    finished = subprocess.run(
+        [sys.executable, "-c", program],
+        cwd=REPO,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "REDIS_URL": "redis://r:6379/3"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stderr
+    example, docs = (layer["default"] for layer in json.loads(finished.stdout))
+
+    assert docs["BACKEND"] == example["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+    assert docs["CONFIG"]["capacity"] == example["CONFIG"]["capacity"]
+    (docs_host,) = docs["CONFIG"]["hosts"]
+    (example_host,) = example["CONFIG"]["hosts"]
+    assert (
+        docs_host
+        == example_host
+        == {
+            "address": "redis://r:6379/3",
+            "max_connections": 1000,
+            "socket_timeout": 10,
+        }
+    )
