@@ -55,6 +55,8 @@ def test_every_relative_link_of_the_readme_points_to_a_file_that_exists() -> Non
 def test_the_readme_builds_the_docs_as_ci_does() -> None:
     (command,) = [block for block in blocks("sh") if "sphinx" in block]
     assert command.strip().endswith(DOCS_BUILD)
+    ci = (REPO / ".ci" / "run").read_text()
+    assert DOCS_BUILD.replace("python -m sphinx", 'python" -m sphinx -q') in ci
     assert '-e ".[docs]"' in command
     assert "docs" in (
         importlib.metadata.metadata("django-user-messages-plus").get_all("Provides-Extra") or []

@@ -8,7 +8,10 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
+from django.conf import settings
+from django.test import override_settings
 from graphql import GraphQLError, GraphQLSchema, get_introspection_query
 from graphql.language import Lexer, Source, TokenKind
 
@@ -184,3 +187,60 @@ def best_ms(run: Callable[[], object], repeat: int) -> float:
         run()
         times.append(time.thread_time() - start)
     return min(times) * 1000
+
+
+class Worst(NamedTuple):
+    """The most costly documents at one token limit, and GraphiQL's query as the yardstick."""
+
+    accepted_ms: float
+    accepted: str
+    refused_ms: float
+    refused: str
+    introspection_ms: float
+
+
+def worst_at_token_limits(
+    schema: GraphQLSchema, token_limits: list[int], rounds: int = 3, repeat: int = 5
+) -> dict[int, Worst]:
+    """For each token limit, the worst accepted and refused documents, the limits alternating.
+
+    Alternating rounds, best of ``rounds * repeat`` each: on a shared machine a single pass
+    of one limit after the other would compare two different loads.
+    """
+    best: dict[int, Worst] = {}
+    for _ in range(rounds):
+        for limit in token_limits:
+            with override_settings(USER_MESSAGES={**conf_settings(), "MAX_QUERY_TOKENS": limit}):
+                times = {
+                    what: validation_ms(schema, doc, repeat) for what, doc in hostile_documents()
+                }
+                introspection = validation_ms(schema, graphiql_introspection_query(), repeat)
+            accepted = {what: ms for what, ms in times.items() if "refused" not in what}
+            refused = {what: ms for what, ms in times.items() if "refused" in what}
+            worst_accepted = max(accepted, key=accepted.__getitem__)
+            worst_refused = max(refused, key=refused.__getitem__)
+            found = Worst(
+                accepted[worst_accepted],
+                worst_accepted,
+                refused[worst_refused],
+                worst_refused,
+                introspection,
+            )
+            kept = best.get(limit)
+            best[limit] = (
+                found
+                if kept is None
+                else Worst(
+                    min(kept.accepted_ms, found.accepted_ms),
+                    kept.accepted if kept.accepted_ms <= found.accepted_ms else found.accepted,
+                    min(kept.refused_ms, found.refused_ms),
+                    kept.refused if kept.refused_ms <= found.refused_ms else found.refused,
+                    min(kept.introspection_ms, found.introspection_ms),
+                )
+            )
+    return best
+
+
+def conf_settings() -> dict[str, object]:
+    """The project's USER_MESSAGES setting, to override one key of it."""
+    return dict(getattr(settings, "USER_MESSAGES", None) or {})

@@ -170,6 +170,15 @@ class Command(BaseCommand):
             help="Users for the one-send-per-user loop (default: --users).",
         )
         parser.add_argument(
+            "--validation-tokens",
+            metavar="N,N",
+            default=None,
+            help=(
+                "Instead of the figures above, time only the hostile documents, grown to each of "
+                "these MAX_QUERY_TOKENS in turn (alternating, best of 15), e.g. 2000,500."
+            ),
+        )
+        parser.add_argument(
             "--compare-python",
             metavar="PATH",
             default=None,
@@ -183,6 +192,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["compare_python"]:
             self._compare(options)
+            return
+        if options["validation_tokens"]:
+            self._validation_tokens(options["validation_tokens"])
             return
         report = Report(self.stdout.write)
         with throwaway_database("bench_user_messages") as database:
@@ -214,6 +226,31 @@ class Command(BaseCommand):
         if failures:
             raise CommandError(f"{len(failures)} target(s) missed: {failures}")
         self.stdout.write("\nAll targets met.")
+
+    def _validation_tokens(self, limits: str) -> None:
+        from graphene_django.settings import graphene_settings
+
+        from example_project.benchmarks.management.commands._validation import (
+            worst_at_token_limits,
+        )
+
+        try:
+            token_limits = [int(limit) for limit in limits.split(",")]
+        except ValueError:
+            raise CommandError(
+                f"--validation-tokens takes numbers like 2000,500, not {limits!r}."
+            ) from None
+        self.stdout.write(
+            f"Hostile documents at MAX_QUERY_TOKENS {limits} (processor time, best of 15, "
+            f"load average {', '.join(f'{load:.1f}' for load in os.getloadavg())})"
+        )
+        schema = graphene_settings.SCHEMA.graphql_schema
+        for limit, worst in worst_at_token_limits(schema, token_limits).items():
+            self.stdout.write(
+                f"  {limit:>6}: worst accepted {worst.accepted_ms:.1f} ms ({worst.accepted}); "
+                f"worst refused {worst.refused_ms:.1f} ms ({worst.refused}); "
+                f"GraphiQL's introspection query {worst.introspection_ms:.1f} ms"
+            )
 
     def _header(self, database: dict[str, Any], options: dict[str, Any]) -> None:
         with connection.cursor() as cursor:
