@@ -107,7 +107,7 @@ def compare(
     if not Path(other_python).is_file():
         raise CommandError(
             f"--compare-python {other_python!r} is not a file; pass the python of a virtualenv "
-            "with django-user-messages 1.1 (see README, Performance)."
+            "with django-user-messages 1.1 (docs: explanation/performance.md)."
         )
     setup = {"op": "setup", "users": users, "messages": messages, "pending_per_user": pending}
     with (
