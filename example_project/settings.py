@@ -92,6 +92,8 @@ INSTALLED_APPS = [
     "graphene_django",
     "user_messages",
     "example_project",
+    # The bench, compare, hostile and load-test commands: tooling, not part of the demo.
+    "example_project.benchmarks",
 ]
 
 MIDDLEWARE = [

@@ -30,12 +30,12 @@ elif TEST_DATABASE == "postgresql":
         }
     }
     if os.environ.get("TEST_PG_PREPARED"):
-        # The tuning the README's Performance section suggests: psycopg 3 binds parameters on
+        # The tuning docs/explanation/performance.md suggests: psycopg 3 binds parameters on
         # the server and prepares a statement once it has run five times on a connection.
         DATABASES["default"]["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 5}
     if os.environ.get("TEST_PGBOUNCER"):
-        # What Django needs behind a pooler in transaction mode (README, Deploying live
-        # updates): a server-side cursor of .iterator() outlives the transaction otherwise.
+        # What Django needs behind a pooler in transaction mode (docs/howto/pgbouncer.md):
+        # a server-side cursor of .iterator() outlives the transaction otherwise.
         # tests/pgbouncer.py starts PgBouncer and points the connections at it.
         DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 elif TEST_DATABASE == "mariadb":

@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 
 REPOSITORY = Path(__file__).resolve().parent.parent
-WORKER = REPOSITORY / "example_project" / "management" / "commands" / "_compare_worker.py"
+WORKER = (
+    REPOSITORY / "example_project" / "benchmarks" / "management" / "commands" / "_compare_worker.py"
+)
 WORKLOADS = [
     "raw_select",
     "raw_write",

@@ -19,6 +19,13 @@ from django.core.management.base import CommandError
 
 from example_project.management.commands import demo
 
+# The project runs on SQLite files of its own whatever TEST_DATABASE names: the runs on SQLite
+# (one per Python in .ci/run) cover these, the others would only repeat them.
+pytestmark = pytest.mark.skipif(
+    os.environ.get("TEST_DATABASE", "sqlite") != "sqlite",
+    reason="the example project on its own SQLite database: run with TEST_DATABASE=sqlite",
+)
+
 REPO = Path(__file__).resolve().parent.parent
 MANAGE = REPO / "example_project" / "manage.py"
 START = REPO / "example_project" / "start.sh"
@@ -109,6 +116,30 @@ def test_start_installs_when_the_package_is_missing(tmp_path: Path) -> None:
     assert f"Installing django-user-messages-plus[example] into {empty} ..." in result.stdout
     assert "No module named pip" in result.stderr
     assert result.returncode != 0
+
+
+# The example project's commands
+
+
+def test_the_measuring_commands_are_an_app_of_their_own_beside_the_demo(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(MANAGE), "help"],
+        env=example_env(tmp_path / "db.sqlite3"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    # `help` lists the commands under the last part of each app's name.
+    commands: dict[str, list[str]] = {}
+    for line in result.stdout.splitlines():
+        if line.startswith("["):
+            app = commands.setdefault(line.strip("[]"), [])
+        elif line.startswith("    ") and commands:
+            app.append(line.strip())
+
+    assert commands["example_project"] == ["demo"]
+    assert commands["benchmarks"] == ["bench", "hostile", "loadtest"]
 
 
 # The demo command's address

@@ -44,7 +44,7 @@ def type_of_type(depth: int) -> str:
 
 def test_a_query_of_max_query_tokens_passes_and_one_more_token_is_refused(client):
     # Comments count as tokens, so a comment-padded document cannot slip past the parser.
-    at_limit = "{ myMessageCount " + "#\n" * 1997 + "}"
+    at_limit = "{ myMessageCount " + "#\n" * 497 + "}"
 
     assert post_query(client, at_limit) == (200, {"data": {"myMessageCount": 0}})
     assert post_query(client, "#\n" + at_limit) == (
@@ -52,9 +52,9 @@ def test_a_query_of_max_query_tokens_passes_and_one_more_token_is_refused(client
         {
             "errors": [
                 {
-                    "message": "Syntax Error: Document contains more than 2000 tokens."
+                    "message": "Syntax Error: Document contains more than 500 tokens."
                     " Parsing aborted.",
-                    "locations": [{"line": 1999, "column": 1}],
+                    "locations": [{"line": 499, "column": 1}],
                 }
             ]
         },
@@ -85,13 +85,15 @@ def test_a_hundred_thousand_aliases_are_refused_by_the_parser_without_a_query(
     assert status == 400
     (error,) = body["errors"]
     assert error["message"] == (
-        "Syntax Error: Document contains more than 2000 tokens. Parsing aborted."
+        "Syntax Error: Document contains more than 500 tokens. Parsing aborted."
     )
-    # The parser stopped at the 2001st token (the colon of alias 666), not at the end of 2 MB.
-    assert error["locations"] == [{"line": 1, "column": query.index("a666:") + 5}]
+    # The parser stopped at the 501st token (the colon of alias 166), not at the end of 2 MB.
+    assert error["locations"] == [{"line": 1, "column": query.index("a166:") + 5}]
 
 
-def test_max_query_fields_aliases_pass_and_one_more_is_refused(client):
+def test_max_query_fields_aliases_pass_and_one_more_is_refused(client, settings):
+    # 500 aliases take 1,502 tokens: room enough that the fields limit is what refuses.
+    settings.USER_MESSAGES = {"MAX_QUERY_TOKENS": 2000}
     status, body = post_query(client, aliases(500))
     assert status == 200
     assert len(body["data"]) == 500
@@ -340,8 +342,9 @@ def fragment_chain(length: int) -> str:
 
 
 def test_a_long_chain_of_fragments_is_answered_or_refused_by_graphql_core(client, settings):
-    # Spreads meeting at one path count as comparisons; this test is about nesting.
-    settings.USER_MESSAGES = {"MAX_QUERY_COMPARISONS": 10**6}
+    # Spreads meeting at one path count as comparisons; this test is about nesting, in
+    # documents of 1,200 to 1,900 tokens.
+    settings.USER_MESSAGES = {"MAX_QUERY_COMPARISONS": 10**6, "MAX_QUERY_TOKENS": 2000}
     assert post_query(client, fragment_chain(150)) == (200, {"data": {"myMessageCount": 0}})
     # graphql-core stops validating past 200 levels of fragments: a 400, not a stack overflow.
     assert post_query(client, fragment_chain(240)) == (

@@ -121,8 +121,12 @@ def free_port() -> int:
 ASGI_APPLICATION = "example_project.asgi:application"
 
 #: The servers every test runs under; a test parametrised with WITH_GUNICORN adds gunicorn.
-SERVERS = ("daphne", "uvicorn")
-WITH_GUNICORN = (*SERVERS, "gunicorn")
+#: TEST_ASGI_SERVERS (comma-separated) narrows them: .ci/run serves every server on the main
+#: Python and daphne alone on the older and newer ones, where a second server adds minutes, not
+#: coverage of our code.
+_CHOSEN = [kind for kind in os.environ.get("TEST_ASGI_SERVERS", "").split(",") if kind]
+SERVERS = tuple(kind for kind in ("daphne", "uvicorn") if not _CHOSEN or kind in _CHOSEN)
+WITH_GUNICORN = (*SERVERS, *(() if _CHOSEN and "gunicorn" not in _CHOSEN else ("gunicorn",)))
 
 
 def server_command(kind: str, port: int) -> list[str]:

@@ -1,4 +1,4 @@
-"""The README's template snippet, rendered as a host's template would render it."""
+"""The docs' template snippet (docs/howto/templates.md), rendered as a host's template would."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from django.template import Context, Template
 
 from user_messages.models import Message
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+PAGE = Path(__file__).resolve().parent.parent / "docs" / "howto" / "templates.md"
 
 
-def readme_template() -> Template:
-    """The README's one ```django block."""
-    (block,) = re.findall(r"```django\n(.*?)```", README.read_text(), re.S)
+def page_template() -> Template:
+    """The page's one ```django block."""
+    (block,) = re.findall(r"```django\n(.*?)```", PAGE.read_text(), re.S)
     return Template(block)
 
 
@@ -30,9 +30,9 @@ def readme_template() -> Template:
         (None, None),
     ],
 )
-def test_the_readme_template_links_only_safe_urls(url, link):
+def test_the_docs_template_links_only_safe_urls(url, link):
     message = Message(message="Your export is ready", meta={"url": url} if url else {})
-    html = readme_template().render(Context({"messages": [message]}))
+    html = page_template().render(Context({"messages": [message]}))
     assert "Your export is ready" in html
     if link is None:
         assert "<a " not in html

@@ -410,7 +410,7 @@ _LISTED_RECIPIENTS = 20
 
 def _offer_send_on_the_stock_user_admin() -> None:
     # Staff expect the action on the user changelist without code; a project that registers its
-    # own user admin adds it there (see the README). Only auth's own UserAdmin is touched, on
+    # own user admin adds it there (docs: howto/admin.md). Only auth's own UserAdmin is touched, on
     # the instance, and only if auth's admin is already loaded: importing it here would
     # register User as a side effect.
     auth_admin = sys.modules.get("django.contrib.auth.admin")

@@ -24,11 +24,14 @@ DEFAULTS: dict[str, Any] = {
     # Limits on one GraphQL operation, applied by user_messages.views.GraphQLView (and by the
     # rules of user_messages.graphql_limits): tokens the parser reads before it gives up, how
     # deep fields nest, and how many fields it selects (each alias and fragment spread counts).
-    # GraphiQL's introspection query is 183 tokens, 15 deep and 229 fields.
+    # GraphiQL's introspection query is 183 tokens, 15 deep and 229 fields; the package's own
+    # operations at most 65 tokens. Parsing and validating cost about 10-30 µs a token in pure
+    # Python whatever the shape, so the token limit is what bounds a document's cost: at 500, the
+    # worst document we could build costs about what GraphiQL's introspection does (bench).
     # Characters of a GraphQL document, checked before parsing: the parser reads each one in
     # Python, and a string, a comment or a run of whitespace of any length is one token or none.
     "MAX_QUERY_LENGTH": 20_000,
-    "MAX_QUERY_TOKENS": 2000,
+    "MAX_QUERY_TOKENS": 500,
     "MAX_QUERY_DEPTH": 15,
     "MAX_QUERY_FIELDS": 500,
     # Pairs of fields answering the same response path that GraphQL's validation compares

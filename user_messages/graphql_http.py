@@ -36,8 +36,9 @@ NESTED_TOO_DEEPLY = "The request is nested too deeply."
 # Distinct documents kept parsed and validated, per process, least recently used out first.
 # A project's clients send a handful to a few dozen distinct operations, and a miss costs only
 # what graphene-django's view pays on every request. One entry keeps its tokens (for error
-# locations): at the default MAX_QUERY_TOKENS it holds at most about 1.1 MB (2,000 one-letter
-# fields, measured with tracemalloc), so a stream of distinct documents pins about 35 MB.
+# locations): at the default MAX_QUERY_TOKENS it holds at most about 0.5 MB (500 distinct
+# unknown fields and their 100 errors, measured with tracemalloc), so a stream of distinct
+# documents pins about 17 MB.
 DOCUMENT_CACHE_SIZE = 32
 # Longer documents are parsed and validated on every request: the cap bounds an entry when a
 # project raises MAX_QUERY_LENGTH and MAX_QUERY_TOKENS (10,000 dense characters hold about

@@ -51,11 +51,11 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.db.models import Count
 
+from example_project.benchmarks.management.commands._servers import HOST, free_port, stop
 from user_messages import api
 from user_messages.models import Message
 
-HOST = "127.0.0.1"
-REPOSITORY = Path(__file__).resolve().parents[3]
+REPOSITORY = Path(__file__).resolve().parents[4]
 DRIVER = REPOSITORY / "tests" / "clients" / "realtime_driver.mjs"
 USER_PREFIX = "live-user-"
 
@@ -92,8 +92,6 @@ class RealtimeBench:
             users = self.options["sockets"]
         self.write(f"Creating {users} users with a session each ...")
         cookies = self.create_sessions(users)
-        from example_project.management.commands.loadtest import free_port, stop
-
         ports = [free_port() for _ in range(processes)]
         with (
             tempfile.TemporaryDirectory(prefix="realtime_bench_") as tmp,
@@ -154,7 +152,7 @@ class RealtimeBench:
     def start_daphne(self, port: int, log: Any, number: int = 0) -> subprocess.Popen[bytes]:
         application = "example_project.asgi:application"
         if self.options["processes"] > 1:
-            application = "example_project.management.commands._counted_asgi:application"
+            application = "example_project.benchmarks.management.commands._counted_asgi:application"
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "example_project.settings",
@@ -446,7 +444,7 @@ def errors_in(log: Any) -> list[str]:
 
 def database_work(port: int) -> dict[str, int]:
     """What one daphne process serving _counted_asgi.py counted of its database work."""
-    from example_project.management.commands._counted_asgi import PATH
+    from example_project.benchmarks.management.commands._counted_asgi import PATH
 
     with urllib.request.urlopen(f"http://{HOST}:{port}{PATH}", timeout=30) as response:
         result: dict[str, int] = json.loads(response.read())

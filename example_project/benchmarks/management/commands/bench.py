@@ -29,7 +29,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
 
-from example_project.management.commands._throwaway import throwaway_database
+from example_project.benchmarks.management.commands._throwaway import throwaway_database
 from user_messages import api, validation
 from user_messages.conf import conf
 from user_messages.models import Message
@@ -170,6 +170,15 @@ class Command(BaseCommand):
             help="Users for the one-send-per-user loop (default: --users).",
         )
         parser.add_argument(
+            "--validation-tokens",
+            metavar="N,N",
+            default=None,
+            help=(
+                "Instead of the figures above, time only the hostile documents, grown to each of "
+                "these MAX_QUERY_TOKENS in turn (alternating, best of 15), e.g. 2000,500."
+            ),
+        )
+        parser.add_argument(
             "--compare-python",
             metavar="PATH",
             default=None,
@@ -184,6 +193,9 @@ class Command(BaseCommand):
         if options["compare_python"]:
             self._compare(options)
             return
+        if options["validation_tokens"]:
+            self._validation_tokens(options["validation_tokens"])
+            return
         report = Report(self.stdout.write)
         with throwaway_database("bench_user_messages") as database:
             self._header(database, options)
@@ -197,7 +209,7 @@ class Command(BaseCommand):
         self.stdout.write("\nAll targets met.")
 
     def _compare(self, options: dict[str, Any]) -> None:
-        from example_project.management.commands._compare import compare
+        from example_project.benchmarks.management.commands._compare import compare
 
         self.stdout.write(
             f"django-user-messages-plus vs django-user-messages on {connection.vendor}, "
@@ -214,6 +226,31 @@ class Command(BaseCommand):
         if failures:
             raise CommandError(f"{len(failures)} target(s) missed: {failures}")
         self.stdout.write("\nAll targets met.")
+
+    def _validation_tokens(self, limits: str) -> None:
+        from graphene_django.settings import graphene_settings
+
+        from example_project.benchmarks.management.commands._validation import (
+            worst_at_token_limits,
+        )
+
+        try:
+            token_limits = [int(limit) for limit in limits.split(",")]
+        except ValueError:
+            raise CommandError(
+                f"--validation-tokens takes numbers like 2000,500, not {limits!r}."
+            ) from None
+        self.stdout.write(
+            f"Hostile documents at MAX_QUERY_TOKENS {limits} (processor time, best of 15, "
+            f"load average {', '.join(f'{load:.1f}' for load in os.getloadavg())})"
+        )
+        schema = graphene_settings.SCHEMA.graphql_schema
+        for limit, worst in worst_at_token_limits(schema, token_limits).items():
+            self.stdout.write(
+                f"  {limit:>6}: worst accepted {worst.accepted_ms:.1f} ms ({worst.accepted}); "
+                f"worst refused {worst.refused_ms:.1f} ms ({worst.refused}); "
+                f"GraphiQL's introspection query {worst.introspection_ms:.1f} ms"
+            )
 
     def _header(self, database: dict[str, Any], options: dict[str, Any]) -> None:
         with connection.cursor() as cursor:
@@ -628,19 +665,28 @@ class Bench:
         """Parse and validate the most costly documents we know how to build, at the limits."""
         from graphene_django.settings import graphene_settings
 
-        from example_project.management.commands._validation import (
+        from example_project.benchmarks.management.commands._validation import (
+            graphiql_introspection_query,
             hostile_documents,
             validation_ms,
         )
 
         report = self.report
-        report.section("Validation of hostile documents (parse + validate_document, best of 5)")
+        report.section(
+            "Validation of hostile documents (parse + validate_document, processor time, best of 5)"
+        )
         schema = graphene_settings.SCHEMA.graphql_schema
         times = {what: validation_ms(schema, document) for what, document in hostile_documents()}
         for what, ms in times.items():
             report.figure(what, f"{ms:.1f} ms")
         worst = max(times, key=times.__getitem__)
         report.figure("worst validation time", f"{times[worst]:.1f} ms ({worst})")
+        # What every GraphiQL page load sends: the yardstick for "costs what a client's does".
+        introspection = validation_ms(schema, graphiql_introspection_query())
+        report.figure(
+            "GraphiQL's introspection query",
+            f"{introspection:.1f} ms (worst: {times[worst] / introspection:.1f}x)",
+        )
 
     def delivery_statements(self) -> None:
         """Statements of one get_messages call with 1 and with 50 deliver-once messages."""

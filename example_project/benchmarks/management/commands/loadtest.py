@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,14 +32,17 @@ from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
-from example_project.management.commands._throwaway import throwaway_database, use_database
+from example_project.benchmarks.management.commands._servers import HOST, free_port, stop
+from example_project.benchmarks.management.commands._throwaway import (
+    throwaway_database,
+    use_database,
+)
 from example_project.settings import database_from_url
 from user_messages import api
 from user_messages.models import Message
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postgres"
-HOST = "127.0.0.1"
-REPOSITORY = Path(__file__).resolve().parents[3]
+REPOSITORY = Path(__file__).resolve().parents[4]
 DRIVER = Path(__file__).with_name("_loaddriver.py")
 USER_PREFIX = "load-reader-"
 PASSWORD = "load-test-password"
@@ -102,7 +104,7 @@ class Command(BaseCommand):
         if not admin_url.startswith(("postgres://", "postgresql://")):
             admin_url = DEFAULT_DATABASE_URL
         if options["realtime"]:
-            from example_project.management.commands._realtime import RealtimeBench
+            from example_project.benchmarks.management.commands._realtime import RealtimeBench
 
             use_database(database_from_url(admin_url))
             with throwaway_database("bench_user_messages_live") as database:
@@ -364,13 +366,6 @@ class LoadTest:
         self.write(f"  {what:<34} {value:<8} expected {expected:<8} {'PASS' if ok else 'FAIL'}")
 
 
-def free_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
-
-
 def read_event(driver: subprocess.Popen[str], event: str) -> dict[str, Any]:
     """The driver's next protocol line, which must be ``event``."""
     assert driver.stdout is not None
@@ -381,17 +376,6 @@ def read_event(driver: subprocess.Popen[str], event: str) -> dict[str, Any]:
     if message.get("event") != event:
         raise CommandError(f"Expected '{event}' from the driver, got {line[:200]!r}.")
     return message
-
-
-def stop(server: subprocess.Popen[bytes]) -> None:
-    """Stop gunicorn gracefully (SIGTERM to its master), then by force."""
-    if server.poll() is None:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 def tail(log: IO[str], lines: int = 40) -> str:

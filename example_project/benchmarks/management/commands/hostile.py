@@ -19,7 +19,6 @@ from __future__ import annotations
 import http.client
 import itertools
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,10 +32,10 @@ from urllib.parse import quote
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from example_project.management.commands._validation import hostile_documents
+from example_project.benchmarks.management.commands._servers import HOST, free_port, stop
+from example_project.benchmarks.management.commands._validation import hostile_documents
 
-HOST = "127.0.0.1"
-REPOSITORY = Path(__file__).resolve().parents[3]
+REPOSITORY = Path(__file__).resolve().parents[4]
 VICTIM_QUERY = "{ myMessageCount }"
 DAPHNE = (sys.executable, "-m", "daphne")
 #: Seconds daphne may take to answer its first request.
@@ -119,9 +118,7 @@ class Command(BaseCommand):
             env.pop("REDIS_URL", None)
             manage = [sys.executable, str(serve / "example_project" / "manage.py")]
             subprocess.run([*manage, "migrate", "--verbosity=0"], env=env, check=True)
-            with socket.socket() as probe:
-                probe.bind((HOST, 0))
-                port = probe.getsockname()[1]
+            port = free_port()
             log_path = Path(folder) / "daphne.log"
             with log_path.open("w") as log:
                 server = subprocess.Popen(
@@ -135,12 +132,7 @@ class Command(BaseCommand):
                     self.stdout.write(f"Serving {serve} under daphne on port {port}")
                     self.measure(f"http://{HOST}:{port}/graphql", server, seconds, attackers, only)
                 finally:
-                    server.terminate()
-                    try:
-                        server.wait(timeout=10)
-                    except subprocess.TimeoutExpired:
-                        server.kill()
-                        server.wait()
+                    stop(server, timeout=10)
 
     def measure(
         self,
@@ -166,7 +158,7 @@ class Command(BaseCommand):
         write = self.stdout.write
         write(f"Victim: GET {VICTIM_QUERY}; {attackers} attackers: _validation.py's documents")
         alone = self.victim(victim_url, seconds)
-        stop = threading.Event()
+        victim_done = threading.Event()
         attacks: list[tuple[str, float, int]] = []
         counter = itertools.count()
         variants = [(what, document) for what, document in hostile_documents() if only in what]
@@ -174,7 +166,7 @@ class Command(BaseCommand):
             raise CommandError(f"No document's description contains {only!r}.")
 
         def attack() -> None:
-            while not stop.is_set():
+            while not victim_done.is_set():
                 n = next(counter)
                 what, document = variants[n % len(variants)]
                 ms, status = get_ms(f"{url}?query={quote(distinct(document, n))}")
@@ -186,7 +178,7 @@ class Command(BaseCommand):
         try:
             attacked = self.victim(victim_url, seconds)
         finally:
-            stop.set()
+            victim_done.set()
             for thread in threads:
                 thread.join(timeout=70)
         write("")

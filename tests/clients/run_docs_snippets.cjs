@@ -1,6 +1,6 @@
-// Runs the README's Apollo or urql snippet (compiled by tests/test_clients.py) in Node against
+// Runs the docs' Apollo or urql snippet (docs/howto/spa.md) (compiled by tests/test_clients.py) in Node against
 // a live example project:
-//   node run_readme_snippets.cjs BUILD_DIR apollo|urql|apollo-inbox BASE_URL USER PASSWORD [ID]
+//   node run_docs_snippets.cjs BUILD_DIR apollo|urql|apollo-inbox BASE_URL USER PASSWORD [ID]
 // The snippets are written for a browser; this gives them what a browser would: relative URLs
 // resolved against the page, a cookie jar, and document.cookie. It prints one JSON report.
 // apollo-inbox also listens to myMessageCount over WebSocket (graphql-ws, ws) and has the demo's

@@ -22,10 +22,10 @@ from typing import IO, Any
 
 from django.core.management.base import CommandError
 
-from example_project.management.commands._throwaway import empty_database
+from example_project.benchmarks.management.commands._throwaway import empty_database
 
 WORKER = Path(__file__).with_name("_compare_worker.py")
-REPOSITORY = Path(__file__).resolve().parents[3]
+REPOSITORY = Path(__file__).resolve().parents[4]
 #: What a worker needs to reach the database; the rest of Django's settings stay in this process.
 DATABASE_KEYS = ("ENGINE", "NAME", "USER", "PASSWORD", "HOST", "PORT", "OPTIONS")
 
@@ -107,7 +107,7 @@ def compare(
     if not Path(other_python).is_file():
         raise CommandError(
             f"--compare-python {other_python!r} is not a file; pass the python of a virtualenv "
-            "with django-user-messages 1.1 (see README, Performance)."
+            "with django-user-messages 1.1 (docs: explanation/performance.md)."
         )
     setup = {"op": "setup", "users": users, "messages": messages, "pending_per_user": pending}
     with (

@@ -2,10 +2,11 @@
 
 Run as a script (never imported by the project), once with this project's interpreter and once with
 an interpreter whose virtualenv has django-user-messages 1.1. Both packages are imported as
-``user_messages``, so this file depends on nothing but Django and that package: it configures a
-minimal Django project itself (a page rendering ``messages``, sessions, auth) on the database the
-parent created for it, migrates it with the package's own migrations, and then answers requests, one
-JSON object a line on stdin, one JSON answer a line on stdout:
+``user_messages``, so this file imports nothing but Django, that package and the tests' thread
+harness (tests/threads.py, by its path, Django only): it configures a minimal Django project itself
+(a page rendering ``messages``, sessions, auth) on the database the parent created for it, migrates
+it with the package's own migrations, and then answers requests, one JSON object a line on stdin,
+one JSON answer a line on stdout:
 
 - ``{"op": "setup", "database": {...}, "users": N, "messages": N, "pending_per_user": N}``
 - ``{"op": "time", "workload": NAME, "calls": N}``: the wall time of each call, in seconds
@@ -16,6 +17,7 @@ The parent alternates the two workers call batch by call batch, so both see the 
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import json
 import sys
@@ -23,6 +25,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 PAGE = (
@@ -40,6 +43,7 @@ PROCESSORS = [
 #: Statements that only control the transaction; query counts leave them out.
 TRANSACTION_CONTROL = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT", "BEGIN", "COMMIT")
 BENCH_USER_PREFIX = "bench-"
+THREAD_HARNESS = Path(__file__).resolve().parents[4] / "tests" / "threads.py"
 
 
 #: The context processors a page adds to Django's: the package's, or on a bound page ours below.
@@ -480,25 +484,19 @@ class Worker:
 
     def exactly_once(self) -> dict[str, Any]:
         """Writers send, readers read at the same time, each on its own connection."""
-        from django.db import close_old_connections, connections
-
         from user_messages import api
 
         writers, per_writer, readers = 4, 40, 4
         user = self.user_model._default_manager.create(username="concurrent-user")
         shown: list[int] = []
-        errors: list[str] = []
         lock = threading.Lock()
-        start = threading.Barrier(writers + readers)
         writers_done = threading.Event()
 
         def write(writer: int) -> None:
-            start.wait()
             for index in range(per_writer):
                 api.info(user.pk, f"w{writer}-{index}")
 
         def read() -> None:
-            start.wait()
             while True:
                 finished = writers_done.is_set()
                 pks = [message.pk for message in api.get_messages(user=user.pk)]
@@ -507,28 +505,13 @@ class Worker:
                 if finished:
                     return
 
-        def in_thread(target: Callable[[], None]) -> threading.Thread:
-            def run() -> None:
-                try:
-                    target()
-                except Exception as exc:
-                    with lock:
-                        errors.append(f"{type(exc).__name__}: {exc}")
-                finally:
-                    connections.close_all()
-
-            return threading.Thread(target=run)
-
-        writer_threads = [in_thread(lambda w=w: write(w)) for w in range(writers)]
-        reader_threads = [in_thread(read) for _ in range(readers)]
-        for thread in writer_threads + reader_threads:
-            thread.start()
-        for thread in writer_threads:
-            thread.join(timeout=300)
-        writers_done.set()
-        for thread in reader_threads:
-            thread.join(timeout=300)
-        close_old_connections()
+        raised = thread_harness().run_writers_then_readers(
+            [lambda w=w: write(w) for w in range(writers)],
+            [read] * readers,
+            writers_done,
+            timeout=300,
+        )
+        errors = [f"{type(exc).__name__}: {exc}" for exc in raised]
         shown.extend(message.pk for message in api.get_messages(user=user.pk))
         sent = set(self.Message._default_manager.filter(user=user).values_list("pk", flat=True))
         times_shown = Counter(shown)
@@ -540,6 +523,20 @@ class Worker:
             "errors": errors[:3],
             "error_count": len(errors),
         }
+
+
+def thread_harness() -> Any:
+    """The tests' writer and reader thread harness, tests/threads.py, loaded by its path.
+
+    In 1.1's virtualenv (run with ``python -I``) this repository is not importable, and its
+    ``user_messages`` would be the other package anyway; the harness imports only Django.
+    """
+    spec = importlib.util.spec_from_file_location("thread_harness", THREAD_HARNESS)
+    assert spec is not None
+    assert spec.loader is not None
+    harness = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(harness)
+    return harness
 
 
 def _timed(

@@ -1,0 +1,291 @@
+"""The tutorial (docs/tutorial/index.md), followed as a new user would follow it.
+
+Its shell commands are cut out of the page and run in order in an empty folder, with the
+page's whole files (docs/tutorial/mysite/, templates/) put in place after `startproject`;
+`runserver` really serves the project (daphne, through the tutorial's asgi.py), and the checks
+below do what the page tells the reader to do in a browser: sign in, look at the page, reload,
+run the GraphQL query, subscribe to the live count. Only the commands that set up the reader's
+own environment (venv, activate, pip install) are not run: the suite's environment is that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.cookiejar
+import importlib.metadata
+import json
+import os
+import re
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import websockets
+
+from tests.test_realtime_e2e import RedisServer
+
+# The example project (or the tutorial's) runs on a SQLite file of its own whatever
+# TEST_DATABASE names: the runs on SQLite (one per Python in .ci/run) cover these.
+pytestmark = pytest.mark.skipif(
+    os.environ.get("TEST_DATABASE", "sqlite") != "sqlite",
+    reason="a project on its own SQLite database: run with TEST_DATABASE=sqlite",
+)
+
+
+REPO = Path(__file__).resolve().parent.parent
+TUTORIAL = REPO / "docs" / "tutorial"
+PAGE = TUTORIAL / "index.md"
+# Set up the reader's own environment, which the suite already is.
+ENVIRONMENT = ("python -m venv ", ". .venv/bin/activate", "pip install ")
+
+
+def shell_commands(page: Path) -> list[str]:
+    """Every command of the page's ```sh blocks, in order (continuations joined)."""
+    blocks = re.findall(r"^```sh\n(.*?)^```", page.read_text(), re.S | re.M)
+    text = "\n".join(blocks).replace("\\\n", " ")
+    return [line.split("  #")[0].strip() for line in text.splitlines() if line.strip()]
+
+
+def graphql_block(page: Path) -> str:
+    (block,) = re.findall(r"^```graphql\n(.*?)^```", page.read_text(), re.S | re.M)
+    return block
+
+
+def extras_of(requirement: str) -> set[str]:
+    """The extras named in ``pip install "django-user-messages-plus[a,b]"``."""
+    match = re.fullmatch(r'pip install "django-user-messages-plus\[([\w,]+)\]"', requirement)
+    assert match, f"unexpected install command: {requirement}"
+    return set(match.group(1).split(","))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Project:
+    """The reader's folder, and what the page's commands started there."""
+
+    folder: Path
+    env: dict[str, str]
+    url: str = ""
+    server: subprocess.Popen[bytes] | None = None
+    ran: list[str] = field(default_factory=list)
+
+    def run(self, command: str) -> None:
+        """Run one of the page's commands as the reader's shell would (``runserver`` stays up)."""
+        words = shlex.split(command)
+        env = dict(self.env)
+        while "=" in words[0]:
+            name, value = words.pop(0).split("=", 1)
+            env[name] = value
+        if words[0] == "python":
+            words[0] = sys.executable
+        elif words[0] == "django-admin":
+            words[:1] = [sys.executable, "-m", "django"]
+        if words[-1] == "runserver":
+            self.serve([*words, f"127.0.0.1:{free_port()}", "--noreload"], env)
+        else:
+            finished = subprocess.run(
+                words, cwd=self.folder, env=env, capture_output=True, text=True, timeout=180
+            )
+            assert finished.returncode == 0, f"{command}\n{finished.stdout}{finished.stderr}"
+        if "startproject" in words:
+            # The page's whole files replace what startproject wrote.
+            for source in (TUTORIAL / "mysite").glob("*.py"):
+                shutil.copy(source, self.folder / "mysite" / source.name)
+            shutil.copytree(TUTORIAL / "templates", self.folder / "templates")
+        self.ran.append(command)
+
+    def serve(self, command: list[str], env: dict[str, str]) -> None:
+        self.url = f"http://{command[-2]}"
+        log = (self.folder / "server.log").open("wb")
+        self.server = subprocess.Popen(
+            command, cwd=self.folder, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            assert self.server.poll() is None, self.log()
+            try:
+                urllib.request.urlopen(f"{self.url}/admin/login/", timeout=2).close()
+                return
+            except (urllib.error.URLError, ConnectionError):
+                assert time.monotonic() < deadline, self.log()
+                time.sleep(0.2)
+
+    def log(self) -> str:
+        return (self.folder / "server.log").read_text()
+
+
+class Browser:
+    """One browser profile: a cookie jar, and the CSRF header a page's script would add."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+
+    def cookie(self, name: str) -> str:
+        return next(cookie.value for cookie in self.jar if cookie.name == name) or ""
+
+    def get(self, path: str) -> tuple[str, str]:
+        with self.opener.open(self.base + path, timeout=30) as response:
+            return response.geturl(), response.read().decode()
+
+    def post(self, path: str, data: bytes, headers: dict[str, str]) -> tuple[str, str]:
+        request = urllib.request.Request(self.base + path, data=data, headers=headers)
+        with self.opener.open(request, timeout=30) as response:
+            return response.geturl(), response.read().decode()
+
+    def sign_in(self, path: str, username: str, password: str) -> tuple[str, str]:
+        """Fill in and submit the login form at ``path``, following the redirect."""
+        _, form = self.get(path)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form)
+        assert token, form
+        fields = {"csrfmiddlewaretoken": token.group(1), "username": username}
+        fields |= {"password": password, "next": "/"}
+        body = urllib.parse.urlencode(fields).encode()
+        return self.post(path, body, {"Referer": self.base + path})
+
+    def graphql(self, query: str) -> dict[str, object]:
+        body = json.dumps({"query": query}).encode()
+        headers = {"Content-Type": "application/json", "X-CSRFToken": self.cookie("csrftoken")}
+        _, text = self.post("/graphql", body, headers)
+        answer: dict[str, object] = json.loads(text)
+        return answer
+
+
+def texts(html: str) -> list[str]:
+    """The messages a page shows, in order."""
+    items = re.findall(r'<li class="[^"]*">\s*(.*?)\s*</li>', html, re.S)
+    return [re.sub(r"<[^>]+>|\s+", " ", item).strip() for item in items]
+
+
+@pytest.fixture(scope="module")
+def followed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    """The tutorial followed up to step 5: the server runs; ada has signed in (not yet looked)."""
+    if shutil.which("redis-server") is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is not installed: .ci/run needs it")
+        pytest.skip("needs redis-server (apt-get install redis-server)")
+    folder = tmp_path_factory.mktemp("tutorial")
+    redis = RedisServer(tmp_path_factory.mktemp("tutorial_redis"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_"))}
+    project = Project(folder, {**env, "REDIS_URL": redis.url})
+    try:
+        yield project
+    finally:
+        if project.server is not None:
+            project.server.terminate()
+            project.server.wait(timeout=20)
+        redis.stop()
+
+
+def test_the_tutorial_installs_only_extras_the_package_has() -> None:
+    declared = set(
+        importlib.metadata.metadata("django-user-messages-plus").get_all("Provides-Extra") or []
+    )
+    installs = [c for c in shell_commands(PAGE) if c.startswith("pip install ")]
+
+    assert installs == ['pip install "django-user-messages-plus[graphql,realtime]"']
+    assert extras_of(installs[0]) <= declared
+
+
+def test_the_tutorial_shows_a_message_in_a_template_then_in_graphql_then_live(
+    followed: Project,
+) -> None:
+    project = followed
+    commands = [c for c in shell_commands(PAGE) if not c.startswith(ENVIRONMENT)]
+    # The page's order: set up and send (steps 1-4), serve (5), one more send (6).
+    serve_at = commands.index("python manage.py runserver")
+    for command in commands[: serve_at + 1]:
+        project.run(command)
+    browser = Browser(project.url)
+
+    # Step 5: sign in through ?next=/, land on the home page with both messages.
+    landed, home = browser.sign_in("/admin/login/?next=/", "ada", "tutorial")
+    assert landed == project.url + "/"
+    assert texts(home) == ["Your export is ready.", "Verify your e-mail address."]
+    assert '<a href="/admin/">Your export is ready.</a>' in home
+    # Reload: the deliver-once message is gone, the sticky one stays.
+    assert texts(browser.get("/")[1]) == ["Verify your e-mail address."]
+
+    # Step 6: one more message, then the page's query, as GraphiQL sends it (POST + CSRF).
+    for command in commands[serve_at + 1 :]:
+        project.run(command)
+    query = graphql_block(PAGE)
+    peeked = browser.graphql(query)
+    assert peeked == {
+        "data": {
+            "myMessages": [
+                {
+                    "id": "2",
+                    "message": "Verify your e-mail address.",
+                    "levelTag": "warning",
+                    "deliverOnce": False,
+                },
+                {
+                    "id": "3",
+                    "message": "Hello, GraphQL.",
+                    "levelTag": "success",
+                    "deliverOnce": True,
+                },
+            ],
+            "myMessageCount": 2,
+        }
+    }
+    assert browser.graphql(query) == peeked  # peek consumes nothing
+    consumed = browser.graphql(query.replace("(peek: true)", ""))
+    assert [m["message"] for m in consumed["data"]["myMessages"]] == [  # type: ignore[index]
+        "Verify your e-mail address.",
+        "Hello, GraphQL.",
+    ]
+    after = browser.graphql(query)["data"]
+    assert [m["message"] for m in after["myMessages"]] == ["Verify your e-mail address."]  # type: ignore[index]
+
+    # Step 7: the tutorial's asgi.py serves the subscription; a send from manage.py shell
+    # (another process) reaches it through Redis.
+    counts = asyncio.run(live_counts(project, browser))
+    assert counts == [1, 2]
+
+
+async def live_counts(project: Project, browser: Browser) -> list[int]:
+    """Subscribe to myMessageCount, send from another process, return the counts received."""
+    headers = {"Origin": project.url, "Cookie": f"sessionid={browser.cookie('sessionid')}"}
+    uri = project.url.replace("http", "ws") + "/graphql"
+    async with websockets.connect(
+        uri,
+        subprotocols=["graphql-transport-ws"],
+        additional_headers=headers,  # type: ignore[list-item]
+    ) as socket_:
+        await socket_.send(json.dumps({"type": "connection_init"}))
+        assert json.loads(await socket_.recv()) == {"type": "connection_ack"}
+        subscribe = {"query": "subscription { myMessageCount }"}
+        await socket_.send(json.dumps({"id": "1", "type": "subscribe", "payload": subscribe}))
+        counts = [await next_count(socket_)]
+        await asyncio.to_thread(
+            project.run,
+            "python manage.py shell -c \"from user_messages import api; api.info(1, 'Live.')\"",
+        )
+        counts.append(await next_count(socket_))
+        return counts
+
+
+async def next_count(socket_: websockets.ClientConnection) -> int:
+    message = json.loads(await asyncio.wait_for(socket_.recv(), timeout=20))
+    assert message["type"] == "next", message
+    count: int = message["payload"]["data"]["myMessageCount"]
+    return count
