@@ -8,6 +8,7 @@ Exits non-zero when a target is missed.
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 import os
 import platform
@@ -17,6 +18,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import django
@@ -296,6 +298,7 @@ class Bench:
         self.history_pages()
         self.page_views()
         self.graphql()
+        self.graphql_stacks()
         self.validation()
         self.delivery_statements()
         self.cache()
@@ -660,6 +663,51 @@ class Bench:
             "parse + validate MyMessages: ours once per process",
             f"{medians['document']:.2f} ms, graphene-django's view: each request",
         )
+
+    def graphql_stacks(self) -> None:
+        """myMessages through graphene's and Strawberry's /graphql in turns, per request."""
+        report = self.report
+        report.section("GraphQL stacks side by side: myMessages, POST, logged-in test Client")
+        if importlib.util.find_spec("strawberry") is None:
+            report.note("Strawberry is not installed (the strawberry extra): nothing to compare.")
+            return
+        client = self.client
+        user = self.page_user
+        body = json.dumps(
+            {"query": self.graphql_query, "operationName": "MyMessages", "variables": {}}
+        )
+
+        def trip(stack: str, expected: int) -> None:
+            response = client.post(f"/graphql-{stack}", body, content_type="application/json")
+            result = response.json()
+            if response.status_code != 200 or result.get("errors"):
+                raise CommandError(f"{stack} answered {response.status_code}: {result}")
+            if len(result["data"]["myMessages"]) != expected:
+                raise CommandError(f"{stack}: myMessages did not return {expected} messages.")
+
+        def five_pending() -> None:
+            Message.objects.bulk_create(
+                Message(user=user, level=20, message=f"Pending {n}") for n in range(5)
+            )
+
+        stacks = ("graphene", "strawberry")
+        workloads = {
+            f"{stack} {pending}": Workload(
+                partial(trip, stack, pending), setup=five_pending if pending else None
+            )
+            for pending in (0, 5)
+            for stack in stacks
+        }
+        with override_settings(ROOT_URLCONF="example_project.benchmarks.stack_urls"):
+            medians = interleaved_medians(workloads, self.repeat)
+        for pending in (0, 5):
+            graphene_ms, strawberry_ms = (medians[f"{stack} {pending}"] for stack in stacks)
+            report.figure(
+                f"myMessages, {pending} pending: graphene, Strawberry",
+                f"{graphene_ms:.2f} ms, {strawberry_ms:.2f} ms: {strawberry_ms / graphene_ms:.2f}x",
+                "Strawberry <= 1.3x graphene",
+                strawberry_ms <= 1.3 * graphene_ms,
+            )
 
     def validation(self) -> None:
         """Parse and validate the most costly documents we know how to build, at the limits."""
