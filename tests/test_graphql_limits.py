@@ -200,6 +200,25 @@ def test_a_json_body_nested_thousands_deep_is_a_400_with_a_json_error(client, se
         assert response.json() == NESTED_TOO_DEEPLY
 
 
+@pytest.mark.parametrize("variables", ["[[]]", "[1]", "5", "true"])
+def test_variables_that_are_not_an_object_are_a_400(client, variables):
+    body = '{"query": "{ myMessageCount }", "variables": ' + variables + "}"
+
+    response = client.post("/graphql", body, content_type="application/json")
+
+    assert (response.status_code, response.json()) == (
+        400,
+        {
+            "errors": [
+                {
+                    "message": "Variable values must be provided as a dictionary with variable "
+                    "names as keys. Perhaps look to see if an unparsed JSON string was provided."
+                }
+            ]
+        },
+    )
+
+
 def test_variables_sent_as_a_string_nested_too_deeply_are_refused(client):
     variables = "[" * 100_000 + "]" * 100_000
 

@@ -32,6 +32,11 @@ from user_messages.graphql_http import (
 
 __all__ = ["GraphQLView"]
 
+VARIABLES_NOT_AN_OBJECT = (
+    "Variable values must be provided as a dictionary with variable names as keys. Perhaps look "
+    "to see if an unparsed JSON string was provided."
+)
+
 
 class GraphQLView(views.GraphQLView):
     """Mount at ``/graphql``: ``GraphQLView.as_view(schema=schema)``.
@@ -141,6 +146,9 @@ def _graphql_parameters(request: HttpRequest, data: Any) -> GraphQLRequestData:
             variables = json.loads(variables)
         except Exception:
             raise HTTPException(400, "Variables are invalid JSON.") from None
+    if variables and not isinstance(variables, dict):
+        # graphql-core 3.2 refuses these in execute(), with these words; 3.3 lets a list through.
+        raise HTTPException(400, VARIABLES_NOT_AN_OBJECT)
     operation_name = request.GET.get("operationName") or data.get("operationName")
     if operation_name == "null":
         operation_name = None
