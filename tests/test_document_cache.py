@@ -19,7 +19,7 @@ from django.test import Client
 from graphene_django.constants import MUTATION_ERRORS_FLAG
 
 from tests.schema import operation
-from user_messages import api, views
+from user_messages import api, graphql_http
 from user_messages.models import Message
 from user_messages.views import DOCUMENT_CACHE_SIZE, MAX_CACHED_QUERY_LENGTH, GraphQLView
 
@@ -36,7 +36,7 @@ class Calls:
 def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[Calls]:
     """Counts of the view's parse and validate calls, starting from an empty cache."""
     counted = Calls()
-    real_parse, real_validate = views.parse_document, views.validate_document
+    real_parse, real_validate = graphql_http.parse_document, graphql_http.validate_document
 
     def parse(*args: Any, **kwargs: Any) -> Any:
         counted.parse += 1
@@ -46,12 +46,12 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[Calls]:
         counted.validate += 1
         return real_validate(*args, **kwargs)
 
-    monkeypatch.setattr(views, "parse_document", parse)
-    monkeypatch.setattr(views, "validate_document", validate)
+    monkeypatch.setattr(graphql_http, "parse_document", parse)
+    monkeypatch.setattr(graphql_http, "validate_document", validate)
     # Documents cached by earlier tests would hide the calls this test counts.
-    views._cached_check.cache_clear()
+    graphql_http._cached_check.cache_clear()
     yield counted
-    views._cached_check.cache_clear()
+    graphql_http._cached_check.cache_clear()
 
 
 def post(client: Client, query: str, **extra: Any) -> tuple[int, dict[str, Any]]:
@@ -144,7 +144,7 @@ def test_a_document_over_the_size_limit_is_answered_but_never_cached(
     for _ in range(2):
         assert post(client, over_limit) == (200, {"data": {"myMessageCount": 0}})
     assert calls == Calls(parse=2, validate=2)
-    assert views._cached_check.cache_info().currsize == 0
+    assert graphql_http._cached_check.cache_info().currsize == 0
 
     for _ in range(2):
         assert post(client, at_limit) == (200, {"data": {"myMessageCount": 0}})
@@ -157,7 +157,7 @@ def test_the_cache_never_holds_more_than_its_bound_and_drops_the_oldest(
     documents = [f"query Q{n} {{ myMessageCount }}" for n in range(DOCUMENT_CACHE_SIZE + 10)]
     for document in documents:
         assert post(client, document) == (200, {"data": {"myMessageCount": 0}})
-        assert views._cached_check.cache_info().currsize <= DOCUMENT_CACHE_SIZE
+        assert graphql_http._cached_check.cache_info().currsize <= DOCUMENT_CACHE_SIZE
     assert calls.parse == len(documents)
 
     for document in documents[-DOCUMENT_CACHE_SIZE:]:

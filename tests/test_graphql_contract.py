@@ -8,8 +8,18 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import AbstractBaseUser
 from django.test import Client
-from graphql import OperationDefinitionNode, parse, print_ast, print_schema, validate
+from graphql import (
+    GraphQLSchema,
+    OperationDefinitionNode,
+    is_specified_scalar_type,
+    parse,
+    print_ast,
+    print_schema,
+    print_type,
+    validate,
+)
 
+from tests import strawberry_schema
 from tests.schema import OPERATIONS_DIR, operation, post_operation, schema
 from user_messages import api
 
@@ -32,8 +42,39 @@ OPERATIONS = {
 }
 
 
-def test_schema_graphql_is_the_sdl_printed_from_the_code() -> None:
+#: Each stack's GraphQL schema, as a host project composes it.
+SCHEMAS: dict[str, GraphQLSchema] = {
+    "graphene": schema.graphql_schema,
+    "strawberry": strawberry_schema.schema._schema,
+}
+
+
+def test_schema_graphql_is_the_sdl_printed_from_the_graphene_code() -> None:
     assert SDL.read_text() == print_schema(schema.graphql_schema), f"Regenerate: {REGENERATE}"
+
+
+def _printed_types(graphql_schema: GraphQLSchema) -> dict[str, str]:
+    """Each type the schema defines (object, input, enum, scalar) printed as SDL, by name."""
+    return {
+        name: print_type(named_type)
+        for name, named_type in graphql_schema.type_map.items()
+        if not name.startswith("__") and not is_specified_scalar_type(named_type)
+    }
+
+
+@pytest.mark.parametrize("stack", SCHEMAS)
+def test_each_stack_prints_schema_graphql_type_by_type(stack: str) -> None:
+    expected = _printed_types(schema.graphql_schema)
+    printed = _printed_types(SCHEMAS[stack])
+
+    assert sorted(printed) == sorted(expected)
+    for name, text in expected.items():
+        assert printed[name] == text, name
+
+
+@pytest.mark.parametrize("stack", SCHEMAS)
+def test_each_stack_prints_schema_graphql_as_a_whole(stack: str) -> None:
+    assert print_schema(SCHEMAS[stack]) == SDL.read_text()
 
 
 def test_the_operations_directory_holds_exactly_the_agreed_operations() -> None:
@@ -52,9 +93,10 @@ def test_each_operation_has_its_agreed_name_and_variables(name: str) -> None:
     )
 
 
+@pytest.mark.parametrize("stack", SCHEMAS)
 @pytest.mark.parametrize("name", OPERATIONS)
-def test_each_operation_is_valid_against_the_schema(name: str) -> None:
-    assert validate(schema.graphql_schema, parse(operation(name))) == []
+def test_each_operation_is_valid_against_the_schema(stack: str, name: str) -> None:
+    assert validate(SCHEMAS[stack], parse(operation(name))) == []
 
 
 @pytest.mark.parametrize(

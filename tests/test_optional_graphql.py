@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 PROGRAM = """
@@ -47,3 +49,15 @@ def last_line_printed_by(program: str) -> str:
 
 def test_the_app_runs_without_importing_graphene():
     assert last_line_printed_by(PROGRAM) == "[]"
+
+
+STRAWBERRY_PROGRAM = PROGRAM.replace(
+    "loaded = sorted(",
+    "import user_messages.strawberry\nloaded = sorted(",
+).replace('{"graphene", "graphql"}', '{"graphene", "graphene_django"}')
+
+
+def test_the_strawberry_api_imports_without_graphene():
+    pytest.importorskip("strawberry")
+
+    assert last_line_printed_by(STRAWBERRY_PROGRAM) == "[]"

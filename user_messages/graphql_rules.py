@@ -145,7 +145,7 @@ def pending_count(request: Any) -> int:
 
 
 def history_page(
-    request: Any, first: int, after: str | None, states: list[MessageState] | None
+    request: Any, first: int | None, after: str | None, states: list[MessageState] | None
 ) -> api.HistoryPage:
     """myMessageHistory's page, shared by aliases with the same arguments."""
     key = repr(("history", first, after, None if states is None else sorted(states)))
@@ -155,7 +155,7 @@ def history_page(
 
 
 def _history_page(
-    request: Any, first: int, after: str | None, states: list[MessageState] | None
+    request: Any, first: int | None, after: str | None, states: list[MessageState] | None
 ) -> api.HistoryPage:
     user = signed_in_user(request)
     try:
@@ -164,7 +164,8 @@ def _history_page(
             if after is not None:
                 validation.history_cursor(after)
             return api.HistoryPage(messages=[], has_next_page=False)
-        return api.history_page(user, first=first, after=after, states=states)
+        # An explicit null reaches api.history_page, whose validation refuses it.
+        return api.history_page(user, first=first, after=after, states=states)  # type: ignore[arg-type]
     except validation.InvalidInput as error:
         raise GraphQLError(str(error)) from None
 

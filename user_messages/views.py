@@ -10,13 +10,9 @@ Only projects that install the ``graphql`` extra import this module.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Collection
-from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, cast
 
-from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseNotAllowed
@@ -36,24 +32,18 @@ from graphql import (
 )
 from graphql.validation import ASTValidationRule
 
-from user_messages.conf import conf
-from user_messages.graphql_limits import DocumentLimits, parse_document, validate_document
+from user_messages.graphql_http import (
+    DOCUMENT_CACHE_SIZE,
+    MAX_CACHED_QUERY_LENGTH,
+    NESTED_TOO_DEEPLY,
+    CheckedDocument,
+    Unparsable,
+    check_document,
+    log_security_error,
+    refuse_declared_excess,
+)
 
-__all__ = ["GraphQLView"]
-
-NESTED_TOO_DEEPLY = "The request is nested too deeply."
-
-# Distinct documents kept parsed and validated, per process, least recently used out first.
-# A project's clients send a handful to a few dozen distinct operations, and a miss costs only
-# what graphene-django's view pays on every request. One entry keeps its tokens (for error
-# locations): at the default MAX_QUERY_TOKENS it holds at most about 1.1 MB (2,000 one-letter
-# fields, measured with tracemalloc), so a stream of distinct documents pins about 35 MB.
-DOCUMENT_CACHE_SIZE = 32
-# Longer documents are parsed and validated on every request: the cap bounds an entry when a
-# project raises MAX_QUERY_LENGTH and MAX_QUERY_TOKENS (10,000 dense characters hold about
-# 2.8 MB). GraphiQL's introspection query is under 2,000 characters, the package's operations
-# under 500.
-MAX_CACHED_QUERY_LENGTH = 10_000
+__all__ = ["DOCUMENT_CACHE_SIZE", "MAX_CACHED_QUERY_LENGTH", "GraphQLView"]
 
 
 class GraphQLView(views.GraphQLView):
@@ -84,20 +74,20 @@ class GraphQLView(views.GraphQLView):
     def parse_body(self, request: HttpRequest) -> Any:
         """The request's GraphQL parameters; a refused body raises graphene-django's HttpError."""
         try:
-            _refuse_declared_excess(request)
+            refuse_declared_excess(request)
             if self.get_content_type(request) in ("application/json", "application/graphql"):
                 # Read here, or graphene-django turns RequestDataTooBig into a 400 whose message
                 # names Django's setting.
                 request.body  # noqa: B018
             return super().parse_body(request)
         except RequestDataTooBig as error:
-            _log_security_error(request, error, status=413)
+            log_security_error(request, error, status=413)
             raise views.HttpError(
                 HttpResponse(status=413), "The request body is larger than the server accepts."
             ) from None
         except SuspiciousOperation as error:
             # Django refuses the body (too many form fields or files): answer like the view does.
-            _log_security_error(request, error, status=400)
+            log_security_error(request, error, status=400)
             raise views.HttpError(
                 HttpResponseBadRequest(), "The request body is refused."
             ) from None
@@ -128,7 +118,7 @@ class GraphQLView(views.GraphQLView):
         schema = self.schema.graphql_schema
         try:
             checked = self._checked_document(schema, query)
-        except _Unparsable as unparsable:
+        except Unparsable as unparsable:
             # A query that is not text raises TypeError; graphene-django's format_error answers
             # any exception with its message, as it did before.
             return ExecutionResult(errors=[unparsable.error])  # type: ignore[list-item]
@@ -160,16 +150,11 @@ class GraphQLView(views.GraphQLView):
             request, schema, checked.document, operation, variables, operation_name
         )
 
-    def _checked_document(self, schema: GraphQLSchema, query: Any) -> _CheckedDocument:
+    def _checked_document(self, schema: GraphQLSchema, query: Any) -> CheckedDocument:
         rules = tuple(self.validation_rules or ())
         # The object graphene-django's view reads, so both views agree on the setting.
         max_errors = views.graphene_settings.MAX_VALIDATION_ERRORS
-        # Read per request (Django builds a view instance per request), and part of the key.
-        limits = DocumentLimits.from_settings()
-        parsing = (conf.MAX_QUERY_LENGTH, conf.MAX_QUERY_TOKENS)
-        if isinstance(query, str) and len(query) <= MAX_CACHED_QUERY_LENGTH:
-            return _cached_check(schema, rules, max_errors, parsing, limits, query)
-        return _check(schema, rules, max_errors, parsing, limits, query)
+        return check_document(schema, rules, max_errors, query)
 
     def _execute(
         self,
@@ -208,91 +193,9 @@ class GraphQLView(views.GraphQLView):
         return cast("ExecutionResult", result)
 
 
-@dataclass(frozen=True)
-class _CheckedDocument:
-    """A parsed document and what validating it against one schema and rule set reported."""
-
-    document: DocumentNode
-    errors: tuple[GraphQLError, ...]
-
-
-class _Unparsable(Exception):
-    """What the parser raised for a query, to answer as the request's errors."""
-
-    def __init__(self, error: Exception) -> None:
-        super().__init__(error)
-        self.error = error
-
-
-def _check(
-    schema: GraphQLSchema,
-    rules: tuple[type[ASTValidationRule], ...],
-    max_errors: int | None,
-    parsing: tuple[int, int],
-    limits: DocumentLimits,
-    query: Any,
-) -> _CheckedDocument:
-    """Parse ``query`` within its length and token limits, and validate it.
-
-    Parse errors raise ``_Unparsable``.
-    """
-    max_length, max_tokens = parsing
-    try:
-        document = parse_document(query, max_length=max_length, max_tokens=max_tokens)
-    except RecursionError:
-        raise
-    except Exception as error:
-        # Raised, so the cache keeps no parse errors: the parser stops at the first bad token
-        # and no validation follows, so refusing one again is cheap, and clients repeat
-        # documents that parse; junk would only push those out.
-        raise _Unparsable(error) from None
-    if validate_schema(schema):
-        # validate() refuses an invalid schema; the view answers with the schema's errors.
-        return _CheckedDocument(document, ())
-    errors = validate_document(schema, document, rules, max_errors=max_errors, limits=limits)
-    return _CheckedDocument(document, tuple(errors))
-
-
-# The key holds everything the outcome depends on, settings included, so no setting change
-# can serve a stale outcome. Sharing one DocumentNode between threads is safe: graphql-core
-# 3.2's execute() and get_operation_ast() only read the AST (execute keys its own caches by
-# id(), names and paths) and never ask for a node's hash, a node's one lazy write. lru_cache
-# is thread-safe; two threads missing the same document at once both check it, one is kept.
-_cached_check = lru_cache(maxsize=DOCUMENT_CACHE_SIZE)(_check)
-
-
-def _refuse_declared_excess(request: HttpRequest) -> None:
-    """Raise RequestDataTooBig for a body whose Content-Length is over the upload limit.
-
-    Django counts only non-file parts of a multipart body against DATA_UPLOAD_MAX_MEMORY_SIZE,
-    and reads (spools) file parts whatever their size; the API takes no uploads, so any body
-    declared larger than the limit is refused before a byte of it is read.
-    """
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return  # Django's own parsers refuse a malformed length
-    if limit is not None and declared > limit:
-        raise RequestDataTooBig("Request body exceeded settings.DATA_UPLOAD_MAX_MEMORY_SIZE.")
-
-
 def _atomic_mutations() -> bool:
     # graphene-django's two switches: its setting, or one on the default database.
     return (
         views.graphene_settings.ATOMIC_MUTATIONS is True
         or connection.settings_dict.get("ATOMIC_MUTATIONS", False) is True
-    )
-
-
-def _log_security_error(request: HttpRequest, error: Exception, *, status: int) -> None:
-    # What Django's handler would log had the exception reached it, less the request: with it,
-    # Django 4.2's AdminEmailHandler reads request.POST for its report and raises again.
-    logging.getLogger(f"django.security.{type(error).__name__}").error(
-        "%s (%s %s)",
-        error,
-        request.method,
-        request.get_full_path(),
-        exc_info=error,
-        extra={"status_code": status},
     )

@@ -1,0 +1,13 @@
+"""The Strawberry schema a host project composes from the package's types."""
+
+from __future__ import annotations
+
+import strawberry
+
+import user_messages.strawberry
+
+schema = strawberry.Schema(
+    query=user_messages.strawberry.Query,
+    mutation=user_messages.strawberry.Mutation,
+    subscription=user_messages.strawberry.Subscription,
+)

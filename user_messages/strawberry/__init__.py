@@ -1,0 +1,12 @@
+"""The GraphQL API on Strawberry: the same contract (``schema/schema.graphql``) as the graphene one.
+
+Merge ``Query``, ``Mutation`` and ``Subscription`` into your project's ``strawberry.Schema``
+and mount ``GraphQLView`` at ``/graphql``. Only projects that install the ``strawberry``
+extra import this package; it never imports graphene.
+"""
+
+from __future__ import annotations
+
+from user_messages.strawberry.schema import Mutation, Query, Subscription
+
+__all__ = ["Mutation", "Query", "Subscription"]
