@@ -24,21 +24,23 @@ from typing import Any
 import pytest
 import redis
 from asgiref.sync import async_to_sync, sync_to_async
-from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
 from channels.layers import BaseChannelLayer, channel_layers
-from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.test import Client
-from django.urls import path
 from django.utils import timezone
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from tests.schema import operation
+from tests.stacks import (  # noqa: F401 (pytest_generate_tests: each test once per stack)
+    INVALID_MESSAGE_REASONS,
+    pytest_generate_tests,
+    websocket_application,
+)
 from tests.test_optional_graphql import last_line_printed_by
 from tests.test_realtime_e2e import RedisServer
 from user_messages import api
@@ -47,8 +49,16 @@ from user_messages.realtime import consumer, groups
 from user_messages.realtime.consumer import GraphQLWSConsumer
 
 ROOT = Path(__file__).resolve().parent.parent
-APPLICATION = AuthMiddlewareStack(URLRouter([path("graphql", GraphQLWSConsumer.as_asgi())]))
+#: The "websocket" application of the stack under test, and its name (set by _application).
+APPLICATION: Any = None
+STACK = "graphene"
 COUNT_CHANGED = {"query": operation("MyMessageCountChanged")}
+
+
+@pytest.fixture(autouse=True)
+def _application(stack: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "APPLICATION", websocket_application(stack))
+    monkeypatch.setattr(sys.modules[__name__], "STACK", stack)
 
 
 @pytest.fixture(autouse=True)
@@ -120,6 +130,13 @@ async def next_count(communicator: WebsocketCommunicator, operation_id: str = "1
     assert frame["type"] == "next", frame
     assert frame["id"] == operation_id
     return frame["payload"]["data"]["myMessageCount"]  # type: ignore[no-any-return]
+
+
+async def closed_4400(communicator: WebsocketCommunicator) -> None:
+    """Closed for a message that is not the protocol: 4400, with one of the stack's reasons."""
+    code, reason = await closed_with(communicator)
+    assert code == 4400
+    assert reason in INVALID_MESSAGE_REASONS[STACK]
 
 
 async def closed_with(communicator: WebsocketCommunicator) -> tuple[int, str]:
@@ -486,7 +503,7 @@ def test_a_message_that_is_not_the_protocol_closes_4400(alice: AbstractBaseUser,
     async def scenario() -> None:
         ws = await connected(alice)
         await ws.send_to(text_data=text)
-        assert await closed_with(ws) == (4400, "Invalid message received")
+        await closed_4400(ws)
 
     run(scenario)
 
@@ -495,7 +512,7 @@ def test_a_binary_frame_closes_4400(alice: AbstractBaseUser) -> None:
     async def scenario() -> None:
         ws = await connected(alice)
         await ws.send_to(bytes_data=b'{"type": "ping"}')
-        assert await closed_with(ws) == (4400, "Invalid message received")
+        await closed_4400(ws)
 
     run(scenario)
 
@@ -645,7 +662,7 @@ def test_json_python_cannot_read_closes_4400(alice: AbstractBaseUser, text: str)
     async def scenario() -> None:
         ws = await connected(alice)
         await ws.send_to(text_data=text)
-        assert await closed_with(ws) == (4400, "Invalid message received")
+        await closed_4400(ws)
         await ws.disconnect()  # raises if the consumer ended with an exception
 
     run(scenario)
@@ -789,12 +806,20 @@ def test_a_fault_while_starting_a_subscription_is_an_error_message(
 
 
 def test_a_fault_while_handling_a_message_closes_4500(
-    alice: AbstractBaseUser, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    alice: AbstractBaseUser,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    stack: str,
 ) -> None:
-    async def broken(self: GraphQLWSConsumer, message: dict[str, Any]) -> None:
+    async def broken(self: Any, message: dict[str, Any]) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(GraphQLWSConsumer, "_on_ping", broken)
+    if stack == "strawberry":
+        from user_messages.strawberry import channels
+
+        monkeypatch.setattr(channels._TransportWSHandler, "handle_ping", broken)
+    else:
+        monkeypatch.setattr(GraphQLWSConsumer, "_on_ping", broken)
 
     async def scenario() -> None:
         ws = await connected(alice)
@@ -823,14 +848,14 @@ async def _client_leaves(ws: WebsocketCommunicator, channel: str) -> None:
 
 async def _closed_4400(ws: WebsocketCommunicator, channel: str) -> None:
     await ws.send_to(text_data="not json")
-    assert await closed_with(ws) == (4400, "Invalid message received")
+    await closed_4400(ws)
     await ws.disconnect()
 
 
 async def _fails(ws: WebsocketCommunicator, channel: str) -> None:
     # A message no handler takes: Channels' dispatch raises, the instance fails, and Channels
-    # calls no disconnect.
-    await channel_layers["default"].send(channel, {"type": "no.such.handler"})
+    # calls no disconnect. (Strawberry hands its listeners any type but websocket.*.)
+    await channel_layers["default"].send(channel, {"type": "websocket.no_such_handler"})
     await asyncio.wait([ws.future])
     assert isinstance(ws.future.exception(), ValueError)
 

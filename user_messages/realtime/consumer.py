@@ -66,6 +66,8 @@ __all__ = [
     "LiveContext",
     "LiveSocket",
     "check_subscription",
+    "close_reason",
+    "too_many_subscriptions",
 ]
 
 #: The WebSocket subprotocol a client must offer.
@@ -357,10 +359,7 @@ class LiveSocket(AsyncWebsocketConsumer):  # type: ignore[misc]
     async def _close(self, code: int, reason: str) -> None:
         self._closing = True
         self._stop()
-        # A close frame's reason is at most 123 bytes of UTF-8; a client's long subscription id,
-        # or one with a lone surrogate ("\ud800" is valid JSON), must not make the close fail.
-        reason = reason.encode(errors="replace")[:123].decode(errors="ignore")
-        await self.close(code=code, reason=reason)
+        await self.close(code=code, reason=close_reason(reason))
 
     async def _go_live(self) -> bool:
         """At connection_init of a signed-in user: join the groups; False if closed instead.
@@ -605,14 +604,7 @@ class GraphQLWSConsumer(LiveSocket, AsyncJsonWebsocketConsumer):  # type: ignore
             return
         if len(self._subscriptions) >= conf.WEBSOCKET_MAX_SUBSCRIPTIONS:
             await self._send_errors(
-                operation_id,
-                [
-                    GraphQLError(
-                        f"This connection already runs {len(self._subscriptions)} "
-                        "subscriptions, the most USER_MESSAGES['WEBSOCKET_MAX_SUBSCRIPTIONS'] "
-                        "allows: complete one before starting another."
-                    )
-                ],
+                operation_id, [too_many_subscriptions(len(self._subscriptions))]
             )
             return
         try:
@@ -747,6 +739,22 @@ async def check_subscription(
             "The subscription selects no field: @skip or @include left its root empty."
         )
     return document, []
+
+
+def too_many_subscriptions(running: int) -> GraphQLError:
+    """The error for a subscribe beyond ``WEBSOCKET_MAX_SUBSCRIPTIONS`` on one connection."""
+    return GraphQLError(
+        f"This connection already runs {running} subscriptions, the most "
+        "USER_MESSAGES['WEBSOCKET_MAX_SUBSCRIPTIONS'] allows: complete one before starting "
+        "another."
+    )
+
+
+def close_reason(reason: str) -> str:
+    """``reason`` cut to fit a close frame: at most 123 bytes of UTF-8, no lone surrogate."""
+    # A client's long subscription id, or one with a lone surrogate ("\ud800" is valid JSON),
+    # is part of some reasons, and must not make the close fail.
+    return reason.encode(errors="replace")[:123].decode(errors="ignore")
 
 
 def _errors(message: str) -> list[GraphQLError]:
