@@ -28,3 +28,21 @@ class OfflineGraphQLView(GraphQLView):
         if data.get("subscription_path"):
             page_settings["subscriptionPath"] = data["subscription_path"]
         return super().render_graphiql(request, graphene_settings=page_settings, **data)
+
+
+def strawberry_view(**options: Any) -> Any:
+    """The package's Strawberry view for /graphql, with the same offline GraphiQL page.
+
+    GraphiQL is only a page that posts to /graphql, so graphene-django's page serves the
+    Strawberry stack unchanged (the demo installs both; a Strawberry project needs no graphene).
+    """
+    from example_project.strawberry_schema import schema
+    from user_messages.strawberry import GraphQLView as StrawberryGraphQLView
+
+    page = OfflineGraphQLView.as_view(graphiql=True)
+
+    class OfflineStrawberryView(StrawberryGraphQLView):
+        def render_graphql_ide(self, request: HttpRequest) -> HttpResponse:
+            return page(request)  # type: ignore[no-any-return]
+
+    return OfflineStrawberryView.as_view(schema=schema, **options)

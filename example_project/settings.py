@@ -180,6 +180,13 @@ GRAPHENE = {
     "SCHEMA": "example_project.schema.schema",
 }
 
+# Which GraphQL stack serves /graphql (and the live updates): the same contract either way.
+GRAPHQL_STACK = os.environ.get("GRAPHQL_STACK", "graphene")
+if GRAPHQL_STACK not in ("graphene", "strawberry"):
+    raise ImproperlyConfigured(
+        f"GRAPHQL_STACK={GRAPHQL_STACK!r}, must be one of: 'graphene', 'strawberry'."
+    )
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

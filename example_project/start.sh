@@ -4,6 +4,7 @@
 # Creates .venv in the repository if it is missing, installs the package with its "example"
 # extra (and "postgresql" when DATABASE_URL points at PostgreSQL), then runs
 # `manage.py demo`: migrate, the demo users and messages, and the development server.
+# GRAPHQL_STACK=strawberry also installs the "strawberry" extra and serves /graphql from it.
 # VENV picks the virtualenv folder (default .venv). The demo serves 127.0.0.1 only: another
 # address needs DEMO_PUBLIC=1 (see `manage.py demo --help` for what that exposes).
 set -euo pipefail
@@ -25,6 +26,11 @@ case "${DATABASE_URL:-}" in
         modules="$modules, psycopg"
         ;;
 esac
+# GRAPHQL_STACK=strawberry serves /graphql from Strawberry (example_project/settings.py).
+if [ "${GRAPHQL_STACK:-graphene}" = "strawberry" ]; then
+    extras="$extras,strawberry"
+    modules="$modules, strawberry, strawberry_django"
+fi
 
 # Install only when something is missing, so that a restart is quick (and works offline). Find
 # the modules without importing them: importing graphene_django needs configured settings. -I

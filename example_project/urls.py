@@ -7,7 +7,13 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
 from example_project import views
-from example_project.graphiql import OfflineGraphQLView
+from example_project.graphiql import OfflineGraphQLView, strawberry_view
+
+# GRAPHQL_STACK=strawberry bash example_project/start.sh: the same API from Strawberry.
+if settings.GRAPHQL_STACK == "strawberry":
+    graphql_view = strawberry_view(graphql_ide="graphiql" if settings.DEBUG else None)
+else:
+    graphql_view = OfflineGraphQLView.as_view(graphiql=settings.DEBUG)
 
 urlpatterns = [
     path("", views.classic, name="classic"),
@@ -22,7 +28,7 @@ urlpatterns = [
     # Not csrf_exempt: a session-authenticated API must check the token; the SPA sends it.
     # The package's view (via GraphiQL-offline subclass) bounds tokens, depth and fields and
     # refuses broken bodies with a 4xx.
-    path("graphql", OfflineGraphQLView.as_view(graphiql=settings.DEBUG), name="graphql"),
+    path("graphql", graphql_view, name="graphql"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     # Browsers ask for /favicon.ico whatever the page says; send them to the static icon.

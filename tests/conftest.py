@@ -65,3 +65,16 @@ def sender(make_user: Callable[..., AbstractBaseUser]) -> Client:
     client = Client()
     client.force_login(staff)
     return client
+
+
+#: The URLconf that serves each GraphQL stack at /graphql (and its library's own view at
+#: /graphql-plain).
+STACK_URLCONFS = {"graphene": "tests.urls", "strawberry": "tests.urls_strawberry"}
+
+
+@pytest.fixture(params=list(STACK_URLCONFS))
+def stack(request: pytest.FixtureRequest, settings: Any) -> str:
+    """Run the test once per GraphQL stack: graphene and Strawberry, each at /graphql."""
+    pytest.importorskip({"graphene": "graphene_django", "strawberry": "strawberry"}[request.param])
+    settings.ROOT_URLCONF = STACK_URLCONFS[request.param]
+    return str(request.param)

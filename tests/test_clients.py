@@ -186,15 +186,20 @@ def built(workdir: Path, generated: str) -> Path:
     return build
 
 
-@pytest.fixture(scope="module")
-def example(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
-    """The example project served on a free port: its URL and environment."""
+@pytest.fixture(scope="module", params=["graphene", "strawberry"])
+def example(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[tuple[str, dict[str, str]]]:
+    """The example project served on a free port by each GraphQL stack: its URL and environment."""
+    if request.param == "strawberry":
+        pytest.importorskip("strawberry")
     tmp = tmp_path_factory.mktemp("example_for_clients")
     env = {
         **{k: v for k, v in os.environ.items() if k not in {"DEMO_PUBLIC", "RUN_MAIN"}},
         "DJANGO_SETTINGS_MODULE": "example_project.settings",
         "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}",
         "DJANGO_DEBUG": "false",
+        "GRAPHQL_STACK": request.param,
     }
     subprocess.run(
         [sys.executable, str(MANAGE), "demo", "--no-serve"], env=env, check=True, timeout=120

@@ -53,7 +53,7 @@ def example_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return database
 
 
-def in_example(database: Path, code: str) -> Any:
+def in_example(database: Path, code: str, **env: str) -> Any:
     """Run Python code in the example project (a Django test Client as `client`, signed in as
     demo); return what it printed, decoded as JSON."""
     prelude = (
@@ -64,7 +64,7 @@ def in_example(database: Path, code: str) -> Any:
     )
     result = subprocess.run(
         [sys.executable, str(MANAGE), "shell", "-c", prelude + code],
-        env=example_env(database),
+        env=example_env(database, **env),
         capture_output=True,
         text=True,
         timeout=120,
@@ -255,3 +255,33 @@ def test_the_classic_page_links_meta_url_only_to_this_site_or_http(
     )
 
     assert seen == [link, True]
+
+
+# GRAPHQL_STACK
+
+
+@pytest.mark.parametrize("stack", ["graphene", "strawberry"])
+def test_graphql_stack_picks_who_serves_graphql_with_the_same_answers_and_graphiql(
+    example_db: Path, stack: str
+) -> None:
+    if stack == "strawberry":
+        pytest.importorskip("strawberry")
+    seen = in_example(
+        example_db,
+        "from django.urls import resolve\n"
+        "view = resolve('/graphql').func.view_class\n"
+        "body = json.dumps({'query': '{ myMessageCount myMessages(peek: true) { message } }'})\n"
+        "answer = client.post('/graphql', body, content_type='application/json').json()\n"
+        "page = client.get('/graphql', HTTP_ACCEPT='text/html')\n"
+        "libraries = {c.__module__.split('.')[0] for c in view.__mro__}\n"
+        "print(json.dumps({'library': sorted(libraries & {'graphene_django', 'strawberry'}),"
+        " 'answer': sorted(answer['data']), 'graphiql': [page.status_code,"
+        " '/static/example_project/graphiql/graphiql.min.js' in page.content.decode()]}))",
+        GRAPHQL_STACK=stack,
+    )
+
+    assert seen == {
+        "library": [{"graphene": "graphene_django", "strawberry": "strawberry"}[stack]],
+        "answer": ["myMessageCount", "myMessages"],
+        "graphiql": [200, True],
+    }

@@ -11,8 +11,11 @@ import pytest
 from django.contrib.auth.models import AbstractBaseUser
 from django.test import Client
 
-from tests.schema import operation, post_operation
+from tests.operations import operation, post_operation
 from user_messages import api
+
+# Each test runs on both GraphQL stacks (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("stack")
 
 PAGE = """
 query Page($first: Int, $after: String, $states: [MessageState!]) {

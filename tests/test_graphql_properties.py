@@ -14,11 +14,12 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.schema import operation
+from tests.operations import operation
 from user_messages import api
 from user_messages.models import Message
 
-pytestmark = pytest.mark.django_db
+# Each test runs on both GraphQL stacks (tests/conftest.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stack")]
 
 SETTINGS = settings(
     max_examples=100,

@@ -15,9 +15,12 @@ from django.http import HttpResponse
 from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 
-from tests.schema import post_operation
+from tests.operations import post_operation
 from user_messages import api
 from user_messages.models import Message
+
+# Each test runs on both GraphQL stacks (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("stack")
 
 CREATED_AT = datetime.datetime(2024, 5, 1, 12, 0, tzinfo=datetime.timezone.utc)
 EXPIRES_AT = datetime.datetime(2100, 1, 1, tzinfo=datetime.timezone.utc)

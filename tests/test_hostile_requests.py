@@ -1,8 +1,9 @@
 """What an attacker can make the real GraphQL view do: lose nothing, cost bounded work.
 
-Every test drives graphene-django's own GraphQLView (not the package's view with its document
-limits) through Django's test client with the full middleware stack (CSRF on), as a host
-project that composes the package's schema into its own does: the package protects it anyway.
+Every test drives the library's own GraphQLView (graphene-django's, or Strawberry's with a schema
+without the package's extension: not the package's view with its document limits) through
+Django's test client with the full middleware stack (CSRF on), as a host project that composes
+the package's schema into its own does: the package protects it anyway.
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ import pytest
 from django.contrib.auth.models import AbstractBaseUser
 from django.test import Client
 
-from tests.schema import operation
+from tests.operations import operation
 from tests.test_graphql_mutations import acknowledge
 from tests.test_graphql_query import flash, my_messages, texts
 from user_messages import api
+from user_messages.graphql_rules import CONSUMING_NEEDS_POST
 from user_messages.models import Message
-from user_messages.schema import CONSUMING_NEEDS_POST
+
+# Each test runs on both GraphQL stacks (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("stack")
 
 URL = "/graphql-plain"
 
@@ -101,7 +105,17 @@ def test_other_methods_neither_answer_nor_consume(
     assert pending_rows(user) == ["Once."]
 
 
-def test_a_get_cannot_acknowledge(alice: Client, user: AbstractBaseUser) -> None:
+#: How each library's own view refuses a mutation sent with GET.
+GET_MUTATION_REFUSALS = {
+    "graphene": (
+        405,
+        b'{"errors":[{"message":"Can only perform a mutation operation from a POST request."}]}',
+    ),
+    "strawberry": (400, b"mutations are not allowed when using GET"),
+}
+
+
+def test_a_get_cannot_acknowledge(alice: Client, user: AbstractBaseUser, stack: str) -> None:
     message = api.info(user, "Sticky.", deliver_once=False)
 
     response = alice.get(
@@ -109,14 +123,11 @@ def test_a_get_cannot_acknowledge(alice: Client, user: AbstractBaseUser) -> None
         {"query": f'mutation {{ acknowledgeMessages(ids: ["{message.pk}"]) {{ __typename }} }}'},
     )
 
-    assert response.status_code == 405
-    assert response.json() == {
-        "errors": [{"message": "Can only perform a mutation operation from a POST request."}]
-    }
+    assert (response.status_code, response.content) == GET_MUTATION_REFUSALS[stack]
     assert pending_rows(user) == ["Sticky."]
 
 
-def test_a_get_cannot_send(sender: Client, user: AbstractBaseUser) -> None:
+def test_a_get_cannot_send(sender: Client, user: AbstractBaseUser, stack: str) -> None:
     response = sender.get(
         URL,
         {
@@ -127,7 +138,7 @@ def test_a_get_cannot_send(sender: Client, user: AbstractBaseUser) -> None:
         },
     )
 
-    assert response.status_code == 405
+    assert response.status_code == GET_MUTATION_REFUSALS[stack][0]
     assert not Message.objects.exists()
 
 
@@ -201,20 +212,29 @@ def test_many_my_messages_aliases_cost_what_one_costs(
 
 
 def test_a_mutation_makes_later_reads_of_the_same_request_fresh(
-    user: AbstractBaseUser, rf: Any
+    user: AbstractBaseUser, rf: Any, stack: str
 ) -> None:
-    from tests.schema import schema
-
     message = api.info(user, "Sticky.", deliver_once=False)
-    # graphene-django's batch mode runs several operations with one request object.
+    # graphene-django's batch mode (and Strawberry's batching) runs several operations with one
+    # request object.
     request = rf.post(URL)
     request.user = user
     count = "{ myMessageCount }"
     acknowledge = "mutation($ids: [ID!]!) { acknowledgeMessages(ids: $ids) { acknowledgedIds } }"
+    if stack == "strawberry":
+        from tests.strawberry_schema import plain_schema
 
-    before = schema.execute(count, context_value=request)
-    schema.execute(acknowledge, context_value=request, variable_values={"ids": [message.pk]})
-    after = schema.execute(count, context_value=request)
+        def execute(query: str, **options: Any) -> Any:
+            return plain_schema.execute_sync(query, context_value={"request": request}, **options)
+    else:
+        from tests.schema import schema
+
+        def execute(query: str, **options: Any) -> Any:
+            return schema.execute(query, context_value=request, **options)
+
+    before = execute(count)
+    execute(acknowledge, variable_values={"ids": [message.pk]})
+    after = execute(count)
 
     assert (before.data, after.data) == ({"myMessageCount": 1}, {"myMessageCount": 0})
 

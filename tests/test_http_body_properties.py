@@ -20,10 +20,11 @@ from django.test import Client
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from tests.schema import operation
+from tests.operations import operation
 from user_messages.models import Message
 
-pytestmark = pytest.mark.django_db
+# Each test runs on both GraphQL stacks (tests/conftest.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stack")]
 
 SETTINGS = settings(
     max_examples=150,

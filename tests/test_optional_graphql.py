@@ -53,7 +53,7 @@ def test_the_app_runs_without_importing_graphene():
 
 STRAWBERRY_PROGRAM = PROGRAM.replace(
     "loaded = sorted(",
-    "import user_messages.strawberry\nloaded = sorted(",
+    "import user_messages.strawberry, user_messages.strawberry.views\nloaded = sorted(",
 ).replace('{"graphene", "graphql"}', '{"graphene", "graphene_django"}')
 
 

@@ -12,9 +12,12 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
 
-from tests.schema import post_operation
+from tests.operations import post_operation
 from user_messages import api
 from user_messages.models import Message
+
+# Each test runs on both GraphQL stacks (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("stack")
 
 ROLES = ["anonymous", "owner", "other", "staff", "sender", "superuser"]
 

@@ -19,6 +19,9 @@ from django.test import Client
 from tests.test_realtime import connected, fresh_channel_layer, run  # noqa: F401
 from user_messages.conf import conf
 
+# Each test runs on both GraphQL stacks (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("stack")
+
 FIELDS_REFUSED = (
     "The operation selects more than 500 fields; each alias and each fragment spread counts."
 )

@@ -7,6 +7,9 @@ extra import this package; it never imports graphene.
 
 from __future__ import annotations
 
+from user_messages.strawberry.extensions import QueryLimits
 from user_messages.strawberry.schema import Mutation, Query, Subscription
+from user_messages.strawberry.types import DateTime
+from user_messages.strawberry.views import GraphQLView
 
-__all__ = ["Mutation", "Query", "Subscription"]
+__all__ = ["DateTime", "GraphQLView", "Mutation", "Query", "QueryLimits", "Subscription"]

@@ -1,0 +1,90 @@
+"""The schema extension that bounds what a document can cost on Strawberry.
+
+Strawberry's own limiters do not fit the rule of issue 21: ``QueryDepthLimiter`` and
+``MaxAliasesLimiter`` are validation rules that run in the same pass as GraphQL's specified
+rules, so a document far over a limit still pays for all of them; ``MaxTokensLimiter`` bounds
+tokens but not characters. ``QueryLimits`` parses with the package's length and token limits and
+validates with ``user_messages.graphql_limits``: its linear walk first, the specified rules only
+for a document within the limits, each distinct document once per process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from graphql import GraphQLError
+from graphql.validation import specified_rules
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
+
+from user_messages.graphql_http import NESTED_TOO_DEEPLY, Unparsable, check_document
+
+__all__ = ["QueryLimits"]
+
+# Strawberry runs these after the specified rules and the rules extensions add.
+_STRAWBERRY_RULES = (MaybeNullValidationRule, OneOfInputValidationRule)
+_SPECIFIED = frozenset(specified_rules)
+_ERRORS = "_user_messages_validation_errors"
+
+
+class QueryLimits(SchemaExtension):
+    """Parse within USER_MESSAGES' query limits; check the document's limits before validating.
+
+    Pass the class (not an instance) in ``strawberry.Schema(extensions=[...])``. Rules that
+    other extensions add (``AddValidationRules``) still run, after the specified ones; the
+    outcome is cached per document, so they must depend only on the schema and the document.
+    """
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.graphql_document is None and context.query:
+            rules = tuple(
+                dict.fromkeys(
+                    (
+                        *(rule for rule in context.validation_rules if rule not in _SPECIFIED),
+                        *_STRAWBERRY_RULES,
+                    )
+                )
+            )
+            try:
+                checked = check_document(context.schema._schema, rules, None, context.query)
+            except Unparsable as unparsable:
+                raise _as_graphql_error(unparsable.error) from None
+            except RecursionError:
+                # Older graphql-core releases let the parser and validation overflow the stack.
+                raise GraphQLError(NESTED_TOO_DEEPLY) from None
+            context.graphql_document = checked.document
+            for error in checked.errors:
+                # Strawberry logs each error it answers with; see _PrintedBriefly.
+                if type(error) is GraphQLError:
+                    error.__class__ = _PrintedBriefly
+            setattr(context, _ERRORS, list(checked.errors))
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        errors: list[GraphQLError] | None = getattr(self.execution_context, _ERRORS, None)
+        if errors is not None:
+            # Validated already (or cached): Strawberry skips its own validation when errors,
+            # even none, are set.
+            self.execution_context.pre_execution_errors = errors
+        yield
+
+
+class _PrintedBriefly(GraphQLError):
+    """A validation error whose ``str()`` is its message.
+
+    Strawberry logs every error of a response, and graphql-core's ``str()`` quotes the source
+    around each location, finding its line by walking the text: a document with many errors
+    far down would cost a walk per error in the log alone. The response's locations stay.
+    """
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _as_graphql_error(error: Any) -> GraphQLError:
+    return error if isinstance(error, GraphQLError) else GraphQLError(str(error))
