@@ -10,10 +10,6 @@ from django.test import Client
 
 from tests.pgbouncer import django_db_setup  # noqa: F401 (TEST_PGBOUNCER=1: through PgBouncer)
 
-# "graphene" or "strawberry": a module that imports tests.stacks.pytest_generate_tests runs its
-# tests once per stack.
-from tests.stacks import stack  # noqa: F401
-
 # The end-to-end fixtures (a real ASGI server per `server_kind`, the Node clients, a Redis of the
 # test's own), for every file that drives a real server.
 from tests.test_realtime_e2e import (  # noqa: F401

