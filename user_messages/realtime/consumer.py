@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Coroutine
 from inspect import isawaitable
 from typing import Any
 
+import graphql
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
@@ -775,12 +776,20 @@ def _selects_a_field(
     coerced = get_variable_values(schema, operation.variable_definitions or (), variables or {})
     if isinstance(coerced, list):
         return True
-    fragments = {
+    fragments: dict[str, Any] = {
         definition.name.value: definition
         for definition in document.definitions
         if isinstance(definition, FragmentDefinitionNode)
     }
-    return bool(collect_fields(schema, fragments, coerced, root_type, operation.selection_set))
+    collect: Any = collect_fields  # its signature changed in graphql-core 3.3
+    if graphql.version_info < (3, 3):
+        return bool(collect(schema, fragments, coerced, root_type, operation.selection_set))
+    # 3.3 (Strawberry 0.328 and later): fragments with their variables' signatures (None: the
+    # experimental fragment variables, which the schema does not enable), and the operation.
+    from graphql.execution.collect_fields import FragmentDetails  # type: ignore[attr-defined]
+
+    details = {name: FragmentDetails(fragment) for name, fragment in fragments.items()}
+    return bool(collect(schema, details, coerced, root_type, operation).grouped_field_set)
 
 
 def _failed(message: str) -> ExecutionResult:

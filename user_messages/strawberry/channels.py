@@ -196,6 +196,12 @@ class GraphQLWSConsumer(  # type: ignore[misc]
         # and awaits it however the instance ends, and a fault in it closes with 4500.
         self.run_task = self._spawn(self._serve())
 
+    def is_websocket_origin_allowed(self, request: Any, origin: str) -> bool:
+        """Strawberry 0.338+ asks this for a cross-origin handshake: Django's rule, as connect."""
+        # Strawberry's own check accepts only allowed_origins for another origin; the package's
+        # rule (CSRF_TRUSTED_ORIGINS, proxy settings) already ran in connect().
+        return _origin_allowed(request.scope)
+
     async def _serve(self) -> None:
         try:
             await self.run(self)
