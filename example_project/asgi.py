@@ -1,8 +1,13 @@
-"""ASGI entry point: HTTP through Django, and the GraphQL WebSocket at the same path /graphql."""
+"""ASGI entry point: HTTP through Django, and the GraphQL WebSocket at the same path /graphql.
+
+GRAPHQL_STACK (example_project/settings.py) picks the stack: graphene's socket is the package's
+consumer, Strawberry's is Strawberry's own with the package's rules (user_messages.strawberry).
+"""
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from django.core.asgi import get_asgi_application
 
@@ -12,15 +17,23 @@ django_application = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
 from django.urls import path  # noqa: E402
 
-from user_messages.realtime.consumer import GraphQLWSConsumer  # noqa: E402
+
+def _websocket_application() -> Any:
+    # Either consumer refuses a handshake whose Origin Django's CSRF check would refuse, and
+    # AuthMiddlewareStack gives it the session's user.
+    if settings.GRAPHQL_STACK == "strawberry":
+        from example_project.strawberry_schema import schema
+        from user_messages.strawberry.channels import websocket_application
+
+        return websocket_application(schema)
+    from user_messages.realtime.consumer import GraphQLWSConsumer
+
+    return AuthMiddlewareStack(URLRouter([path("graphql", GraphQLWSConsumer.as_asgi())]))
+
 
 application = ProtocolTypeRouter(
-    {
-        "http": django_application,
-        # The consumer refuses a handshake whose Origin is not in ALLOWED_HOSTS or
-        # CSRF_TRUSTED_ORIGINS; AuthMiddlewareStack gives it the session's user.
-        "websocket": AuthMiddlewareStack(URLRouter([path("graphql", GraphQLWSConsumer.as_asgi())])),
-    }
+    {"http": django_application, "websocket": _websocket_application()}
 )

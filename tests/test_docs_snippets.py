@@ -20,6 +20,7 @@ import re
 import shlex
 import subprocess
 import sys
+import tempfile
 import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -205,6 +206,38 @@ def run_strawberry_schema(user: AbstractBaseUser) -> None:
     assert view.view_class.__module__ == "user_messages.strawberry.views"
 
 
+def run_strawberry_asgi(user: AbstractBaseUser) -> None:
+    pytest.importorskip("strawberry")
+    with tempfile.TemporaryDirectory() as folder:
+        project = Path(folder) / "myproject"
+        project.mkdir()
+        (project / "__init__.py").write_text("")
+        (project / "settings.py").write_text(
+            "from tests.settings import *  # noqa: F403\n"
+            "INSTALLED_APPS = ['daphne', *INSTALLED_APPS]\n"
+        )
+        (project / "schema.py").write_text("from tests.strawberry_schema import schema\n")
+        (project / "asgi.py").write_text(python_block("howto/strawberry.md", 1))
+        # Resolving the route runs what a first WebSocket would: a NameError in the file fails
+        # here, not only under runserver.
+        program = (
+            "from myproject.asgi import application\n"
+            "router = application.application_mapping['websocket'].inner.inner.inner\n"
+            "match = router.routes[0].pattern.match('graphql')\n"
+            "print(type(application).__name__, bool(match))\n"
+        )
+        finished = subprocess.run(
+            [sys.executable, "-c", program],
+            cwd=folder,
+            env={"PYTHONPATH": f"{folder}:{REPO}", "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.splitlines()[-1] == "ProtocolTypeRouter True"
+
+
 PYTHON_RUNNERS: dict[tuple[str, int], Callable[..., None]] = {
     ("howto/send.md", 0): run_send,
     ("howto/send.md", 1): run_broadcast,
@@ -217,6 +250,7 @@ PYTHON_RUNNERS: dict[tuple[str, int], Callable[..., None]] = {
     ("explanation/performance.md", 0): run_prepared_statements,
     ("howto/pgbouncer.md", 0): run_pooler_settings,
     ("howto/strawberry.md", 0): run_strawberry_schema,
+    ("howto/strawberry.md", 1): run_strawberry_asgi,
 }
 
 

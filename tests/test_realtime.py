@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 import threading
@@ -20,25 +21,25 @@ from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
+import graphql
 import pytest
 import redis
 from asgiref.sync import async_to_sync, sync_to_async
-from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
 from channels.layers import BaseChannelLayer, channel_layers
-from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.test import Client
-from django.urls import path
 from django.utils import timezone
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from tests.schema import operation
+from tests.operations import operation
+from tests.stacks import INVALID_MESSAGE_REASONS, websocket_application
 from tests.test_optional_graphql import last_line_printed_by
 from tests.test_realtime_e2e import RedisServer
 from user_messages import api
@@ -47,8 +48,17 @@ from user_messages.realtime import consumer, groups
 from user_messages.realtime.consumer import GraphQLWSConsumer
 
 ROOT = Path(__file__).resolve().parent.parent
-APPLICATION = AuthMiddlewareStack(URLRouter([path("graphql", GraphQLWSConsumer.as_asgi())]))
+#: The "websocket" application of the stack under test, and its name (set by _application).
+APPLICATION: Any = None
+STACK = "graphene"
 COUNT_CHANGED = {"query": operation("MyMessageCountChanged")}
+
+
+@pytest.fixture
+def application(stack: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sockets of this test go to ``stack``'s consumer: each test with a socket runs on both."""
+    monkeypatch.setattr(sys.modules[__name__], "APPLICATION", websocket_application(stack))
+    monkeypatch.setattr(sys.modules[__name__], "STACK", stack)
 
 
 @pytest.fixture(autouse=True)
@@ -60,12 +70,16 @@ def fresh_channel_layer(settings: Any) -> Iterator[None]:
 
 
 @pytest.fixture
-def alice(transactional_db: None, make_user: Callable[..., AbstractBaseUser]) -> AbstractBaseUser:
+def alice(
+    transactional_db: None, application: None, make_user: Callable[..., AbstractBaseUser]
+) -> AbstractBaseUser:
     return make_user("alice")
 
 
 @pytest.fixture
-def bob(transactional_db: None, make_user: Callable[..., AbstractBaseUser]) -> AbstractBaseUser:
+def bob(
+    transactional_db: None, application: None, make_user: Callable[..., AbstractBaseUser]
+) -> AbstractBaseUser:
     return make_user("bob")
 
 
@@ -120,6 +134,14 @@ async def next_count(communicator: WebsocketCommunicator, operation_id: str = "1
     assert frame["type"] == "next", frame
     assert frame["id"] == operation_id
     return frame["payload"]["data"]["myMessageCount"]  # type: ignore[no-any-return]
+
+
+async def closed_4400(communicator: WebsocketCommunicator) -> None:
+    """Closed for a message that is not the protocol: 4400, with one of the stack's reasons."""
+    code, reason = await closed_with(communicator)
+    assert code == 4400
+    # Strawberry names the type it does not know.
+    assert reason in INVALID_MESSAGE_REASONS[STACK] or reason.startswith("Unknown message type: ")
 
 
 async def closed_with(communicator: WebsocketCommunicator) -> tuple[int, str]:
@@ -486,7 +508,7 @@ def test_a_message_that_is_not_the_protocol_closes_4400(alice: AbstractBaseUser,
     async def scenario() -> None:
         ws = await connected(alice)
         await ws.send_to(text_data=text)
-        assert await closed_with(ws) == (4400, "Invalid message received")
+        await closed_4400(ws)
 
     run(scenario)
 
@@ -495,7 +517,7 @@ def test_a_binary_frame_closes_4400(alice: AbstractBaseUser) -> None:
     async def scenario() -> None:
         ws = await connected(alice)
         await ws.send_to(bytes_data=b'{"type": "ping"}')
-        assert await closed_with(ws) == (4400, "Invalid message received")
+        await closed_4400(ws)
 
     run(scenario)
 
@@ -506,6 +528,21 @@ NO_RUNTIME_VALUE = (
     "Argument 'if' of required type 'Boolean!' was provided the variable '$on' "
     "which was not provided a runtime value."
 )
+
+
+def root_directive_refusal(query: str) -> str | None:
+    """graphql-core 3.3's error for @skip or @include on a root field (None before 3.3)."""
+    # The spec's single root field rule now forbids them; graphql-core 3.2 (all graphene can
+    # use) lets them through, and the consumers refuse a root they leave empty themselves.
+    if graphql.version_info < (3, 3) or not ROOT_DIRECTIVE.search(query):
+        return None
+    name = re.match(r"subscription (\w+)", query)
+    operation = f"Subscription '{name.group(1)}'" if name else "Anonymous Subscription"
+    return f"{operation} must not use `@skip` or `@include` directives in the top level selection."
+
+
+# A directive on a root selection (not on the operation itself, nor inside a fragment).
+ROOT_DIRECTIVE = re.compile(r"^subscription[^{]*\{[^{]*@(skip|include)")
 
 
 @pytest.mark.parametrize(
@@ -593,6 +630,8 @@ NO_RUNTIME_VALUE = (
 def test_a_subscribe_that_cannot_run_is_an_error_message_and_the_socket_stays_open(
     alice: AbstractBaseUser, payload: dict[str, Any], message: str
 ) -> None:
+    message = root_directive_refusal(payload["query"]) or message
+
     async def scenario() -> None:
         ws = await connected(alice)
         await ws.send_json_to({"type": "subscribe", "id": "x", "payload": payload})
@@ -618,7 +657,12 @@ def test_a_root_field_kept_by_its_directives_or_spread_from_a_fragment_runs(
             ("2", {"query": "subscription { ...F } fragment F on Subscription { myMessageCount }"}),
         ]:
             await ws.send_json_to({"type": "subscribe", "id": operation_id, "payload": payload})
-            assert await next_count(ws, operation_id) == 0
+            refusal = root_directive_refusal(payload["query"])
+            if refusal is None:
+                assert await next_count(ws, operation_id) == 0
+            else:
+                frame = await ws.receive_json_from()
+                assert frame["payload"] == [{"message": refusal, "locations": ANY}], frame
         await ws.disconnect()
 
     run(scenario)
@@ -645,7 +689,7 @@ def test_json_python_cannot_read_closes_4400(alice: AbstractBaseUser, text: str)
     async def scenario() -> None:
         ws = await connected(alice)
         await ws.send_to(text_data=text)
-        assert await closed_with(ws) == (4400, "Invalid message received")
+        await closed_4400(ws)
         await ws.disconnect()  # raises if the consumer ended with an exception
 
     run(scenario)
@@ -789,12 +833,20 @@ def test_a_fault_while_starting_a_subscription_is_an_error_message(
 
 
 def test_a_fault_while_handling_a_message_closes_4500(
-    alice: AbstractBaseUser, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    alice: AbstractBaseUser,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    stack: str,
 ) -> None:
-    async def broken(self: GraphQLWSConsumer, message: dict[str, Any]) -> None:
+    async def broken(self: Any, message: dict[str, Any]) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(GraphQLWSConsumer, "_on_ping", broken)
+    if stack == "strawberry":
+        from user_messages.strawberry import channels
+
+        monkeypatch.setattr(channels._TransportWSHandler, "handle_ping", broken)
+    else:
+        monkeypatch.setattr(GraphQLWSConsumer, "_on_ping", broken)
 
     async def scenario() -> None:
         ws = await connected(alice)
@@ -823,14 +875,14 @@ async def _client_leaves(ws: WebsocketCommunicator, channel: str) -> None:
 
 async def _closed_4400(ws: WebsocketCommunicator, channel: str) -> None:
     await ws.send_to(text_data="not json")
-    assert await closed_with(ws) == (4400, "Invalid message received")
+    await closed_4400(ws)
     await ws.disconnect()
 
 
 async def _fails(ws: WebsocketCommunicator, channel: str) -> None:
     # A message no handler takes: Channels' dispatch raises, the instance fails, and Channels
-    # calls no disconnect.
-    await channel_layers["default"].send(channel, {"type": "no.such.handler"})
+    # calls no disconnect. (Strawberry hands its listeners any type but websocket.*.)
+    await channel_layers["default"].send(channel, {"type": "websocket.no_such_handler"})
     await asyncio.wait([ws.future])
     assert isinstance(ws.future.exception(), ValueError)
 
@@ -868,7 +920,9 @@ def test_a_socket_leaves_its_groups_however_it_ends(
     run(scenario)
 
 
-def test_a_signed_out_socket_is_closed_4403_at_connection_init(transactional_db: None) -> None:
+def test_a_signed_out_socket_is_closed_4403_at_connection_init(
+    transactional_db: None, application: None
+) -> None:
     async def scenario() -> None:
         ws = await database_sync_to_async(socket)(None)
         assert await ws.connect() == (True, "graphql-transport-ws")
@@ -883,7 +937,9 @@ def test_a_socket_without_the_subprotocol_closes_4406(alice: AbstractBaseUser) -
         ws = await database_sync_to_async(socket)(alice, subprotocols=("graphql-ws",))
         accepted, _ = await ws.connect()
         assert accepted
-        assert await closed_with(ws) == (4406, "")
+        code, reason = await closed_with(ws)
+        assert code == 4406
+        assert reason in {"", *INVALID_MESSAGE_REASONS[STACK]}
 
     run(scenario)
 
@@ -1229,7 +1285,9 @@ def test_sockets_close_4503_when_the_process_stops_hearing_broadcasts(
 
 
 @pytest.fixture
-def left_pending(monkeypatch: pytest.MonkeyPatch) -> list[set[asyncio.Task[Any]]]:
+def left_pending(
+    application: None, monkeypatch: pytest.MonkeyPatch
+) -> list[set[asyncio.Task[Any]]]:
     """Per instance that ends, the tasks it started that were still pending as it ended."""
     noted: list[set[asyncio.Task[Any]]] = []
     inner = APPLICATION
@@ -1334,7 +1392,7 @@ def test_an_instance_that_fails_ends_with_no_task_of_its_own_pending(
 
         # A group message no handler takes: Channels' dispatch raises, the instance fails.
         layer = channel_layers["default"]
-        await layer.group_send(groups.user_group(alice.pk), {"type": "no.such.handler"})
+        await layer.group_send(groups.user_group(alice.pk), {"type": "websocket.no_such_handler"})
         await asyncio.wait([ws.future])
 
         assert isinstance(ws.future.exception(), ValueError)
@@ -1347,9 +1405,16 @@ def test_a_read_in_flight_when_the_instance_is_cancelled_ends_with_it(
     alice: AbstractBaseUser,
     left_pending: list[set[asyncio.Task[Any]]],
     monkeypatch: pytest.MonkeyPatch,
+    stack: str,
 ) -> None:
     # The process's shared count read, in flight when daphne stops, ends with the sockets it
     # reads for: left waiting for its query, it would be destroyed pending with the loop.
+    if stack == "strawberry":
+        # Strawberry runs subscriptions through graphql-core's subscribe(). Its MapAsyncIterator
+        # (3.2) waits for each event in a task it cancels but never awaits; with 3.3 the
+        # stream's aclose() runs in a task of its own. Either ends a few loop turns after the
+        # instance (the e2e tests check daphne logs no pending task at shutdown).
+        pytest.xfail("graphql-core's subscribe() leaves a cancelled task to end after the socket")
     reading, release = threading.Event(), threading.Event()
     pending_counts = consumer._pending_counts
 

@@ -296,12 +296,12 @@ def server_kind(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def start(project_env: dict[str, str], server_kind: str) -> Iterator[Any]:
-    """start(env=...) runs the server; every process started is stopped after the test."""
+def start(project_env: dict[str, str], server_kind: str, stack: str) -> Iterator[Any]:
+    """start(env=...) runs the server on ``stack``; every process started is stopped after."""
     started: list[Server | LiveClient] = []
 
     def _start(env: dict[str, str] | None = None) -> Server:
-        server = Server(server_kind, env or project_env)
+        server = Server(server_kind, {**(env or project_env), "GRAPHQL_STACK": stack})
         started.append(server)
         return server
 

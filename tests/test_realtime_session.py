@@ -31,9 +31,9 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import include, path
 
+from tests import test_realtime as realtime
 from tests import test_realtime_e2e as e2e
 from tests.test_realtime import (  # fresh_channel_layer: autouse, a new layer per test
-    APPLICATION,
     COUNT_CHANGED,
     closed_with,
     fresh_channel_layer,  # noqa: F401
@@ -51,6 +51,8 @@ node = e2e.node
 project_env = e2e.project_env
 redis_env = e2e.redis_env
 start = e2e.start
+# The "application" fixture: the sockets of a test go to its stack's consumer.
+_application = realtime.application
 
 # Django's own password change views (their templates link to the admin).
 urlpatterns = [
@@ -124,11 +126,11 @@ def post_status(
 async def handshake_accepted(origin: str, host: str, secure: bool, headers: dict[str, str]) -> bool:
     scheme = "wss" if secure else "ws"
 
-    async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        await APPLICATION({**scope, "scheme": scheme}, receive, send)
+    async def with_scheme(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await realtime.APPLICATION({**scope, "scheme": scheme}, receive, send)
 
     communicator = WebsocketCommunicator(
-        application,
+        with_scheme,
         "/graphql",
         headers=[
             (b"host", host.encode()),
@@ -146,6 +148,7 @@ async def handshake_accepted(origin: str, host: str, secure: bool, headers: dict
 @pytest.mark.parametrize(("origin", "host", "secure", "headers", "overrides", "accepted"), ORIGINS)
 def test_the_socket_accepts_an_origin_exactly_when_djangos_csrf_check_accepts_it_on_a_post(
     db: None,
+    application: None,
     settings: Any,
     origin: str,
     host: str,
@@ -173,7 +176,9 @@ def run_async(function: Callable[..., Any], *args: Any) -> Any:
     return result[0]
 
 
-def test_the_socket_refuses_a_missing_origin_that_a_post_over_http_may_omit(db: None) -> None:
+def test_the_socket_refuses_a_missing_origin_that_a_post_over_http_may_omit(
+    db: None, application: None
+) -> None:
     # The one difference, on purpose: every browser sends Origin with a WebSocket handshake,
     # while Django lets a plain-http POST without one through on its token alone.
     client = Client(enforce_csrf_checks=True)
@@ -188,7 +193,7 @@ def test_the_socket_refuses_a_missing_origin_that_a_post_over_http_may_omit(db: 
 
     async def scenario() -> None:
         communicator = WebsocketCommunicator(
-            APPLICATION,
+            realtime.APPLICATION,
             "/graphql",
             headers=[(b"host", b"testserver")],
             subprotocols=["graphql-transport-ws"],
@@ -225,7 +230,9 @@ def test_daphne_refuses_the_origins_django_refuses_on_a_post(
 
 
 @pytest.fixture
-def alice(transactional_db: None, make_user: Callable[..., AbstractBaseUser]) -> AbstractBaseUser:
+def alice(
+    transactional_db: None, application: None, make_user: Callable[..., AbstractBaseUser]
+) -> AbstractBaseUser:
     return make_user("alice")
 
 
@@ -240,7 +247,7 @@ async def live(client: Client) -> WebsocketCommunicator:
     """A socket authenticated by ``client``'s session, subscribed, its first count read."""
     cookie = client.cookies["sessionid"].value
     communicator = WebsocketCommunicator(
-        APPLICATION,
+        realtime.APPLICATION,
         "/graphql",
         headers=[
             (b"host", b"testserver"),

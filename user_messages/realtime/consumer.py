@@ -23,9 +23,10 @@ from collections.abc import AsyncIterator, Coroutine
 from inspect import isawaitable
 from typing import Any
 
+import graphql
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
 from django.core.exceptions import DisallowedHost
 from django.core.handlers.asgi import ASGIRequest
 from django.db.models import Count
@@ -48,7 +49,9 @@ from user_messages.conf import conf
 from user_messages.graphql_limits import check_off_loop
 from user_messages.realtime.groups import (
     CHANGED,
+    CREDENTIALS_CHANGED,
     EVERYONE_GROUP,
+    LOGGED_OUT,
     SharedGroupListener,
     renewal_period,
     shared_group_listener,
@@ -58,7 +61,15 @@ from user_messages.realtime.sessions import session_digest, session_still_holds
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["GRAPHQL_TRANSPORT_WS", "GraphQLWSConsumer", "LiveContext"]
+__all__ = [
+    "GRAPHQL_TRANSPORT_WS",
+    "GraphQLWSConsumer",
+    "LiveContext",
+    "LiveSocket",
+    "check_subscription",
+    "close_reason",
+    "too_many_subscriptions",
+]
 
 #: The WebSocket subprotocol a client must offer.
 GRAPHQL_TRANSPORT_WS = "graphql-transport-ws"
@@ -236,11 +247,15 @@ def _no_response(request: HttpRequest) -> HttpResponse:
     raise AssertionError("only the CSRF middleware's origin check is used")
 
 
-class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
-    """Serves GraphQL subscriptions with graphql-transport-ws to signed-in users."""
+class LiveSocket(AsyncWebsocketConsumer):  # type: ignore[misc]
+    """What a GraphQL WebSocket consumer of either stack does around its protocol.
 
-    #: The schema to run; None: graphene-django's GRAPHENE["SCHEMA"].
-    schema: Any = None
+    The socket's ``LiveContext`` in its user's group and counted by the process's shared-group
+    listener, the groups renewed and left however the instance ends, a channel-layer failure
+    closed with 4503, and the session rechecked (4403 once it ended). A subclass speaks the
+    protocol: it sets ``_live``, calls ``_go_live()`` at connection_init, ``_check_sessions()``
+    once acknowledged, and sends nothing once ``_closing``.
+    """
 
     #: The channel-layer groups joined, which __call__ leaves as the instance ends.
     groups: list[str]
@@ -252,6 +267,8 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     _closing = False
     #: The process's listener to the shared group this socket counts in, which __call__ leaves.
     _broadcasts: SharedGroupListener | None = None
+    #: What the subscriptions of this socket read and wait on; set by the subclass.
+    _live: LiveContext
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         self._tasks: set[asyncio.Task[None]] = set()
@@ -326,23 +343,6 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             self._layer_failed = True
             return {"type": _LAYER_FAILED}
 
-    async def connect(self) -> None:
-        if not _origin_allowed(self.scope):
-            # Refusing the handshake (HTTP 403): another site's page must not open a socket
-            # that the browser authenticates with this site's session cookie.
-            await self.close()
-            return
-        self._acknowledged = False
-        self._init_received = False
-        self._subscriptions: dict[str, asyncio.Task[None]] = {}
-        self._context = LiveContext(user=self.scope.get("user"), scope=self.scope)
-        if GRAPHQL_TRANSPORT_WS not in self.scope.get("subprotocols", []):
-            await self.accept()
-            await self.close(code=SUBPROTOCOL_NOT_ACCEPTABLE)
-            return
-        await self.accept(subprotocol=GRAPHQL_TRANSPORT_WS)
-        self._init_timeout = self._spawn(self._close_unless_initialised())
-
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:
         # Channels' own leaves the groups, and raises if that fails (Redis down): __call__
         # leaves them instead, however the instance ends.
@@ -356,87 +356,50 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             # The init timeout closes the socket itself: cancelled, it could not send the close.
             if task is not current:
                 task.cancel()
-        self._subscriptions.clear()
 
     async def _close(self, code: int, reason: str) -> None:
         self._closing = True
         self._stop()
-        # A close frame's reason is at most 123 bytes of UTF-8; a client's long subscription id,
-        # or one with a lone surrogate ("\ud800" is valid JSON), must not make the close fail.
-        reason = reason.encode(errors="replace")[:123].decode(errors="ignore")
-        await self.close(code=code, reason=reason)
+        await self.close(code=code, reason=close_reason(reason))
 
-    async def _close_unless_initialised(self) -> None:
-        await asyncio.sleep(conf.WEBSOCKET_INIT_TIMEOUT)
-        if not self._init_received:
-            await self._close(CONNECTION_INIT_TIMEOUT, "Connection initialisation timeout")
+    async def _go_live(self) -> bool:
+        """At connection_init of a signed-in user: join the groups; False if closed instead.
 
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        try:
-            message = json.loads(text_data) if text_data is not None else None
-        except (ValueError, RecursionError):
-            # RecursionError: arrays or objects nested deeper than Python's recursion limit.
-            message = None
-        kind = message.get("type") if isinstance(message, dict) else None
-        handler = {
-            "connection_init": self._on_connection_init,
-            "ping": self._on_ping,
-            "pong": self._on_pong,
-            "subscribe": self._on_subscribe,
-            "complete": self._on_complete,
-        }.get(kind if isinstance(kind, str) else "")
-        if handler is None:
-            await self._close(BAD_REQUEST, "Invalid message received")
-            return
-        assert isinstance(message, dict)
-        try:
-            await handler(message)
-        except Exception:
-            # A fault of ours, not of the message: logged, and closed as graphql-ws defines
-            # rather than ending the instance, which the server would close with 1011.
-            logger.exception("user_messages: handling a %r message failed", kind)
-            await self._close(INTERNAL_SERVER_ERROR, "Internal server error")
-
-    async def _on_connection_init(self, message: dict[str, Any]) -> None:
-        if self._init_received:
-            await self._close(TOO_MANY_INIT_REQUESTS, "Too many initialisation requests")
-            return
-        self._init_received = True
-        self._init_timeout.cancel()
-        user = self._context.user
-        if user is None or not user.is_authenticated:
-            await self._close(FORBIDDEN, "Forbidden")
-            return
+        Closes with 4503 (and returns False) when the channel layer fails.
+        """
         # A socket authenticated otherwise (a middleware of the host's) has no session to check.
         session_key = getattr(self.scope.get("session"), "session_key", None)
         if session_key:
             self._session_key = session_key
             self._session_digest = session_digest(session_key)
-        if self.channel_layer is not None:
-            groups = [user_group(user.pk)]
-            try:
-                await self._join(groups)
-            except Exception:
-                # Without its groups the socket would never hear of a change: close it with a
-                # code graphql-ws retries (unlike 1011 and 4500), not serve stale counts.
-                logger.warning("user_messages: could not join %s", groups, exc_info=True)
-                await self._close(SERVICE_UNAVAILABLE, "Try again later")
-                return
-            # Broadcasts reach the process once, not each socket: see SharedGroupListener.
-            self._broadcasts = shared_group_listener(self.channel_layer)
-            try:
-                await self._broadcasts.add(self)
-            except Exception:
-                logger.warning("user_messages: could not join %s", [EVERYONE_GROUP], exc_info=True)
-                await self._close(SERVICE_UNAVAILABLE, "Try again later")
-                return
-            if self._layer_failed or self._broadcasts.failed:
-                # Joined, but this socket's receive from the layer failed before: as deaf.
-                await self._close(SERVICE_UNAVAILABLE, "Try again later")
-                return
-            self._spawn(self._stay_in(groups))
-        self._acknowledged = True
-        await self.send_json({"type": "connection_ack"})
+        if self.channel_layer is None:
+            return True
+        groups = [user_group(self._live.user.pk)]
+        try:
+            await self._join(groups)
+        except Exception:
+            # Without its groups the socket would never hear of a change: close it with a
+            # code graphql-ws retries (unlike 1011 and 4500), not serve stale counts.
+            logger.warning("user_messages: could not join %s", groups, exc_info=True)
+            await self._close(SERVICE_UNAVAILABLE, "Try again later")
+            return False
+        # Broadcasts reach the process once, not each socket: see SharedGroupListener.
+        self._broadcasts = shared_group_listener(self.channel_layer)
+        try:
+            await self._broadcasts.add(self)
+        except Exception:
+            logger.warning("user_messages: could not join %s", [EVERYONE_GROUP], exc_info=True)
+            await self._close(SERVICE_UNAVAILABLE, "Try again later")
+            return False
+        if self._layer_failed or self._broadcasts.failed:
+            # Joined, but this socket's receive from the layer failed before: as deaf.
+            await self._close(SERVICE_UNAVAILABLE, "Try again later")
+            return False
+        self._spawn(self._stay_in(groups))
+        return True
+
+    def _check_sessions(self) -> None:
+        """Once acknowledged: recheck the session every WEBSOCKET_SESSION_RECHECK seconds."""
         if self._session_key is not None:
             self._spawn(self._recheck_session())
 
@@ -481,13 +444,139 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         """Close with 4403 unless the session still authenticates the user, as for HTTP."""
         assert self._session_key is not None
         try:
-            holds = await session_still_holds(self._session_key, self._context.user.pk)
+            holds = await session_still_holds(self._session_key, self._live.user.pk)
         except Exception:
             # The database is down: the next check, or the next change, asks again.
             logger.warning("user_messages: could not check a socket's session", exc_info=True)
             return
         if not holds:
             await self._close(FORBIDDEN, "Session ended")
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        if message["type"] == CHANGED:
+            # Channels' dispatch first closes stale database connections in its one
+            # thread-sensitive thread; a wake-up touches no connection, and a broadcast wakes
+            # every socket of the process at once, so that hop would serialise them all.
+            await self.user_messages_changed(message)
+            return
+        if message["type"] == _LAYER_FAILED:
+            # Acknowledged, the socket would stop hearing of changes: closed as at a failed
+            # join. Before that, connection_init closes it.
+            if self._acknowledged:
+                await self._close(SERVICE_UNAVAILABLE, "Try again later")
+            return
+        # By name, not through the base class's dispatch: Strawberry's hands every type it
+        # does not know to its own listeners instead of to a handler method.
+        if message["type"] == LOGGED_OUT:
+            await self.user_messages_logged_out(message)
+            return
+        if message["type"] == CREDENTIALS_CHANGED:
+            await self.user_messages_credentials_changed(message)
+            return
+        await super().dispatch(message)
+
+    # Channels names the handler after the group message's type, groups.CHANGED.
+    async def user_messages_changed(self, event: dict[str, Any]) -> None:
+        """A group message (type ``user_messages.changed``): wake this socket's subscriptions."""
+        self._live.changed()
+
+    async def user_messages_logged_out(self, event: dict[str, Any]) -> None:
+        """A session of the user logged out (groups.LOGGED_OUT): close if it is this one's."""
+        if self._session_digest is not None and self._session_digest in event["sessions"]:
+            await self._close(FORBIDDEN, "Session ended")
+
+    async def user_messages_credentials_changed(self, event: dict[str, Any]) -> None:
+        """The user's password or is_active changed (groups.CREDENTIALS_CHANGED): check."""
+        if self._session_key is not None and self._acknowledged:
+            # In a task: the check waits for a database thread, and the socket's other
+            # messages must not wait for it.
+            self._spawn(self._check_session())
+
+    def broadcast_heard(self) -> None:
+        """The process heard a broadcast (SharedGroupListener): wake this socket's subscriptions."""
+        self._live.changed()
+
+    def broadcasts_lost(self) -> None:
+        """The process's shared-group listener failed: close, as when this socket's layer fails."""
+        # Before the acknowledgement, connection_init sees the failure and closes the socket.
+        if self._acknowledged and not self._closing:
+            self._closing = True
+            self._spawn(self._close(SERVICE_UNAVAILABLE, "Try again later"))
+
+
+class GraphQLWSConsumer(LiveSocket, AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+    """Serves GraphQL subscriptions with graphql-transport-ws to signed-in users."""
+
+    #: The schema to run; None: graphene-django's GRAPHENE["SCHEMA"].
+    schema: Any = None
+
+    async def connect(self) -> None:
+        if not _origin_allowed(self.scope):
+            # Refusing the handshake (HTTP 403): another site's page must not open a socket
+            # that the browser authenticates with this site's session cookie.
+            await self.close()
+            return
+        self._acknowledged = False
+        self._init_received = False
+        self._subscriptions: dict[str, asyncio.Task[None]] = {}
+        self._live = LiveContext(user=self.scope.get("user"), scope=self.scope)
+        if GRAPHQL_TRANSPORT_WS not in self.scope.get("subprotocols", []):
+            await self.accept()
+            await self.close(code=SUBPROTOCOL_NOT_ACCEPTABLE)
+            return
+        await self.accept(subprotocol=GRAPHQL_TRANSPORT_WS)
+        self._init_timeout = self._spawn(self._close_unless_initialised())
+
+    def _stop(self) -> None:
+        super()._stop()
+        self._subscriptions.clear()
+
+    async def _close_unless_initialised(self) -> None:
+        await asyncio.sleep(conf.WEBSOCKET_INIT_TIMEOUT)
+        if not self._init_received:
+            await self._close(CONNECTION_INIT_TIMEOUT, "Connection initialisation timeout")
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        try:
+            message = json.loads(text_data) if text_data is not None else None
+        except (ValueError, RecursionError):
+            # RecursionError: arrays or objects nested deeper than Python's recursion limit.
+            message = None
+        kind = message.get("type") if isinstance(message, dict) else None
+        handler = {
+            "connection_init": self._on_connection_init,
+            "ping": self._on_ping,
+            "pong": self._on_pong,
+            "subscribe": self._on_subscribe,
+            "complete": self._on_complete,
+        }.get(kind if isinstance(kind, str) else "")
+        if handler is None:
+            await self._close(BAD_REQUEST, "Invalid message received")
+            return
+        assert isinstance(message, dict)
+        try:
+            await handler(message)
+        except Exception:
+            # A fault of ours, not of the message: logged, and closed as graphql-ws defines
+            # rather than ending the instance, which the server would close with 1011.
+            logger.exception("user_messages: handling a %r message failed", kind)
+            await self._close(INTERNAL_SERVER_ERROR, "Internal server error")
+
+    async def _on_connection_init(self, message: dict[str, Any]) -> None:
+        if self._init_received:
+            await self._close(TOO_MANY_INIT_REQUESTS, "Too many initialisation requests")
+            return
+        self._init_received = True
+        self._init_timeout.cancel()
+        user = self._live.user
+        if user is None or not user.is_authenticated:
+            await self._close(FORBIDDEN, "Forbidden")
+            return
+        if not await self._go_live():
+            return
+        self._acknowledged = True
+        await self.send_json({"type": "connection_ack"})
+        self._check_sessions()
 
     async def _on_ping(self, message: dict[str, Any]) -> None:
         await self.send_json({"type": "pong"})
@@ -516,14 +605,7 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             return
         if len(self._subscriptions) >= conf.WEBSOCKET_MAX_SUBSCRIPTIONS:
             await self._send_errors(
-                operation_id,
-                [
-                    GraphQLError(
-                        f"This connection already runs {len(self._subscriptions)} "
-                        "subscriptions, the most USER_MESSAGES['WEBSOCKET_MAX_SUBSCRIPTIONS'] "
-                        "allows: complete one before starting another."
-                    )
-                ],
+                operation_id, [too_many_subscriptions(len(self._subscriptions))]
             )
             return
         try:
@@ -554,32 +636,16 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     async def _start(self, payload: dict[str, Any]) -> AsyncIterator[Any] | ExecutionResult:
         """The subscription's result stream, or an ExecutionResult holding why it cannot run."""
-        query: str = payload["query"]
         schema = self._schema()
-        # The same document limits as user_messages.views.GraphQLView applies over HTTP, off
-        # the event loop: other sockets' frames are answered while a document is checked.
-        document, errors = await check_off_loop(schema, query)
-        if document is None or errors:
+        document, errors = await check_subscription(schema, payload)
+        if document is None:
             return ExecutionResult(data=None, errors=errors)
         operation_name = payload.get("operationName")
-        operation = get_operation_ast(document, operation_name)
-        if operation is None:
-            return _failed(f"No single operation named {operation_name!r} in the document.")
-        if operation.operation != OperationType.SUBSCRIPTION:
-            return _failed(
-                f"This WebSocket serves subscriptions only, got a {operation.operation.value}: "
-                "send queries and mutations with HTTP POST to the GraphQL view."
-            )
         variables = payload.get("variables")
-        if not _selects_a_field(schema, document, operation, variables):
-            # graphql-core would fail with "coroutine raised StopIteration": nothing to run.
-            return _failed(
-                "The subscription selects no field: @skip or @include left its root empty."
-            )
         events = await create_source_event_stream(
             schema,
             document,
-            context_value=self._context,
+            context_value=self._live,
             variable_values=variables,
             operation_name=operation_name,
         )
@@ -596,7 +662,7 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                         schema,
                         document,
                         event,
-                        context_value=self._context,
+                        context_value=self._live,
                         variable_values=variables,
                         operation_name=operation_name,
                     )
@@ -640,48 +706,60 @@ class GraphQLWSConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             {"type": "error", "id": operation_id, "payload": [error.formatted for error in errors]}
         )
 
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        if message["type"] == CHANGED:
-            # Channels' dispatch first closes stale database connections in its one
-            # thread-sensitive thread; a wake-up touches no connection, and a broadcast wakes
-            # every socket of the process at once, so that hop would serialise them all.
-            await self.user_messages_changed(message)
-            return
-        if message["type"] == _LAYER_FAILED:
-            # Acknowledged, the socket would stop hearing of changes: closed as at a failed
-            # join. Before that, connection_init closes it.
-            if self._acknowledged:
-                await self._close(SERVICE_UNAVAILABLE, "Try again later")
-            return
-        await super().dispatch(message)
 
-    # Channels names the handler after the group message's type, groups.CHANGED.
-    async def user_messages_changed(self, event: dict[str, Any]) -> None:
-        """A group message (type ``user_messages.changed``): wake this socket's subscriptions."""
-        self._context.changed()
+async def check_subscription(
+    schema: GraphQLSchema, payload: dict[str, Any]
+) -> tuple[DocumentNode | None, list[GraphQLError]]:
+    """A subscribe payload's document if it is a subscription that can run, else its errors.
 
-    async def user_messages_logged_out(self, event: dict[str, Any]) -> None:
-        """A session of the user logged out (groups.LOGGED_OUT): close if it is this one's."""
-        if self._session_digest is not None and self._session_digest in event["sessions"]:
-            await self._close(FORBIDDEN, "Session ended")
+    Both stacks' consumers ask this before running anything: the document limits of the HTTP
+    views, run off the event loop (other sockets' frames are answered while a document is
+    checked), one subscription operation, and a root that selects a field.
+    """
+    query: str = payload["query"]
+    try:
+        document, errors = await check_off_loop(schema, query)
+    except GraphQLError as error:
+        # graphql-core's validate() raises for some documents instead of reporting: its
+        # single-root-field rule evaluates @include(if: $var) with no variables.
+        return None, [error]
+    if document is None or errors:
+        return None, errors
+    operation_name = payload.get("operationName")
+    operation = get_operation_ast(document, operation_name)
+    if operation is None:
+        return None, _errors(f"No single operation named {operation_name!r} in the document.")
+    if operation.operation != OperationType.SUBSCRIPTION:
+        return None, _errors(
+            f"This WebSocket serves subscriptions only, got a {operation.operation.value}: "
+            "send queries and mutations with HTTP POST to the GraphQL view."
+        )
+    if not _selects_a_field(schema, document, operation, payload.get("variables")):
+        # graphql-core would fail with "coroutine raised StopIteration": nothing to run.
+        return None, _errors(
+            "The subscription selects no field: @skip or @include left its root empty."
+        )
+    return document, []
 
-    async def user_messages_credentials_changed(self, event: dict[str, Any]) -> None:
-        """The user's password or is_active changed (groups.CREDENTIALS_CHANGED): check."""
-        if self._session_key is not None and self._acknowledged:
-            # In a task: the check waits for a database thread, and the socket's other
-            # messages must not wait for it.
-            self._spawn(self._check_session())
 
-    def broadcast_heard(self) -> None:
-        """The process heard a broadcast (SharedGroupListener): wake this socket's subscriptions."""
-        self._context.changed()
+def too_many_subscriptions(running: int) -> GraphQLError:
+    """The error for a subscribe beyond ``WEBSOCKET_MAX_SUBSCRIPTIONS`` on one connection."""
+    return GraphQLError(
+        f"This connection already runs {running} subscriptions, the most "
+        "USER_MESSAGES['WEBSOCKET_MAX_SUBSCRIPTIONS'] allows: complete one before starting "
+        "another."
+    )
 
-    def broadcasts_lost(self) -> None:
-        """The process's shared-group listener failed: close, as when this socket's layer fails."""
-        # Before the acknowledgement, connection_init sees the failure and closes the socket.
-        if self._acknowledged and not self._closing:
-            self._closing = True
-            self._spawn(self._close(SERVICE_UNAVAILABLE, "Try again later"))
+
+def close_reason(reason: str) -> str:
+    """``reason`` cut to fit a close frame: at most 123 bytes of UTF-8, no lone surrogate."""
+    # A client's long subscription id, or one with a lone surrogate ("\ud800" is valid JSON),
+    # is part of some reasons, and must not make the close fail.
+    return reason.encode(errors="replace")[:123].decode(errors="ignore")
+
+
+def _errors(message: str) -> list[GraphQLError]:
+    return [GraphQLError(message)]
 
 
 def _selects_a_field(
@@ -698,12 +776,20 @@ def _selects_a_field(
     coerced = get_variable_values(schema, operation.variable_definitions or (), variables or {})
     if isinstance(coerced, list):
         return True
-    fragments = {
+    fragments: dict[str, Any] = {
         definition.name.value: definition
         for definition in document.definitions
         if isinstance(definition, FragmentDefinitionNode)
     }
-    return bool(collect_fields(schema, fragments, coerced, root_type, operation.selection_set))
+    collect: Any = collect_fields  # its signature changed in graphql-core 3.3
+    if graphql.version_info < (3, 3):
+        return bool(collect(schema, fragments, coerced, root_type, operation.selection_set))
+    # 3.3 (Strawberry 0.328 and later): fragments with their variables' signatures (None: the
+    # experimental fragment variables, which the schema does not enable), and the operation.
+    from graphql.execution.collect_fields import FragmentDetails  # type: ignore[attr-defined]
+
+    details = {name: FragmentDetails(fragment) for name, fragment in fragments.items()}
+    return bool(collect(schema, details, coerced, root_type, operation).grouped_field_set)
 
 
 def _failed(message: str) -> ExecutionResult:
