@@ -51,8 +51,9 @@ node = e2e.node
 project_env = e2e.project_env
 redis_env = e2e.redis_env
 start = e2e.start
-# The "application" fixture: the sockets of a test go to its stack's consumer.
-_application = realtime.application
+# The "application" fixture (the sockets of a test go to its stack's consumer), under its own
+# name: pytest 9 registers an imported fixture under the attribute that holds it.
+application = realtime.application
 
 # Django's own password change views (their templates link to the admin).
 urlpatterns = [

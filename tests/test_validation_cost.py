@@ -16,7 +16,7 @@ import pytest
 from django.contrib.auth.models import AbstractBaseUser
 from django.test import Client
 
-from tests.test_realtime import connected, fresh_channel_layer, run  # noqa: F401
+from tests.test_realtime import application, connected, fresh_channel_layer, run  # noqa: F401
 from user_messages.conf import conf
 
 # Each test runs on both GraphQL stacks (tests/conftest.py).
@@ -164,12 +164,12 @@ def test_cycles_and_duplicate_fragments_still_get_graphqls_own_errors(client, qu
 
 
 @pytest.fixture
-def alice(transactional_db: None, make_user: Any) -> AbstractBaseUser:
+def alice(transactional_db: None, application: None, make_user: Any) -> AbstractBaseUser:
     return make_user("alice")  # type: ignore[no-any-return]
 
 
 @pytest.fixture
-def bob(transactional_db: None, make_user: Any) -> AbstractBaseUser:
+def bob(transactional_db: None, application: None, make_user: Any) -> AbstractBaseUser:
     return make_user("bob")  # type: ignore[no-any-return]
 
 
