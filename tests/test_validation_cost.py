@@ -16,7 +16,8 @@ import pytest
 from django.contrib.auth.models import AbstractBaseUser
 from django.test import Client
 
-from tests.test_realtime import application, connected, fresh_channel_layer, run  # noqa: F401
+from tests import test_realtime
+from tests.test_realtime import connected, fresh_channel_layer, run  # noqa: F401
 from user_messages.conf import conf
 
 # Each test runs on both GraphQL stacks (tests/conftest.py).
@@ -161,6 +162,10 @@ def test_cycles_and_duplicate_fragments_still_get_graphqls_own_errors(client, qu
     assert [error["message"] for error in body["errors"]] == [
         error.message for error in validate(schema.graphql_schema, parse(query))
     ]
+
+
+# The sockets of a test go to its stack's consumer (a fixture, found under this attribute).
+application = test_realtime.application
 
 
 @pytest.fixture

@@ -149,12 +149,25 @@ class RealtimeBench:
             result.append((user.pk, f"sessionid={session.session_key}"))
         return result
 
-    def start_daphne(self, port: int, log: Any, number: int = 0) -> subprocess.Popen[bytes]:
-        application = "example_project.asgi:application"
-        if self.options["processes"] > 1:
-            application = "example_project.benchmarks.management.commands._counted_asgi:application"
+    def start_daphne(
+        self,
+        port: int,
+        log: Any,
+        number: int = 0,
+        *,
+        application: str | None = None,
+        environment: dict[str, str] | None = None,
+    ) -> subprocess.Popen[bytes]:
+        """daphne serving ``application`` (the example's by default) on the bench's database."""
+        if application is None:
+            application = "example_project.asgi:application"
+            if self.options["processes"] > 1:
+                application = (
+                    "example_project.benchmarks.management.commands._counted_asgi:application"
+                )
         env = {
             **os.environ,
+            **(environment or {}),
             "DJANGO_SETTINGS_MODULE": "example_project.settings",
             # Its name in pg_stat_activity (without a pooler between them).
             "DATABASE_URL": f"{self.database_url}?application_name=loadtest-daphne-{number}",
@@ -261,22 +274,12 @@ class RealtimeBench:
     ) -> None:
         """Sequential single-user sends, each timed until its socket has the new count."""
         user_model = get_user_model()
-        latencies = []
+        latencies: list[float] = []
         rng = random.Random(1)
         counts = [0] * len(sockets)
         for _ in range(self.options["samples"]):
             index = rng.choice([i for i in range(len(sockets)) if i not in failed])
-            user = user_model(pk=sockets[index][0])
-            counts[index] += 1
-            sent = time.time() * 1000
-            api.info(user, "Latency probe.")
-            while True:
-                event = events.get(timeout=10)
-                if event.get("event") in {"socket-error", "closed"}:
-                    raise CommandError(f"A socket failed: {event}")
-                if event.get("user") == index and event["count"] == counts[index]:
-                    latencies.append(event["t"] - sent)
-                    break
+            latencies.append(timed_send(user_model(pk=sockets[index][0]), index, counts, events))
         latencies.sort()
         self.write(
             f"  send -> event latency over {len(latencies)} sequential sends: "
@@ -408,6 +411,75 @@ class RealtimeBench:
         self.write(f"  all {len(cookies)} sockets stayed connected throughout")
         driver.kill()
         driver.wait()
+
+    def side_by_side(
+        self, servers: dict[str, tuple[str, dict[str, str]]], sockets: int, rounds: int
+    ) -> dict[str, list[float]]:
+        """Send -> event latency of several servers, one daphne each, measured in turns.
+
+        ``servers`` maps a name to (ASGI application, extra environment). Each gets ``sockets``
+        subscribed sockets; each round sends once to a random user of each server, in an order
+        that rotates from round to round, so that the servers share whatever the machine is
+        doing. Returns each server's latencies in milliseconds, sorted.
+        """
+        names = list(servers)
+        cookies = self.create_sessions(sockets * len(names))
+        ports = [free_port() for _ in names]
+        latencies: dict[str, list[float]] = {name: [] for name in names}
+        with (
+            tempfile.TemporaryDirectory(prefix="realtime_bench_") as tmp,
+            contextlib.ExitStack() as stack,
+        ):
+            logs = [stack.enter_context(Path(tmp, f"{name}.log").open("w+")) for name in names]
+            processes = [
+                self.start_daphne(port, log, number, application=application, environment=env)
+                for number, (port, log, (application, env)) in enumerate(
+                    zip(ports, logs, servers.values(), strict=True)
+                )
+            ]
+            driver = None
+            try:
+                for port, process in zip(ports, processes, strict=True):
+                    self.wait_until_up(port, process)
+                # Socket i goes to server i modulo their number (open_sockets).
+                driver, events, failed = self.open_sockets(ports, cookies, Path(tmp))
+                if failed:
+                    raise CommandError(f"{len(failed)} sockets failed to subscribe.")
+                user_model = get_user_model()
+                rng = random.Random(1)
+                counts = [0] * len(cookies)
+                for turn in range(rounds):
+                    shift = turn % len(names)
+                    for number in [*range(shift, len(names)), *range(shift)]:
+                        index = rng.randrange(number, len(cookies), len(names))
+                        user = user_model(pk=cookies[index][0])
+                        latencies[names[number]].append(timed_send(user, index, counts, events))
+            except BaseException:
+                for name, log in zip(names, logs, strict=True):
+                    self.write(f"daphne {name} log (tail):\n" + "".join(errors_in(log)[-60:]))
+                raise
+            finally:
+                if driver is not None:
+                    driver.kill()
+                    driver.wait()
+                for process in processes:
+                    stop(process)
+        return {name: sorted(values) for name, values in latencies.items()}
+
+
+def timed_send(
+    user: Any, index: int, counts: list[int], events: queue.Queue[dict[str, Any]]
+) -> float:
+    """Send ``user`` (socket ``index``) one message; milliseconds until its socket has the count."""
+    counts[index] += 1
+    sent = time.time() * 1000
+    api.info(user, "Latency probe.")
+    while True:
+        event = events.get(timeout=10)
+        if event.get("event") in {"socket-error", "closed"}:
+            raise CommandError(f"A socket failed: {event}")
+        if event.get("user") == index and event["count"] == counts[index]:
+            return float(event["t"] - sent)
 
 
 def rss_bytes(pid: int) -> int:

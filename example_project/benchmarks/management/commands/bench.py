@@ -19,7 +19,9 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import django
 from django.conf import settings
@@ -172,6 +174,15 @@ class Command(BaseCommand):
             help="Users for the one-send-per-user loop (default: --users).",
         )
         parser.add_argument(
+            "--live-rounds",
+            type=int,
+            default=100,
+            help=(
+                "Rounds of the send -> event comparison: each sends once through each server "
+                "(the floor, graphene, Strawberry). 0 leaves the comparison out."
+            ),
+        )
+        parser.add_argument(
             "--validation-tokens",
             metavar="N,N",
             default=None,
@@ -280,6 +291,7 @@ class Bench:
         self.messages: int = options["messages"]
         self.pending_per_user: int = options["pending_per_user"]
         self.repeat: int = options["repeat"]
+        self.live_rounds: int = options["live_rounds"]
         self.loop_users: int = options["loop_users"] or self.users
         self.user_model = get_user_model()
         self.page_user = self.user_model._default_manager.create(username="page-user")
@@ -303,6 +315,8 @@ class Bench:
         self.delivery_statements()
         self.cache()
         self.sends()
+        # Last: it starts servers and swaps the channel layer for Redis while it runs.
+        self.live_stacks()
 
     # -- data ---------------------------------------------------------------------------------
 
@@ -877,6 +891,99 @@ class Bench:
             f">= {BROADCAST_SPEEDUP_TARGET:.0f}x",
             speedup >= BROADCAST_SPEEDUP_TARGET,
         )
+
+    def live_stacks(self) -> None:
+        """Send -> event latency through each stack's socket and the floor, in turns."""
+        report = self.report
+        report.section(
+            "Live updates side by side: send -> event, one daphne each, Redis layer, graphql-ws"
+        )
+        if self.live_rounds <= 0:
+            report.note("Left out (--live-rounds 0).")
+            return
+        missing = _live_missing()
+        if missing:
+            report.note(f"Left out: {missing}.")
+            return
+        from channels.layers import channel_layers
+
+        from example_project.benchmarks.management.commands._realtime import (
+            RealtimeBench,
+            percentile,
+        )
+
+        sockets = 10
+        servers = {
+            "floor": ("example_project.benchmarks.floor_asgi:application", {}),
+            "graphene": ("example_project.asgi:application", {"GRAPHQL_STACK": "graphene"}),
+            "strawberry": ("example_project.asgi:application", {"GRAPHQL_STACK": "strawberry"}),
+        }
+        # Settings assigned inside override_settings() are undone when it ends.
+        with override_settings():
+            live = RealtimeBench(
+                lambda line: None,
+                {"processes": 1},
+                _database_url(connection.settings_dict),
+            )
+            try:
+                latencies = live.side_by_side(servers, sockets, self.live_rounds)
+            finally:
+                channel_layers.backends.clear()
+        p50 = {name: percentile(values, 50) for name, values in latencies.items()}
+        p99 = {name: percentile(values, 99) for name, values in latencies.items()}
+        for name in servers:
+            report.figure(
+                f"send -> event, {name} ({len(latencies[name])} sends)",
+                f"p50 {p50[name]:.1f} ms, p99 {p99[name]:.1f} ms",
+            )
+        ratio = p50["strawberry"] / p50["graphene"]
+        report.figure(
+            "send -> event p50: Strawberry / graphene",
+            f"{ratio:.2f}x (over the floor: graphene {p50['graphene'] - p50['floor']:+.1f} ms, "
+            f"Strawberry {p50['strawberry'] - p50['floor']:+.1f} ms)",
+            "Strawberry <= 1.3x graphene",
+            ratio <= 1.3,
+        )
+        report.note(
+            f"The floor: session auth, the package's group fan-out, one count query, one frame, "
+            f"and no GraphQL (example_project/benchmarks/floor_asgi.py). {sockets} sockets per "
+            "server; each round sends once to each server in a rotating order."
+        )
+
+
+def _live_missing() -> str:
+    """What the send -> event comparison needs and this machine lacks, or ""."""
+    for module, extra in (
+        ("strawberry", "the strawberry extra"),
+        ("daphne", "the realtime extra"),
+        ("channels_redis", "the realtime extra"),
+    ):
+        if importlib.util.find_spec(module) is None:
+            return f"{module} is not installed ({extra})"
+    from example_project.benchmarks.management.commands._realtime import DRIVER
+
+    if not (DRIVER.parent / "node_modules" / "graphql-ws").exists():
+        return "the Node clients are not installed (npm ci in tests/clients)"
+    import redis
+
+    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        redis.Redis.from_url(url, socket_timeout=2).ping()
+    except redis.RedisError as error:
+        return f"no Redis at REDIS_URL {url} ({error})"
+    return ""
+
+
+def _database_url(database: dict[str, Any]) -> str:
+    """A DATABASE_URL the example's settings read back as this database."""
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{Path(database['NAME']).resolve()}"
+    user = quote(database.get("USER") or "", safe="")
+    password = quote(database.get("PASSWORD") or "", safe="")
+    credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    host = database.get("HOST") or "127.0.0.1"
+    port = f":{database['PORT']}" if database.get("PORT") else ""
+    return f"postgres://{credentials}{host}{port}/{quote(database['NAME'], safe='')}"
 
 
 def _delete_redis_keys(prefix: str) -> None:
