@@ -53,6 +53,7 @@ from user_messages.realtime.groups import (
     EVERYONE_GROUP,
     LOGGED_OUT,
     SharedGroupListener,
+    end_tasks,
     renewal_period,
     shared_group_listener,
     user_group,
@@ -292,10 +293,7 @@ class LiveSocket(AsyncWebsocketConsumer):  # type: ignore[misc]
             # daphne cancels every instance when it stops, and Channels then calls no
             # disconnect(): a task left pending would be destroyed with the event loop ("Task
             # was destroyed but it is pending!"). Awaited, so they end before the instance.
-            tasks = list(self._tasks)
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await end_tasks(list(self._tasks))
             # Here, not in websocket_disconnect, which Channels skips after an exception or a
             # cancel: a channel left in its groups stays there until group_expiry (a day by
             # default), and channels_redis buffers every change sent to it in this process.
@@ -336,8 +334,14 @@ class LiveSocket(AsyncWebsocketConsumer):  # type: ignore[misc]
     async def _receive_from_layer(self) -> dict[str, Any]:
         if self._layer_failed:
             await asyncio.Future()  # never: the socket closes, and Channels cancels this wait
+        # In a task of its own, which a cancel of this one ends however long that takes (end_tasks):
+        # Channels cancels this wait once when the instance ends, and waits for it.
+        receiving = asyncio.ensure_future(self._layer_receive())
         try:
-            return await self._layer_receive()  # type: ignore[no-any-return]
+            return await asyncio.shield(receiving)
+        except asyncio.CancelledError:
+            await end_tasks([receiving])
+            raise
         except Exception:
             logger.warning("user_messages: the channel layer failed", exc_info=True)
             self._layer_failed = True

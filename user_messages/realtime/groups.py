@@ -14,6 +14,7 @@ import hashlib
 import logging
 import re
 import weakref
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 from asgiref.sync import async_to_sync
@@ -104,6 +105,29 @@ async def _send(layer: Any, groups: list[str], message: dict[str, Any], what: st
             return
 
 
+#: How often end_tasks() cancels a task again that goes on after a cancel.
+RECANCEL_SECONDS = 0.1
+
+
+async def end_tasks(tasks: Iterable[asyncio.Future[Any]]) -> None:
+    """Cancel ``tasks`` and wait until every one has ended, cancelling again while one goes on.
+
+    redis-py can lose a cancel that lands while it reads a command's reply (redis/redis-py#2028,
+    #2551): the task goes on into channels_redis's next blocking pop, and whatever waits for it
+    (an instance ending, a server stopping) waits forever. Cancelled again, it ends at its next
+    wait. The tasks' exceptions are retrieved, as ``gather(return_exceptions=True)`` would.
+    """
+    tasks = list(tasks)
+    pending = {task for task in tasks if not task.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=RECANCEL_SECONDS)
+    for task in tasks:
+        if not task.cancelled():
+            task.exception()
+
+
 def renewal_period(layer: Any) -> float:
     """How often a member joins its groups again: half the layer's ``group_expiry``."""
     # A channel layer drops a member group_expiry seconds after it joined (a day by default),
@@ -171,10 +195,7 @@ class SharedGroupListener:
             await asyncio.shield(self._stopping)
 
     async def _stop(self) -> None:
-        tasks = [task for task in (self._joining, *self._tasks) if task is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await end_tasks(task for task in (self._joining, *self._tasks) if task is not None)
         if self._in_group:
             self._in_group = False
             try:
