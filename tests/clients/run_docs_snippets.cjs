@@ -173,6 +173,8 @@ async function apolloInbox() {
   const delivered = texts(await snippet.onCountRise());
   const afterRise = inboxOf(snippet);
   const riseRequests = requests.slice(before);
+  // Reading delivered every pending message: the socket hears the count fall to 0.
+  await live.waitFor(0);
   live.close();
   return { firstPage, merged, delivered, afterRise, riseRequests, counts: live.counts };
 }
