@@ -34,6 +34,7 @@ from django.core.checks import run_checks
 from django.core.management import call_command
 from django.test import RequestFactory, override_settings
 
+from tests.repository import own_files
 from user_messages import api
 from user_messages.conf import DEFAULTS
 from user_messages.models import Message
@@ -353,8 +354,8 @@ def test_every_shell_command_of_the_docs_names_what_exists_and_parses(
     repository_text = "\n".join(
         path.read_text(errors="replace")
         for folder in ("user_messages", "example_project", "tests", ".ci")
-        for path in (REPO / folder).rglob("*")
-        if path.is_file() and path.suffix in {".py", ".sh", ""} and "node_modules" not in path.parts
+        for path in own_files(REPO / folder)
+        if path.suffix in {".py", ".sh", ""}
     )
     example: list[list[str]] = []
     unknown = []

@@ -11,7 +11,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-REPOSITORY = Path(__file__).resolve().parent.parent
+from tests.repository import REPOSITORY, own_files
+
 OWN_PACKAGES = ("user_messages", "example_project", "tests")
 
 
@@ -19,8 +20,8 @@ def own_modules(root: Path, packages: tuple[str, ...]) -> dict[str, Path]:
     """Every module under ``packages`` by dotted name (a package by its ``__init__.py``)."""
     modules = {}
     for package in packages:
-        for path in (root / package).rglob("*.py"):
-            if "node_modules" in path.parts:
+        for path in own_files(root / package):
+            if path.suffix != ".py":
                 continue
             parts = path.relative_to(root).with_suffix("").parts
             if parts[-1] == "__init__":
