@@ -18,6 +18,7 @@ from tests.test_realtime_e2e import (  # noqa: F401
     redis_env,
     redis_server,
     server_kind,
+    shared_servers,
     start,
 )
 
