@@ -140,7 +140,7 @@ async def handshake_accepted(origin: str, host: str, secure: bool, headers: dict
         ],
         subprotocols=["graphql-transport-ws"],
     )
-    accepted, _ = await communicator.connect()
+    accepted, _ = await communicator.connect(timeout=10)
     if accepted:
         await communicator.disconnect()
     return bool(accepted)
@@ -199,7 +199,7 @@ def test_the_socket_refuses_a_missing_origin_that_a_post_over_http_may_omit(
             headers=[(b"host", b"testserver")],
             subprotocols=["graphql-transport-ws"],
         )
-        assert (await communicator.connect())[0] is False
+        assert (await communicator.connect(timeout=10))[0] is False
 
     run(scenario)
 
@@ -257,9 +257,9 @@ async def live(client: Client) -> WebsocketCommunicator:
         ],
         subprotocols=["graphql-transport-ws"],
     )
-    assert await communicator.connect() == (True, "graphql-transport-ws")
+    assert await communicator.connect(timeout=10) == (True, "graphql-transport-ws")
     await communicator.send_json_to({"type": "connection_init"})
-    assert await communicator.receive_json_from() == {"type": "connection_ack"}
+    assert await communicator.receive_json_from(timeout=10) == {"type": "connection_ack"}
     await communicator.send_json_to({"type": "subscribe", "id": "1", "payload": COUNT_CHANGED})
     await next_count(communicator)
     return communicator
