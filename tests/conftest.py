@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,19 @@ from tests.test_realtime_e2e import (  # noqa: F401
     shared_servers,
     start,
 )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the engine_independent tests off SQLite: the SQLite configurations run them."""
+    database = os.environ.get("TEST_DATABASE", "sqlite")
+    if database == "sqlite":
+        return
+    skip = pytest.mark.skip(
+        reason=f"independent of the database engine: runs with TEST_DATABASE=sqlite, not {database}"
+    )
+    for item in items:
+        if item.get_closest_marker("engine_independent"):
+            item.add_marker(skip)
 
 
 @pytest.fixture

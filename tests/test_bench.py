@@ -22,10 +22,7 @@ from tests.test_realtime_e2e import MANAGE, REPO, node, project_environment
 pytestmark = [
     # Its cache figures use (and clear) the Redis database REDIS_URL names, as tests/test_cache.py.
     pytest.mark.xdist_group("shared-redis"),
-    pytest.mark.skipif(
-        os.environ.get("TEST_DATABASE", "sqlite") != "sqlite",
-        reason="the bench runs on a SQLite file of its own; once per CI run is enough",
-    ),
+    pytest.mark.engine_independent,  # the bench runs on a SQLite file of its own
     pytest.mark.skipif(
         importlib.util.find_spec("strawberry") is None
         or importlib.util.find_spec("graphene") is None,

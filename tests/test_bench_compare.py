@@ -28,10 +28,7 @@ WORKLOADS = [
     "send_user",
 ]
 
-pytestmark = pytest.mark.skipif(
-    os.environ.get("TEST_DATABASE", "sqlite") != "sqlite",
-    reason="the worker uses a SQLite file of its own; once per CI run is enough",
-)
+pytestmark = pytest.mark.engine_independent  # the worker uses a SQLite file of its own
 
 
 def test_the_compare_worker_reports_figures_and_exactly_once_for_this_package(tmp_path):

@@ -22,10 +22,8 @@ from tests import project_shell
 
 # The project runs on SQLite files of its own whatever TEST_DATABASE names: the runs on SQLite
 # (one per Python in .ci/run) cover these, the others would only repeat them.
-pytestmark = pytest.mark.skipif(
-    os.environ.get("TEST_DATABASE", "sqlite") != "sqlite",
-    reason="the example project on its own SQLite database: run with TEST_DATABASE=sqlite",
-)
+# One worker runs the module, so that its module-scoped database is made once.
+pytestmark = [pytest.mark.engine_independent, pytest.mark.xdist_group("example-project")]
 
 REPO = Path(__file__).resolve().parent.parent
 MANAGE = REPO / "example_project" / "manage.py"

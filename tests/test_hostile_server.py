@@ -17,8 +17,11 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.test_realtime_e2e import Server, project_env, pytestmark  # noqa: F401
+from tests.test_realtime_e2e import Server, project_env  # noqa: F401
 from tests.test_validation_cost import comparisons_refused
+
+# The example project on a SQLite file of its own; its daphne is started once for the module.
+pytestmark = [pytest.mark.engine_independent, pytest.mark.xdist_group("hostile-server")]
 
 
 @pytest.fixture(scope="module")

@@ -34,10 +34,7 @@ from tests import project_shell
 
 # The servers run the example project on a SQLite file of their own whatever TEST_DATABASE
 # names: the runs on SQLite (one per Python in .ci/run) cover these, the others would repeat them.
-pytestmark = pytest.mark.skipif(
-    os.environ.get("TEST_DATABASE", "sqlite") != "sqlite",
-    reason="end to end on the example project's own SQLite database: run with TEST_DATABASE=sqlite",
-)
+pytestmark = pytest.mark.engine_independent
 
 REPO = Path(__file__).resolve().parent.parent
 CLIENTS = REPO / "tests" / "clients"

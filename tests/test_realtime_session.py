@@ -212,7 +212,7 @@ def test_the_socket_refuses_a_missing_origin_that_a_post_over_http_may_omit(
         ("a_dev_servers_page", "http://localhost:3000"),
     ],
 )
-@e2e.pytestmark  # the example project on its own SQLite database
+@pytest.mark.engine_independent  # the example project on its own SQLite database
 def test_daphne_refuses_the_origins_django_refuses_on_a_post(
     node: str, project_env: dict[str, str], start: Any, username: str, origin: str
 ) -> None:
@@ -597,7 +597,7 @@ def closes_4403_within(client: e2e.LiveClient, seconds: float) -> float:
     return took
 
 
-@e2e.pytestmark  # the example project on its own SQLite database
+@pytest.mark.engine_independent  # the example project on its own SQLite database
 def test_logout_in_another_process_closes_that_sessions_socket_and_no_other(
     node: str, redis_env: dict[str, str], start: Any
 ) -> None:
@@ -620,7 +620,7 @@ def test_logout_in_another_process_closes_that_sessions_socket_and_no_other(
     assert elsewhere.next_event() == {"count": 1}
 
 
-@e2e.pytestmark  # the example project on its own SQLite database
+@pytest.mark.engine_independent  # the example project on its own SQLite database
 def test_a_password_change_in_another_process_closes_the_users_other_sessions(
     node: str, redis_env: dict[str, str], start: Any
 ) -> None:
@@ -643,7 +643,7 @@ def test_a_password_change_in_another_process_closes_the_users_other_sessions(
     closes_4403_within(elsewhere, seconds=10)
 
 
-@e2e.pytestmark  # the example project on its own SQLite database
+@pytest.mark.engine_independent  # the example project on its own SQLite database
 def test_deactivating_a_user_in_a_shell_closes_their_socket(
     node: str, redis_env: dict[str, str], start: Any
 ) -> None:
