@@ -14,11 +14,13 @@ from tests.pgbouncer import django_db_setup  # noqa: F401 (TEST_PGBOUNCER=1: thr
 # The end-to-end fixtures (a real ASGI server per `server_kind`, the Node clients, a Redis of the
 # test's own), for every file that drives a real server.
 from tests.test_realtime_e2e import (  # noqa: F401
+    live_env,
     node,
     project_env,
     redis_env,
     redis_server,
     server_kind,
+    shared_redis,
     shared_servers,
     start,
 )
