@@ -19,7 +19,12 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
-from user_messages.graphql_http import NESTED_TOO_DEEPLY, Unparsable, check_document
+from user_messages.graphql_http import (
+    NESTED_TOO_DEEPLY,
+    Unparsable,
+    check_document,
+    select_operation,
+)
 
 __all__ = ["QueryLimits"]
 
@@ -55,6 +60,9 @@ class QueryLimits(SchemaExtension):
             except RecursionError:
                 # Older graphql-core releases let the parser and validation overflow the stack.
                 raise GraphQLError(NESTED_TOO_DEEPLY) from None
+            # Strawberry would run the first of several operations when none is named; GraphQL
+            # (and graphene) refuse. Strawberry keeps the name the request gave only here.
+            select_operation(checked.document, getattr(context, "_provided_operation_name", None))
             context.graphql_document = checked.document
             for error in checked.errors:
                 # Strawberry logs each error it answers with; see _PrintedBriefly.
