@@ -263,9 +263,7 @@ def select_operation(document: DocumentNode, operation_name: str | None) -> Oper
     ]
     if operation_name is None:
         if len(operations) > 1:
-            raise GraphQLError(
-                "Must provide operation name if query contains multiple operations."
-            )
+            raise GraphQLError("Must provide operation name if query contains multiple operations.")
         if not operations:
             raise GraphQLError("Must provide an operation.")
         return operations[0]

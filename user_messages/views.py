@@ -210,15 +210,14 @@ class GraphQLView(views.GraphQLView):
         try:
             operation = select_operation(checked.document, operation_name)
         except GraphQLError as error:
-            return ExecutionResult(data=None, errors=[error])
+            # Validation comes first in GraphQL; the selection only matters to a valid document.
+            return ExecutionResult(data=None, errors=list(checked.errors) or [error])
         try:
             refuse_over_get(request.method, operation.operation)
         except RequestRefused as refused:
             if show_graphiql:
                 return None
-            raise views.HttpError(
-                HttpResponseNotAllowed(["POST"]), refused.message
-            ) from None
+            raise views.HttpError(HttpResponseNotAllowed(["POST"]), refused.message) from None
         if checked.errors:
             return ExecutionResult(data=None, errors=list(checked.errors))
         return self._execute(

@@ -60,9 +60,12 @@ class QueryLimits(SchemaExtension):
             except RecursionError:
                 # Older graphql-core releases let the parser and validation overflow the stack.
                 raise GraphQLError(NESTED_TOO_DEEPLY) from None
-            # Strawberry would run the first of several operations when none is named; GraphQL
-            # (and graphene) refuse. Strawberry keeps the name the request gave only here.
-            select_operation(checked.document, getattr(context, "_provided_operation_name", None))
+            if not checked.errors:
+                # Strawberry would run the first of several operations when none is named;
+                # GraphQL (and graphene) refuse. Validation errors come first, as in GraphQL.
+                # Strawberry keeps the name the request gave only in a private attribute.
+                provided = getattr(context, "_provided_operation_name", None)
+                select_operation(checked.document, provided)
             context.graphql_document = checked.document
             for error in checked.errors:
                 # Strawberry logs each error it answers with; see _PrintedBriefly.
