@@ -48,8 +48,8 @@ __all__ = [
     "check_document",
     "check_parameters",
     "content_type",
-    "decode_json_parameter",
     "csrf_refusal",
+    "decode_json_parameter",
     "is_client_mistake",
     "is_request_error",
     "log_security_error",
@@ -390,8 +390,9 @@ def csrf_refusal(request: HttpRequest) -> bool:
     return False
 
 
-def _not_exempt(request: HttpRequest) -> None:
-    """Stands for the view in the CSRF check: the real view is marked exempt."""
+def _not_exempt(request: HttpRequest) -> HttpResponse:
+    """Stands for the view in the CSRF check (the real view is marked exempt); never called."""
+    raise NotImplementedError
 
 
 # Logs: a client's mistake is not a server error

@@ -112,7 +112,7 @@ class GraphQLView(views.GraphQLView):
             return HttpResponseForbidden(
                 self.json_encode(request, CSRF_REFUSAL), content_type=content_type(self.media)
             )
-        response = super().dispatch(request, *args, **kwargs)
+        response: HttpResponseBase = super().dispatch(request, *args, **kwargs)
         # Not GraphiQL's page: graphene-django sets application/json on every GraphQL answer.
         if response.get("Content-Type", "").startswith(LEGACY_JSON):
             response["Content-Type"] = content_type(self.media)
