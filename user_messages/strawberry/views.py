@@ -10,9 +10,7 @@ refusal answered as a GraphQL error: do not wrap the view in ``csrf_exempt``.
 
 from __future__ import annotations
 
-import contextvars
 import json
-import logging
 from typing import Any
 
 from cross_web import HTTPException, SyncHTTPRequestAdapter
@@ -22,7 +20,6 @@ from django.http.multipartparser import MultiPartParserError
 from django.http.response import HttpResponseBase
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
-from graphql import GraphQLError
 from strawberry.django import views
 from strawberry.exceptions import MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
@@ -39,7 +36,6 @@ from user_messages.graphql_http import (
     content_type,
     csrf_refusal,
     decode_json_parameter,
-    is_client_mistake,
     is_request_error,
     log_security_error,
     media_type,
@@ -48,29 +44,9 @@ from user_messages.graphql_http import (
     refuse_over_get,
     status_for,
 )
+from user_messages.strawberry.extensions import quiet_client_mistakes
 
 __all__ = ["GraphQLView"]
-
-# Set while this view runs a request: Strawberry then logs only the server's errors.
-_answering = contextvars.ContextVar("user_messages_answering", default=False)
-
-
-class _ServerErrorsOnly(logging.Filter):
-    """Drop Strawberry's ERROR log of a client's mistake while this view answers it.
-
-    Strawberry logs every error of a response with its traceback; a signed-out read or a
-    document that does not validate is the client's to fix, and the answer already says so.
-    An unexpected exception in a resolver still logs at ERROR, with its traceback.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        error = record.msg
-        return not (
-            _answering.get() and isinstance(error, GraphQLError) and is_client_mistake(error)
-        )
-
-
-logging.getLogger("strawberry.execution").addFilter(_ServerErrorsOnly())
 
 
 class GraphQLView(views.GraphQLView):
@@ -96,17 +72,15 @@ class GraphQLView(views.GraphQLView):
         self.media = media_type(request.headers.get("Accept"))
         if csrf_refusal(request):
             return self._json(CSRF_REFUSAL, status=403)
-        token = _answering.set(True)
         try:
-            return self.run(request=request)
+            with quiet_client_mistakes():
+                return self.run(request=request)
         except HTTPException as error:
             response = self._json({"errors": [{"message": error.reason}]}, error.status_code)
             if error.status_code == 405:
                 # A mutation over GET may be POSTed; other methods may be neither.
                 response["Allow"] = "POST" if request.method == "GET" else "GET, POST"
             return response
-        finally:
-            _answering.reset(token)
 
     def _json(self, answer: Any, status: int) -> HttpResponse:
         return JsonResponse(answer, status=status, content_type=content_type(self.media))
