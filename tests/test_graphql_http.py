@@ -253,6 +253,7 @@ def test_only_queries_run_over_get(query: str, kind: str) -> None:
         ({"query": True}, "The query parameter must be a string of GraphQL, not a boolean."),
         ({"query": 0}, "The query parameter must be a string of GraphQL, not a number."),
         ({"query": None}, "Must provide query string."),
+        ({"query": ""}, "Must provide query string."),
         ({}, "Must provide query string."),
         (
             {"query": "{ myMessageCount }", "operationName": 1},

@@ -227,9 +227,10 @@ def decode_json_parameter(value: Any, name: str) -> Any:
 def check_parameters(query: Any, variables: Any, operation_name: Any, extensions: Any) -> None:
     """Raise RequestRefused (400) for a parameter of the wrong JSON type, in the client's terms.
 
-    ``variables`` is the decoded value (a view decodes JSON text first); null stands for absent.
+    ``variables`` is the decoded value (a view decodes JSON text first); null stands for absent,
+    and so does an empty ``query``.
     """
-    if query is None:
+    if query is None or query == "":
         raise RequestRefused(400, "Must provide query string.")
     if not isinstance(query, str):
         raise RequestRefused(

@@ -138,7 +138,7 @@ class GraphQLView(views.GraphQLView):
         self, request: HttpRequest, data: Any, show_graphiql: bool = False
     ) -> tuple[str | None, int]:
         """The encoded answer and its status, as ``user_messages.graphql_http`` decides them."""
-        query, variables, operation_name, _ = self.get_graphql_params(request, data)
+        query, variables, operation_name, id_ = self.get_graphql_params(request, data)
         result = self.execute_graphql_request(
             request, data, query, variables, operation_name, show_graphiql
         )
@@ -156,6 +156,9 @@ class GraphQLView(views.GraphQLView):
         if not request_error:
             answer["data"] = result.data
         status = status_for(self.media, request_error=request_error)
+        if self.batch:
+            answer["id"] = id_
+            answer["status"] = status
         return self.json_encode(request, answer, pretty=show_graphiql), status
 
     def parse_body(self, request: HttpRequest) -> Any:

@@ -20,6 +20,7 @@ from django.http.multipartparser import MultiPartParserError
 from django.http.response import HttpResponseBase
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
+from graphql import OperationType as GraphQLOperationType
 from strawberry.django import views
 from strawberry.exceptions import MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
@@ -129,7 +130,7 @@ class GraphQLView(views.GraphQLView):
             )
         except InvalidOperationTypeError as error:
             try:
-                refuse_over_get(method, error.operation_type)  # type: ignore[arg-type]
+                refuse_over_get(method, GraphQLOperationType(error.operation_type.value))
             except RequestRefused as refused:
                 raise HTTPException(refused.status, refused.message) from None
             raise
