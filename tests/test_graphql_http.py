@@ -132,6 +132,22 @@ def test_a_request_error_is_400_without_data_in_the_new_media_type_and_200_in_th
     assert post(client, body) == (200, LEGACY, {"errors": [error]})
 
 
+def test_a_document_over_a_cost_limit_is_a_request_error_in_both_media_types() -> None:
+    client = Client()
+    over = {"query": "{" + " myMessageCount" * 600 + "}"}
+    message = "Syntax Error: Document contains more than 500 tokens. Parsing aborted."
+
+    new = post(client, over, "application/graphql-response+json")
+    legacy = post(client, over, "application/json")
+
+    assert (new[0], [error["message"] for error in new[2]["errors"]], "data" in new[2]) == (
+        400,
+        [message],
+        False,
+    )
+    assert (legacy[0], legacy[2]) == (200, new[2])
+
+
 def test_a_field_error_is_200_with_data_in_both_media_types() -> None:
     client = Client()
     query = {"query": "{ myMessageHistory(first: 0) { pendingCount } }"}
