@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import AbstractBaseUser
 from django.test import Client
-from django.test.client import Client as DjangoClient
+from graphql import GraphQLError
 
 from tests.operations import operation
 from user_messages import api, graphql_rules
-from user_messages.graphql_http import media_type
+from user_messages.graphql_http import log_server_errors, media_type
 from user_messages.models import Message
 
 pytestmark = pytest.mark.usefixtures("stack")
@@ -34,7 +34,7 @@ INVALID_ERROR = {
 
 
 def post(
-    client: DjangoClient, body: Any, accept: str | None = None, **extra: Any
+    client: Client, body: Any, accept: str | None = None, **extra: Any
 ) -> tuple[int, str, dict[str, Any]]:
     """POST ``body`` as JSON; the status, Content-Type and decoded answer."""
     headers = {} if accept is None else {"HTTP_ACCEPT": accept}
@@ -48,7 +48,7 @@ def post(
     return response.status_code, response["Content-Type"], response.json()
 
 
-def get(client: DjangoClient, accept: str | None = None, **params: str) -> Any:
+def get(client: Client, accept: str | None = None, **params: str) -> Any:
     headers = {} if accept is None else {"HTTP_ACCEPT": accept}
     return client.get(URL, params, **headers)
 
@@ -447,3 +447,18 @@ def test_an_unexpected_exception_in_a_resolver_logs_an_error_with_its_traceback(
     assert errors[0].exc_info is not None
     assert errors[0].exc_info[0] is ZeroDivisionError
     assert "a bug in the server" in errors[0].getMessage()
+
+
+def test_an_error_that_is_not_graphqls_is_the_servers_and_logged_with_its_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    try:
+        raise LookupError("the view's context failed")
+    except LookupError as error:
+        failure = error
+
+    log_server_errors([GraphQLError("first must be from 1 to 100, got 0."), failure])
+
+    assert [(r.name, r.levelname, r.exc_info and r.exc_info[1]) for r in caplog.records] == [
+        ("user_messages.graphql", "ERROR", failure)
+    ]

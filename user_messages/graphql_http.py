@@ -413,10 +413,15 @@ def is_client_mistake(error: GraphQLError) -> bool:
 _server_errors = logging.getLogger("user_messages.graphql")
 
 
-def log_server_errors(errors: Iterable[GraphQLError]) -> None:
-    """Log each server error of a result at ERROR with its traceback; the clients' not at all."""
+def log_server_errors(errors: Iterable[Exception]) -> None:
+    """Log each server error of a result at ERROR with its traceback; the clients' not at all.
+
+    An error that is not a GraphQLError (the view's own context failed) is the server's too.
+    """
     for error in errors:
-        if isinstance(error, GraphQLError) and not is_client_mistake(error):
+        if not isinstance(error, GraphQLError):
+            _server_errors.error("%s", error, exc_info=error)
+        elif not is_client_mistake(error):
             _server_errors.error(
                 "%s (at %s)",
                 error.message,
