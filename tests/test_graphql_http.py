@@ -421,8 +421,6 @@ def test_a_clients_mistake_logs_nothing_above_info_and_no_traceback(
 
     assert 200 <= legacy < 500
     assert 200 <= new < 500
-    if legacy < 400:
-        assert legacy_records == []
     # A 4xx is logged by Django itself as it logs every one: one line, no traceback.
     for records, status in ((legacy_records, legacy), (new_records, new)):
         assert [(r.name, r.levelname, r.exc_info) for r in records] == (
