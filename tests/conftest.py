@@ -10,6 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser, Permission
 from django.test import Client
 
 from tests.pgbouncer import django_db_setup  # noqa: F401 (TEST_PGBOUNCER=1: through PgBouncer)
+from tests.stacks import GRAPHQL_ACCEPT
 
 # The end-to-end fixtures (a real ASGI server per `server_kind`, the Node clients, a Redis of the
 # test's own), for every file that drives a real server.
@@ -37,6 +38,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("engine_independent"):
             item.add_marker(skip)
+
+
+@pytest.fixture
+def client() -> Client:
+    """Django's test client, accepting GraphQL's media type as current GraphQL clients do."""
+    return Client(headers=GRAPHQL_ACCEPT)
 
 
 @pytest.fixture
@@ -75,7 +82,7 @@ def sender(make_user: Callable[..., AbstractBaseUser]) -> Client:
     staff.user_permissions.add(
         Permission.objects.get(content_type__app_label="user_messages", codename="add_message")
     )
-    client = Client()
+    client = Client(headers=GRAPHQL_ACCEPT)
     client.force_login(staff)
     return client
 
