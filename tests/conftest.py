@@ -46,6 +46,24 @@ def client() -> Client:
     return Client(headers=GRAPHQL_ACCEPT)
 
 
+def _encodable(text: str) -> str:
+    """``text`` with what UTF-8 cannot carry (lone surrogates) written as escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Keep each report sendable from an xdist worker: the hostile-input tests log lone
+    surrogates, which execnet cannot encode (the worker crashed with UnicodeEncodeError)."""
+    outcome = yield
+    report = outcome.get_result()
+    report.sections = [(title, _encodable(content)) for title, content in report.sections]
+    if report.longrepr is not None and not isinstance(report.longrepr, tuple):
+        text = str(report.longrepr)
+        if _encodable(text) != text:
+            report.longrepr = _encodable(text)
+
+
 @pytest.fixture
 def make_user(db: None) -> Callable[..., AbstractBaseUser]:
     """Create users with unique usernames: make_user(), make_user("alice", is_staff=True)."""
