@@ -15,13 +15,11 @@ from tests.stacks import GRAPHQL_ACCEPT
 # The end-to-end fixtures (a real ASGI server per `server_kind`, the Node clients, a Redis of the
 # test's own), for every file that drives a real server.
 from tests.test_realtime_e2e import (  # noqa: F401
-    live_env,
     node,
     project_env,
     redis_env,
     redis_server,
     server_kind,
-    shared_redis,
     shared_servers,
     start,
 )

@@ -61,7 +61,7 @@ def project_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """
     env = project_environment(tmp_path_factory.mktemp("live") / "db.sqlite3")
     manage(env, "migrate", "--verbosity=0")
-    return {**env, "SHARED_SERVERS": "yes"}
+    return env
 
 
 def project_environment(database: Path) -> dict[str, str]:
@@ -299,9 +299,9 @@ def server_kind(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def shared_servers() -> Iterator[dict[tuple[str, str, str, int], Server]]:
-    """The servers ``start`` shares between tests; stopped at the end of the session."""
-    servers: dict[tuple[str, str, str, int], Server] = {}
+def shared_servers() -> Iterator[dict[tuple[str, str], Server]]:
+    """The servers ``start()`` shares between tests, by kind and stack; stopped at the end."""
+    servers: dict[tuple[str, str], Server] = {}
     yield servers
     for server in servers.values():
         server.stop()
@@ -312,25 +312,22 @@ def start(
     project_env: dict[str, str],
     server_kind: str,
     stack: str,
-    shared_servers: dict[tuple[str, str, str, int], Server],
+    shared_servers: dict[tuple[str, str], Server],
 ) -> Iterator[Any]:
-    """The server on ``stack``: ``start()`` or ``start(live_env)`` one shared by every test that
-    asks for this kind, stack and environment (never stop it; ``process=1`` a second one, for
-    tests that need two processes), ``start(env)`` with any other environment a process of the
-    test's own, which it may stop or kill.
+    """The server on ``stack``: ``start()`` the one shared by every test that asks for this kind
+    and stack (on ``project_env``; never stop it), ``start(env)`` a process of the test's own.
 
     Every process a test started, and every client it opened, is stopped after it.
     """
     started: list[Server | LiveClient] = []
 
-    def _start(env: dict[str, str] | None = None, *, process: int = 0) -> Server:
-        env = project_env if env is None else env
-        if env.get("SHARED_SERVERS") == "yes":
-            # Starting a server costs a second or two of CPU; most tests only need one that runs.
-            key = (server_kind, stack, env.get("REDIS_URL", ""), process)
-            shared = shared_servers.get(key)
+    def _start(env: dict[str, str] | None = None) -> Server:
+        if env is None:
+            # Starting a server costs a second of CPU; most tests only need one that runs.
+            shared = shared_servers.get((server_kind, stack))
             if shared is None or shared.process.poll() is not None:
-                shared = shared_servers[key] = Server(server_kind, {**env, "GRAPHQL_STACK": stack})
+                shared = Server(server_kind, {**project_env, "GRAPHQL_STACK": stack})
+                shared_servers[(server_kind, stack)] = shared
             return shared
         server = Server(server_kind, {**env, "GRAPHQL_STACK": stack})
         started.append(server)
@@ -453,31 +450,8 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 
 @pytest.fixture
 def redis_env(project_env: dict[str, str], redis_server: RedisServer) -> dict[str, str]:
-    """The example project's environment with channels_redis on the test's own Redis, which it
-    may stop; its servers are the test's own."""
-    env = {**project_env, "REDIS_URL": redis_server.url, "REDIS_CHANNEL_PREFIX": "e2e"}
-    del env["SHARED_SERVERS"]
-    return env
-
-
-@pytest.fixture(scope="session")
-def shared_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    """A redis-server for the tests of this process that neither stop it nor count members."""
-    if shutil.which("redis-server") is None:
-        if os.environ.get("CI"):
-            pytest.fail("redis-server is not installed: .ci/run needs it")
-        pytest.skip("needs redis-server (apt-get install redis-server)")
-    server = RedisServer(tmp_path_factory.mktemp("shared_redis"))
-    yield server
-    project_shell.forget_redis(server.url)
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def live_env(project_env: dict[str, str], shared_redis: RedisServer) -> dict[str, str]:
-    """The example project's environment with channels_redis on ``shared_redis``; ``start``
-    shares its servers between tests."""
-    return {**project_env, "REDIS_URL": shared_redis.url, "REDIS_CHANNEL_PREFIX": "e2e"}
+    """The example project's environment with channels_redis on the test's own Redis."""
+    return {**project_env, "REDIS_URL": redis_server.url, "REDIS_CHANNEL_PREFIX": "e2e"}
 
 
 def groups_of(user_id: str) -> tuple[str, str]:
@@ -539,11 +513,11 @@ def test_a_server_stopped_with_subscriptions_open_exits_cleanly_and_leaves_no_me
 
 
 def test_a_socket_on_one_process_hears_sends_made_in_another_and_in_a_shell(
-    node: str, live_env: dict[str, str], start: Any
+    node: str, redis_env: dict[str, str], start: Any
 ) -> None:
-    carol, cookie = signed_in(live_env, "carol")
-    process_a = start(live_env)
-    process_b = start(live_env, process=1)
+    carol, cookie = signed_in(redis_env, "carol")
+    process_a = start(redis_env)
+    process_b = start(redis_env)
     client = live_client(start, node, process_a, origin=process_a.origin, cookie=cookie)
     assert client.next_event() == {"count": 0}
 
@@ -551,7 +525,7 @@ def test_a_socket_on_one_process_hears_sends_made_in_another_and_in_a_shell(
     assert client.next_event() == {"count": 1}
 
     shell(
-        live_env,
+        redis_env,
         "from django.contrib.auth.models import User\n"
         "from user_messages import api\n"
         "api.info(User.objects.all(), 'A QuerySet broadcast from a shell.')",

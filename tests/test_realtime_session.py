@@ -49,7 +49,7 @@ from user_messages.realtime.groups import CREDENTIALS_CHANGED, LOGGED_OUT, user_
 # The fixtures of the end-to-end tests, shared: pytest finds them as attributes of this module.
 node = e2e.node
 project_env = e2e.project_env
-live_env = e2e.live_env
+redis_env = e2e.redis_env
 start = e2e.start
 # The "application" fixture (the sockets of a test go to its stack's consumer), under its own
 # name: pytest 9 registers an imported fixture under the attribute that holds it.
@@ -599,11 +599,11 @@ def closes_4403_within(client: e2e.LiveClient, seconds: float) -> float:
 
 @pytest.mark.engine_independent  # the example project on its own SQLite database
 def test_logout_in_another_process_closes_that_sessions_socket_and_no_other(
-    node: str, live_env: dict[str, str], start: Any
+    node: str, redis_env: dict[str, str], start: Any
 ) -> None:
-    erin, cookie = e2e.signed_in(live_env, "erin")
-    other_cookie = another_session(live_env, erin)
-    sockets_process, logout_process = start(live_env), start(live_env, process=1)
+    erin, cookie = e2e.signed_in(redis_env, "erin")
+    other_cookie = another_session(redis_env, erin)
+    sockets_process, logout_process = start(redis_env), start(redis_env)
     client = e2e.live_client(
         start, node, sockets_process, origin=sockets_process.origin, cookie=cookie
     )
@@ -622,11 +622,11 @@ def test_logout_in_another_process_closes_that_sessions_socket_and_no_other(
 
 @pytest.mark.engine_independent  # the example project on its own SQLite database
 def test_a_password_change_in_another_process_closes_the_users_other_sessions(
-    node: str, live_env: dict[str, str], start: Any
+    node: str, redis_env: dict[str, str], start: Any
 ) -> None:
-    frank, cookie = e2e.signed_in(live_env, "frank")
-    other_cookie = another_session(live_env, frank)
-    sockets_process, web_process = start(live_env), start(live_env, process=1)
+    frank, cookie = e2e.signed_in(redis_env, "frank")
+    other_cookie = another_session(redis_env, frank)
+    sockets_process, web_process = start(redis_env), start(redis_env)
     elsewhere = e2e.live_client(
         start, node, sockets_process, origin=sockets_process.origin, cookie=other_cookie
     )
@@ -645,15 +645,15 @@ def test_a_password_change_in_another_process_closes_the_users_other_sessions(
 
 @pytest.mark.engine_independent  # the example project on its own SQLite database
 def test_deactivating_a_user_in_a_shell_closes_their_socket(
-    node: str, live_env: dict[str, str], start: Any
+    node: str, redis_env: dict[str, str], start: Any
 ) -> None:
-    grace, cookie = e2e.signed_in(live_env, "grace")
-    server = start(live_env)
+    grace, cookie = e2e.signed_in(redis_env, "grace")
+    server = start(redis_env)
     client = e2e.live_client(start, node, server, origin=server.origin, cookie=cookie)
     assert client.next_event() == {"count": 0}
 
     e2e.shell(
-        live_env,
+        redis_env,
         "from django.contrib.auth.models import User\n"
         f"user = User.objects.get(pk={int(grace)})\n"
         "user.is_active = False\n"
