@@ -281,7 +281,7 @@ class LiveClient:
         for line in self.process.stdout:
             self.events.put(json.loads(line))
 
-    def next_event(self, timeout: float = 10) -> dict[str, Any]:
+    def next_event(self, timeout: float = 30) -> dict[str, Any]:
         try:
             return self.events.get(timeout=timeout)
         except queue.Empty:
