@@ -37,6 +37,13 @@ DEFAULTS: dict[str, Any] = {
     # Pairs of fields answering the same response path that GraphQL's validation compares
     # (OverlappingFieldsCanBeMerged is quadratic in them), weighted by what each pair compares.
     "MAX_QUERY_COMPARISONS": 1000,
+    # Entries of any one list in an operation's arguments, written in the document or passed
+    # as a variable, checked before variables are coerced and before any resolver runs. At
+    # least MAX_ACKNOWLEDGE_IDS and MAX_RECIPIENTS (system check user_messages.E009).
+    "MAX_LIST_LENGTH": 1000,
+    # Distinct myMessageHistory reads one request may make (aliases with the same arguments,
+    # once normalised, share one read): each is one query of up to MAX_HISTORY_PAGE + 1 rows.
+    "MAX_HISTORY_READS": 5,
     # Alias of a cache in CACHES that lets a page view of a user with nothing pending skip the
     # database entirely. None: always ask the database.
     "CACHE": None,
@@ -119,6 +126,14 @@ class Settings:
     @property
     def MAX_QUERY_COMPARISONS(self) -> int:
         return cast("int", self._get("MAX_QUERY_COMPARISONS"))
+
+    @property
+    def MAX_LIST_LENGTH(self) -> int:
+        return cast("int", self._get("MAX_LIST_LENGTH"))
+
+    @property
+    def MAX_HISTORY_READS(self) -> int:
+        return cast("int", self._get("MAX_HISTORY_READS"))
 
     @property
     def CACHE(self) -> str | None:

@@ -46,7 +46,7 @@ from graphql.language import DocumentNode, FragmentDefinitionNode, OperationDefi
 from graphql.utilities import get_operation_ast
 
 from user_messages.conf import conf
-from user_messages.graphql_limits import check_off_loop
+from user_messages.graphql_limits import check_off_loop, variable_list_errors
 from user_messages.realtime.groups import (
     CHANGED,
     CREDENTIALS_CHANGED,
@@ -718,7 +718,8 @@ async def check_subscription(
 
     Both stacks' consumers ask this before running anything: the document limits of the HTTP
     views, run off the event loop (other sockets' frames are answered while a document is
-    checked), one subscription operation, and a root that selects a field.
+    checked), one subscription operation, no list variable over ``MAX_LIST_LENGTH`` entries,
+    and a root that selects a field.
     """
     query: str = payload["query"]
     try:
@@ -738,6 +739,9 @@ async def check_subscription(
             f"This WebSocket serves subscriptions only, got a {operation.operation.value}: "
             "send queries and mutations with HTTP POST to the GraphQL view."
         )
+    list_errors = variable_list_errors(schema, document, operation_name, payload.get("variables"))
+    if list_errors:
+        return None, list_errors
     if not _selects_a_field(schema, document, operation, payload.get("variables")):
         # graphql-core would fail with "coroutine raised StopIteration": nothing to run.
         return None, _errors(

@@ -5,7 +5,8 @@ Strawberry's own limiters do not fit the rule of issue 21: ``QueryDepthLimiter``
 rules, so a document far over a limit still pays for all of them; ``MaxTokensLimiter`` bounds
 tokens but not characters. ``QueryLimits`` parses with the package's length and token limits and
 validates with ``user_messages.graphql_limits``: its linear walk first, the specified rules only
-for a document within the limits, each distinct document once per process.
+for a document within the limits, each distinct document once per process; then, per request,
+the lengths of the lists passed as variables, before execution coerces them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRul
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from user_messages.graphql_http import NESTED_TOO_DEEPLY, Unparsable, check_document
+from user_messages.graphql_limits import variable_list_errors
 
 __all__ = ["QueryLimits"]
 
@@ -64,11 +66,20 @@ class QueryLimits(SchemaExtension):
         yield
 
     def on_validate(self) -> Iterator[None]:
-        errors: list[GraphQLError] | None = getattr(self.execution_context, _ERRORS, None)
+        context = self.execution_context
+        errors: list[GraphQLError] | None = getattr(context, _ERRORS, None)
         if errors is not None:
+            if not errors and context.graphql_document is not None:
+                # Per request, before execution coerces the variables.
+                errors = variable_list_errors(
+                    context.schema._schema,
+                    context.graphql_document,
+                    context.operation_name,
+                    context.variables,
+                )
             # Validated already (or cached): Strawberry skips its own validation when errors,
             # even none, are set.
-            self.execution_context.pre_execution_errors = errors
+            context.pre_execution_errors = errors
         yield
 
 
