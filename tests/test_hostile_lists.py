@@ -9,16 +9,19 @@ import json
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from graphql import build_schema
 
 from user_messages import api
 from user_messages.models import Message
+from user_messages.realtime.consumer import check_subscription
 
-# Each test runs on both GraphQL stacks (tests/conftest.py).
-pytestmark = pytest.mark.usefixtures("stack")
+#: The test runs on both GraphQL stacks (tests/conftest.py).
+STACKS = pytest.mark.usefixtures("stack")
 
 STATES = "query($s: [MessageState!]) { myMessageHistory(first: 1, states: $s) { pendingCount } }"
 
@@ -40,6 +43,7 @@ def messages_of(errors: list[dict[str, Any]]) -> list[str]:
 # Lists -------------------------------------------------------------------------------------
 
 
+@STACKS
 def test_a_states_variable_of_32000_entries_is_refused_before_any_query(alice: Client) -> None:
     status, answer, statements = post(alice, STATES, {"s": ["PENDING"] * 32_000})
 
@@ -51,6 +55,7 @@ def test_a_states_variable_of_32000_entries_is_refused_before_any_query(alice: C
     assert statements == []
 
 
+@STACKS
 def test_a_list_of_max_list_length_entries_is_served(alice: Client, user: AbstractBaseUser) -> None:
     api.info(user, "Pending.")
 
@@ -60,6 +65,7 @@ def test_a_list_of_max_list_length_entries_is_served(alice: Client, user: Abstra
     assert answer == {"data": {"myMessageHistory": {"pendingCount": 1}}}
 
 
+@STACKS
 def test_a_list_inside_an_input_object_variable_is_bounded_too(
     sender: Client, user: AbstractBaseUser
 ) -> None:
@@ -78,6 +84,7 @@ def test_a_list_inside_an_input_object_variable_is_bounded_too(
     assert not Message.objects.exists()
 
 
+@STACKS
 def test_a_list_written_in_the_document_is_bounded_by_the_same_setting(
     alice: Client, settings: Any
 ) -> None:
@@ -93,6 +100,7 @@ def test_a_list_written_in_the_document_is_bounded_by_the_same_setting(
     assert statements == []
 
 
+@STACKS
 def test_repeated_states_cost_what_one_costs_in_the_librarys_own_view(
     alice: Client, user: AbstractBaseUser
 ) -> None:
@@ -123,6 +131,7 @@ VIEWS = pytest.mark.parametrize("url", ["/graphql", "/graphql-plain"])
 ROOM = {"MAX_QUERY_TOKENS": 2000}
 
 
+@STACKS
 @VIEWS
 def test_forty_history_aliases_with_different_pages_read_at_most_max_history_reads(
     alice: Client, user: AbstractBaseUser, url: str, settings: Any
@@ -148,6 +157,7 @@ def test_forty_history_aliases_with_different_pages_read_at_most_max_history_rea
     ]
 
 
+@STACKS
 def test_history_aliases_within_the_budget_are_answered(
     alice: Client, user: AbstractBaseUser, settings: Any
 ) -> None:
@@ -162,6 +172,7 @@ def test_history_aliases_within_the_budget_are_answered(
     assert len([sql for sql in statements if "ORDER BY" in sql]) == 40
 
 
+@STACKS
 @VIEWS
 def test_aliases_whose_states_differ_only_by_repeats_share_one_read(
     alice: Client, user: AbstractBaseUser, url: str, settings: Any
@@ -181,3 +192,23 @@ def test_aliases_whose_states_differ_only_by_repeats_share_one_read(
         f"h{i}": {"edges": [{"node": {"message": "Pending."}}]} for i in range(40)
     }
     assert len([sql for sql in statements if "ORDER BY" in sql]) == 1
+
+
+def test_a_subscription_with_a_list_variable_over_the_limit_is_refused_before_it_runs() -> None:
+    # Both stacks' consumers ask check_subscription before running anything. The package's
+    # subscription takes no list, so a schema of the test's own has one.
+    schema = build_schema("type Query { a: Int } type Subscription { count(ids: [ID!]): Int }")
+    query = "subscription($ids: [ID!]) { count(ids: $ids) }"
+
+    def check(ids: list[str]) -> tuple[Any, list[str]]:
+        payload = {"query": query, "variables": {"ids": ids}}
+        document, errors = async_to_sync(check_subscription)(schema, payload)
+        return document, [error.message for error in errors]
+
+    assert check(["1"] * 1001) == (
+        None,
+        ["The list at $ids holds 1001 entries, more than the limit of 1000."],
+    )
+    document, errors = check(["1"] * 1000)
+    assert document is not None
+    assert errors == []
