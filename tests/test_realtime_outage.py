@@ -28,7 +28,7 @@ from user_messages.models import Message
 from user_messages.realtime import groups
 
 SEND = "mutation($input: SendMessageInput!) { sendMessage(input: $input) { count } }"
-#: Far above a bounded send (SEND_TIMEOUT, 0.25 s) and far below the 10 s of the socket timeout.
+#: Far above a bounded send (LIVE_SEND_TIMEOUT, 0.25 s) and far below the socket timeout (10 s).
 PROMPT = 2.0
 
 
@@ -66,11 +66,10 @@ def test_a_frozen_redis_delays_no_send_logs_once_and_recovers(
     frozen: RedisServer,
     settings: Any,
     caplog: pytest.LogCaptureFixture,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     settings.CHANNEL_LAYERS = redis_layer(frozen.url)
     # Tried again soon after the outage, so the test waits little for the recovery.
-    monkeypatch.setattr(groups, "PAUSE_AFTER_FAILURE", 0.3)
+    settings.USER_MESSAGES = {"LIVE_SEND_PAUSE": 0.3}
     caplog.set_level(logging.WARNING, logger="user_messages.realtime.groups")
     assert frozen.process is not None
     lost = groups.lost_announcements()

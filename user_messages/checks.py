@@ -118,6 +118,21 @@ def check_settings(**kwargs: Any) -> list[checks.CheckMessage]:
                 id="user_messages.E008",
             )
         )
+    for name in ("LIVE_SEND_TIMEOUT", "LIVE_SEND_PAUSE"):
+        seconds = value.get(name, DEFAULTS[name])
+        if (
+            not isinstance(seconds, (int, float))
+            or isinstance(seconds, bool)
+            or not 0 < seconds < float("inf")
+        ):
+            errors.append(
+                checks.Error(
+                    f"USER_MESSAGES[{name!r}] must be a positive number of seconds, got "
+                    f"{seconds!r}.",
+                    hint=f"Remove it to use the default, {DEFAULTS[name]}.",
+                    id="user_messages.E010",
+                )
+            )
     alias = value.get("CACHE")
     if alias is not None:
         try:

@@ -54,6 +54,11 @@ DEFAULTS: dict[str, Any] = {
     # Live updates: a socket checks its session again at least this often (seconds, jittered),
     # for sessions that end without a signal (expired, deleted rows). None: never.
     "WEBSOCKET_SESSION_RECHECK": 300,
+    # Live updates, seen from a sender: seconds one channel-layer send may take before it counts
+    # as lost (Redis answers in about a millisecond; a hung one would hold the request for
+    # redis-py's socket_timeout), and seconds the process stops sending after a failure.
+    "LIVE_SEND_TIMEOUT": 0.25,
+    "LIVE_SEND_PAUSE": 5,
 }
 
 
@@ -150,6 +155,14 @@ class Settings:
     @property
     def WEBSOCKET_SESSION_RECHECK(self) -> float | None:
         return cast("float | None", self._get("WEBSOCKET_SESSION_RECHECK"))
+
+    @property
+    def LIVE_SEND_TIMEOUT(self) -> float:
+        return cast("float", self._get("LIVE_SEND_TIMEOUT"))
+
+    @property
+    def LIVE_SEND_PAUSE(self) -> float:
+        return cast("float", self._get("LIVE_SEND_PAUSE"))
 
 
 conf = Settings()

@@ -5,6 +5,11 @@ Every connected socket joins its user's group; each process joins the shared gro
 group; a change for "possibly everyone" (a QuerySet broadcast, a long list of recipients) is a
 single message to the shared group, which each process hears once, and every socket re-reads its
 own count.
+
+Sending happens in the request that made the change, after its commit, so it is bounded: each
+group message waits at most ``USER_MESSAGES["LIVE_SEND_TIMEOUT"]`` seconds, and after a failure
+the process stops sending for ``LIVE_SEND_PAUSE`` seconds, counting what it does not send
+(``lost_announcements``).
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from typing import Any, Protocol
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+
+from user_messages.conf import conf
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +82,7 @@ def announce(user_ids: list[Any] | None) -> None:
 
 
 def send_to_groups(groups: list[str], message: dict[str, Any], what: str) -> None:
-    """Send ``message`` to each group, waiting at most ``SEND_TIMEOUT`` seconds for each.
+    """Send ``message`` to each group, waiting at most ``LIVE_SEND_TIMEOUT`` seconds for each.
 
     Never raises: a layer that fails or does not answer in time pauses sending (see
     ``lost_announcements``), and what was not sent is counted.
@@ -106,16 +113,6 @@ def send_to_groups(groups: list[str], message: dict[str, Any], what: str) -> Non
         breaker.failed(len(groups), what, groups[0], error, started)
 
 
-#: Seconds one group message may take to reach the channel layer. Redis answers in well under
-#: a millisecond; a Redis that hangs (stopped, swapping, a network partition) would otherwise
-#: hold the sender for the client's socket_timeout (10 s as recommended), on every send.
-SEND_TIMEOUT = 0.25
-
-#: Seconds the process sends nothing to the layer after a send failed or timed out. Then the
-#: next message is sent as a trial (one at a time): its success ends the outage.
-PAUSE_AFTER_FAILURE = 5.0
-
-
 def lost_announcements() -> int:
     """How many group messages this process could not send since it started, for monitoring.
 
@@ -142,8 +139,8 @@ class _Breaker:
     """Whether this process sends to the channel layer, and what it lost while it could not.
 
     One per layer instance (a changed CHANNEL_LAYERS setting makes new ones). Closed: every
-    message is sent. After a failure: paused for ``PAUSE_AFTER_FAILURE`` seconds, then one trial
-    at a time. One warning when an outage starts, with its cause, and one when a send succeeds
+    message is sent. After a failure: paused for ``LIVE_SEND_PAUSE`` seconds, then one trial at
+    a time. One warning when an outage starts, with its cause, and one when a send succeeds
     again, with what was lost meanwhile: never a line per send.
     """
 
@@ -167,7 +164,7 @@ class _Breaker:
                 self._lost_in_outage += count
                 return False
             # This send is the trial: the others keep skipping while it runs.
-            self._paused_until = now + PAUSE_AFTER_FAILURE
+            self._paused_until = now + conf.LIVE_SEND_PAUSE
             return True
 
     def failed(
@@ -181,7 +178,8 @@ class _Breaker:
                 self._failing_since = started
                 self._lost_in_outage = 0
             self._lost_in_outage += count
-            self._paused_until = time.monotonic() + PAUSE_AFTER_FAILURE
+            pause = conf.LIVE_SEND_PAUSE
+            self._paused_until = time.monotonic() + pause
         if first:
             logger.warning(
                 "user_messages: could not %s on %s (%s): live updates pause; the channel layer "
@@ -190,7 +188,7 @@ class _Breaker:
                 what,
                 group,
                 _cause(error),
-                PAUSE_AFTER_FAILURE,
+                pause,
             )
 
     def succeeded(self, started: float) -> None:
@@ -214,7 +212,7 @@ class _Breaker:
 
 def _cause(error: BaseException) -> str:
     if isinstance(error, (asyncio.TimeoutError, TimeoutError)) and not str(error):
-        return f"no answer within {SEND_TIMEOUT} s"
+        return f"no answer within {conf.LIVE_SEND_TIMEOUT} s"
     return f"{type(error).__name__}: {error}"
 
 
@@ -222,11 +220,18 @@ _breakers: weakref.WeakKeyDictionary[Any, _Breaker] = weakref.WeakKeyDictionary(
 _breakers_lock = threading.Lock()
 
 
+#: For a layer class that takes no weak reference: one breaker for all of them.
+_unreferenced_breaker = _Breaker()
+
+
 def _breaker_of(layer: Any) -> _Breaker:
     with _breakers_lock:
-        breaker = _breakers.get(layer)
-        if breaker is None:
-            breaker = _breakers[layer] = _Breaker()
+        try:
+            breaker = _breakers.get(layer)
+            if breaker is None:
+                breaker = _breakers[layer] = _Breaker()
+        except TypeError:
+            return _unreferenced_breaker
         return breaker
 
 
@@ -234,9 +239,10 @@ async def _send(
     layer: Any, groups: list[str], message: dict[str, Any], what: str, breaker: _Breaker
 ) -> None:
     started = time.monotonic()
+    timeout = conf.LIVE_SEND_TIMEOUT
     for index, group in enumerate(groups):
         try:
-            await asyncio.wait_for(layer.group_send(group, message), SEND_TIMEOUT)
+            await asyncio.wait_for(layer.group_send(group, message), timeout)
         except Exception as error:
             # The rest would wait on the same layer: they are lost with this one.
             breaker.failed(len(groups) - index, what, group, error, started)
