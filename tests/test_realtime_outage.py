@@ -22,10 +22,15 @@ from channels.layers import get_channel_layer
 from django.contrib.auth.models import AbstractBaseUser
 from django.test import Client
 
+from tests import test_realtime as realtime
 from tests.test_realtime import redis_layer
 from tests.test_realtime_e2e import RedisServer
+from user_messages import api
 from user_messages.models import Message
 from user_messages.realtime import groups
+
+# The "application" fixture (a test's sockets go to its stack's consumer), under its own name.
+application = realtime.application
 
 SEND = "mutation($input: SendMessageInput!) { sendMessage(input: $input) { count } }"
 #: Far above a bounded send (LIVE_SEND_TIMEOUT, 0.25 s) and far below the socket timeout (10 s).
@@ -129,3 +134,39 @@ def test_an_announcement_from_async_code_waits_on_no_frozen_redis(
         "(no answer within 0.25 s)"
     )
     assert groups.lost_announcements() == lost + 3
+
+
+def test_a_socket_joining_its_groups_ends_the_pause_at_once(
+    transactional_db: None,
+    application: None,
+    user: AbstractBaseUser,
+    frozen: RedisServer,
+    settings: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings.CHANNEL_LAYERS = redis_layer(frozen.url)
+    # Far longer than the test: only the socket can end the pause.
+    settings.USER_MESSAGES = {"LIVE_SEND_PAUSE": 600}
+    caplog.set_level(logging.WARNING, logger="user_messages.realtime.groups")
+    assert frozen.process is not None
+    os.kill(frozen.process.pid, signal.SIGSTOP)
+    api.info(user, "Sent while Redis is frozen.")
+    os.kill(frozen.process.pid, signal.SIGCONT)
+
+    async def scenario() -> None:
+        # What sockets closed by the outage do when graphql-ws reconnects them.
+        socket = await realtime.connected(user)
+        await socket.disconnect()
+
+    realtime.run(scenario)
+
+    assert [record.getMessage().split(" after ")[0] for record in caplog.records] == [
+        f"user_messages: could not announce a change on user_messages.user.{user.pk} "
+        "(no answer within 0.25 s): live updates pause; the channel layer is tried again every "
+        "600 s, and what is not sent meanwhile is counted by "
+        "user_messages.realtime.groups.lost_announcements()",
+        "user_messages: the channel layer answers again",
+    ]
+    lost = groups.lost_announcements()
+    api.info(user, "Announced again.")
+    assert groups.lost_announcements() == lost

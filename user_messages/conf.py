@@ -58,7 +58,7 @@ DEFAULTS: dict[str, Any] = {
     # as lost (Redis answers in about a millisecond; a hung one would hold the request for
     # redis-py's socket_timeout), and seconds the process stops sending after a failure.
     "LIVE_SEND_TIMEOUT": 0.25,
-    "LIVE_SEND_PAUSE": 5,
+    "LIVE_SEND_PAUSE": 2,
 }
 
 

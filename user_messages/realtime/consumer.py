@@ -18,6 +18,7 @@ import itertools
 import json
 import logging
 import random
+import time
 import weakref
 from collections.abc import AsyncIterator, Coroutine
 from inspect import isawaitable
@@ -54,6 +55,7 @@ from user_messages.realtime.groups import (
     LOGGED_OUT,
     SharedGroupListener,
     end_tasks,
+    layer_answered,
     renewal_period,
     shared_group_listener,
     user_group,
@@ -422,6 +424,7 @@ class LiveSocket(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     async def _join(self, groups: list[str]) -> None:
         """Join (or join again) ``groups``; ``self.groups``, which the socket leaves, lists each."""
+        started = time.monotonic()
         for group in groups:
             # Listed before the add: cancelled while waiting for Redis, the add may have been
             # done, and the socket must leave the group then. A failed add is not listed.
@@ -434,6 +437,9 @@ class LiveSocket(AsyncWebsocketConsumer):  # type: ignore[misc]
                 if not listed:
                     self.groups.remove(group)
                 raise
+        # The layer answers: senders of this process need not wait out their pause (sockets
+        # reconnecting after an outage are the first to know).
+        layer_answered(self.channel_layer, started)
 
     async def _recheck_session(self) -> None:
         """Check the session again at least every WEBSOCKET_SESSION_RECHECK seconds."""

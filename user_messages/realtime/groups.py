@@ -113,6 +113,14 @@ def send_to_groups(groups: list[str], message: dict[str, Any], what: str) -> Non
         breaker.failed(len(groups), what, groups[0], error, started)
 
 
+def layer_answered(layer: Any, started: float) -> None:
+    """An operation on ``layer`` begun at ``started`` (``time.monotonic()``) succeeded.
+
+    Ends an outage of this process's sends to it at once, instead of after the pause.
+    """
+    _breaker_of(layer).succeeded(started)
+
+
 def lost_announcements() -> int:
     """How many group messages this process could not send since it started, for monitoring.
 
