@@ -77,6 +77,7 @@ def test_a_frozen_redis_delays_no_send_logs_once_and_recovers(
     settings.USER_MESSAGES = {"LIVE_SEND_PAUSE": 0.3}
     caplog.set_level(logging.WARNING, logger="user_messages.realtime.groups")
     assert frozen.process is not None
+    send(sender, user, "Before the freeze.")  # the view warmed up, the layer answering
     lost = groups.lost_announcements()
 
     os.kill(frozen.process.pid, signal.SIGSTOP)
