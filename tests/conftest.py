@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -9,6 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser, Permission
 from django.test import Client
 
 from tests.pgbouncer import django_db_setup  # noqa: F401 (TEST_PGBOUNCER=1: through PgBouncer)
+from tests.stacks import GRAPHQL_ACCEPT
 
 # The end-to-end fixtures (a real ASGI server per `server_kind`, the Node clients, a Redis of the
 # test's own), for every file that drives a real server.
@@ -18,8 +20,46 @@ from tests.test_realtime_e2e import (  # noqa: F401
     redis_env,
     redis_server,
     server_kind,
+    shared_servers,
     start,
 )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the engine_independent tests off SQLite: the SQLite configurations run them."""
+    database = os.environ.get("TEST_DATABASE", "sqlite")
+    if database == "sqlite":
+        return
+    skip = pytest.mark.skip(
+        reason=f"independent of the database engine: runs with TEST_DATABASE=sqlite, not {database}"
+    )
+    for item in items:
+        if item.get_closest_marker("engine_independent"):
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def client() -> Client:
+    """Django's test client, accepting GraphQL's media type as current GraphQL clients do."""
+    return Client(headers=GRAPHQL_ACCEPT)
+
+
+def _encodable(text: str) -> str:
+    """``text`` with what UTF-8 cannot carry (lone surrogates) written as escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Keep each report sendable from an xdist worker: the hostile-input tests log lone
+    surrogates, which execnet cannot encode (the worker crashed with UnicodeEncodeError)."""
+    outcome = yield
+    report = outcome.get_result()
+    report.sections = [(title, _encodable(content)) for title, content in report.sections]
+    if report.longrepr is not None and not isinstance(report.longrepr, tuple):
+        text = str(report.longrepr)
+        if _encodable(text) != text:
+            report.longrepr = _encodable(text)
 
 
 @pytest.fixture
@@ -58,7 +98,7 @@ def sender(make_user: Callable[..., AbstractBaseUser]) -> Client:
     staff.user_permissions.add(
         Permission.objects.get(content_type__app_label="user_messages", codename="add_message")
     )
-    client = Client()
+    client = Client(headers=GRAPHQL_ACCEPT)
     client.force_login(staff)
     return client
 

@@ -1,8 +1,13 @@
-"""The WebSocket side of the two GraphQL stacks (the ``stack`` fixture of tests/conftest.py)."""
+"""What tests share about the two GraphQL stacks (the ``stack`` fixture of tests/conftest.py)."""
 
 from __future__ import annotations
 
 from typing import Any
+
+#: The Accept header of the test clients, as current GraphQL clients (urql) send it: the
+#: GraphQL-over-HTTP media type, whose status codes say what failed (400 without ``data`` for
+#: a request error). Tests of ``application/json`` send their own Accept.
+GRAPHQL_ACCEPT = {"Accept": "application/graphql-response+json, application/json;q=0.9"}
 
 # Why a close of either stack came for a message that is not the protocol. The code (4400) is
 # what graphql-transport-ws defines and clients read; the reason is each server's own text.

@@ -20,10 +20,10 @@ import pytest
 from tests.test_realtime_e2e import MANAGE, REPO, node, project_environment
 
 pytestmark = [
-    pytest.mark.skipif(
-        os.environ.get("TEST_DATABASE", "sqlite") != "sqlite",
-        reason="the bench runs on a SQLite file of its own; once per CI run is enough",
-    ),
+    # Its cache figures use (and clear) the Redis database REDIS_URL names, as tests/test_cache.py.
+    pytest.mark.xdist_group("shared-redis"),
+    pytest.mark.engine_independent,  # the bench runs on a SQLite file of its own
+    pytest.mark.version_independent,  # a measuring tool: CI runs it once
     pytest.mark.skipif(
         importlib.util.find_spec("strawberry") is None
         or importlib.util.find_spec("graphene") is None,

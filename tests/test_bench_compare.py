@@ -28,10 +28,8 @@ WORKLOADS = [
     "send_user",
 ]
 
-pytestmark = pytest.mark.skipif(
-    os.environ.get("TEST_DATABASE", "sqlite") != "sqlite",
-    reason="the worker uses a SQLite file of its own; once per CI run is enough",
-)
+# The worker uses a SQLite file of its own; a measuring tool, run once in CI.
+pytestmark = [pytest.mark.engine_independent, pytest.mark.version_independent]
 
 
 def test_the_compare_worker_reports_figures_and_exactly_once_for_this_package(tmp_path):

@@ -27,7 +27,8 @@ import pytest
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Page, Request, Response
 
-pytestmark = pytest.mark.browser
+# One worker runs the module: its server and Chromium start once (module-scoped fixtures).
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 REPO = Path(__file__).resolve().parent.parent
 MANAGE = REPO / "example_project" / "manage.py"

@@ -14,6 +14,9 @@ from tests.threads import run_writers_then_readers
 from user_messages import api
 from user_messages import cache as user_messages_cache
 
+# The Redis cases clear the whole Redis database REDIS_URL names: one worker runs them all.
+pytestmark = pytest.mark.xdist_group("shared-redis")
+
 BACKENDS = ["default"] + (["redis"] if os.environ.get("REDIS_URL") else [])
 
 

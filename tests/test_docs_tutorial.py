@@ -35,11 +35,9 @@ import websockets
 from tests.test_realtime_e2e import RedisServer
 
 # The example project (or the tutorial's) runs on a SQLite file of its own whatever
-# TEST_DATABASE names: the runs on SQLite (one per Python in .ci/run) cover these.
-pytestmark = pytest.mark.skipif(
-    os.environ.get("TEST_DATABASE", "sqlite") != "sqlite",
-    reason="a project on its own SQLite database: run with TEST_DATABASE=sqlite",
-)
+# TEST_DATABASE names: the runs on SQLite (one per Python in .ci/run) cover these. One worker
+# runs the module, so that its module-scoped project starts once.
+pytestmark = [pytest.mark.engine_independent, pytest.mark.xdist_group("tutorial")]
 
 
 REPO = Path(__file__).resolve().parent.parent

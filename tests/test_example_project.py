@@ -18,13 +18,12 @@ import pytest
 from django.core.management.base import CommandError
 
 from example_project.management.commands import demo
+from tests import project_shell
 
 # The project runs on SQLite files of its own whatever TEST_DATABASE names: the runs on SQLite
 # (one per Python in .ci/run) cover these, the others would only repeat them.
-pytestmark = pytest.mark.skipif(
-    os.environ.get("TEST_DATABASE", "sqlite") != "sqlite",
-    reason="the example project on its own SQLite database: run with TEST_DATABASE=sqlite",
-)
+# One worker runs the module, so that its module-scoped database is made once.
+pytestmark = [pytest.mark.engine_independent, pytest.mark.xdist_group("example-project")]
 
 REPO = Path(__file__).resolve().parent.parent
 MANAGE = REPO / "example_project" / "manage.py"
@@ -69,17 +68,8 @@ def in_example(database: Path, code: str, **env: str) -> Any:
         "client = Client()\n"
         "assert client.login(username='demo', password='demo')\n"
     )
-    result = subprocess.run(
-        [sys.executable, str(MANAGE), "shell", "-c", prelude + code],
-        env=example_env(database, **env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    # Django 5.2+ shell first reports the objects it imported automatically.
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    printed = project_shell.run(example_env(database, **env), prelude + code)
+    return json.loads(printed.strip().splitlines()[-1])
 
 
 # start.sh

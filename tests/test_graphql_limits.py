@@ -29,7 +29,7 @@ def post_query(client: Client, query: str, **extra: Any) -> tuple[int, dict[str,
     response = client.post(
         "/graphql", json.dumps({"query": query, **extra}), content_type="application/json"
     )
-    assert response["Content-Type"] == "application/json"
+    assert response["Content-Type"] == "application/graphql-response+json; charset=utf-8"
     return response.status_code, response.json()
 
 

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.operations import operation
+from tests.stacks import GRAPHQL_ACCEPT
 from user_messages import api
 from user_messages.models import Message
 
@@ -46,7 +47,7 @@ def sender(make_user):
     user.user_permissions.add(
         Permission.objects.get(content_type__app_label="user_messages", codename="add_message")
     )
-    client = Client()
+    client = Client(headers=GRAPHQL_ACCEPT)
     client.force_login(user)
     return user, client
 

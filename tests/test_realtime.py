@@ -114,10 +114,10 @@ def socket(
 async def connected(user: AbstractBaseUser | None, **options: Any) -> WebsocketCommunicator:
     """A socket past connection_init / connection_ack."""
     communicator = await database_sync_to_async(socket)(user, **options)
-    accepted, subprotocol = await communicator.connect()
+    accepted, subprotocol = await communicator.connect(timeout=10)
     assert (accepted, subprotocol) == (True, "graphql-transport-ws")
     await communicator.send_json_to({"type": "connection_init"})
-    assert await communicator.receive_json_from() == {"type": "connection_ack"}
+    assert await communicator.receive_json_from(timeout=10) == {"type": "connection_ack"}
     return communicator
 
 
@@ -130,7 +130,7 @@ async def subscribed(user: AbstractBaseUser, operation_id: str = "1") -> Websock
 
 
 async def next_count(communicator: WebsocketCommunicator, operation_id: str = "1") -> int:
-    frame = await communicator.receive_json_from(timeout=3)
+    frame = await communicator.receive_json_from(timeout=10)
     assert frame["type"] == "next", frame
     assert frame["id"] == operation_id
     return frame["payload"]["data"]["myMessageCount"]  # type: ignore[no-any-return]
@@ -145,7 +145,7 @@ async def closed_4400(communicator: WebsocketCommunicator) -> None:
 
 
 async def closed_with(communicator: WebsocketCommunicator) -> tuple[int, str]:
-    frame = await communicator.receive_output(timeout=3)
+    frame = await communicator.receive_output(timeout=10)
     assert frame["type"] == "websocket.close", frame
     return frame["code"], frame.get("reason", "")
 
@@ -282,7 +282,7 @@ def test_ping_gets_pong_and_pong_gets_nothing(alice: AbstractBaseUser) -> None:
     async def scenario() -> None:
         ws = await connected(alice)
         await ws.send_json_to({"type": "ping", "payload": {"at": 1}})
-        assert await ws.receive_json_from() == {"type": "pong"}
+        assert await ws.receive_json_from(timeout=10) == {"type": "pong"}
         await ws.send_json_to({"type": "pong"})
         assert await ws.receive_nothing(timeout=0.2)
         await ws.disconnect()
@@ -316,7 +316,7 @@ def test_two_subscriptions_on_one_socket_both_update(alice: AbstractBaseUser) ->
 
         await send(alice, "Hi.")
 
-        frames = [await ws.receive_json_from(timeout=3) for _ in range(2)]
+        frames = [await ws.receive_json_from(timeout=10) for _ in range(2)]
         assert sorted((frame["id"], frame["payload"]) for frame in frames) == [
             ("a", {"data": {"myMessageCount": 1}}),
             ("b", {"data": {"myMessageCount": 1}}),
@@ -334,7 +334,7 @@ def test_a_query_or_mutation_over_the_socket_is_an_error_message(
         await ws.send_json_to(
             {"type": "subscribe", "id": "q", "payload": {"query": operation("MyMessages")}}
         )
-        assert await ws.receive_json_from() == {
+        assert await ws.receive_json_from(timeout=10) == {
             "type": "error",
             "id": "q",
             "payload": [
@@ -357,7 +357,7 @@ def test_an_invalid_subscription_is_an_error_message_and_the_socket_stays_open(
         await ws.send_json_to(
             {"type": "subscribe", "id": "x", "payload": {"query": "subscription { nope }"}}
         )
-        frame = await ws.receive_json_from()
+        frame = await ws.receive_json_from(timeout=10)
         assert frame["type"] == "error"
         assert frame["id"] == "x"
         assert [error["message"] for error in frame["payload"]] == [
@@ -365,7 +365,7 @@ def test_an_invalid_subscription_is_an_error_message_and_the_socket_stays_open(
         ]
 
         await ws.send_json_to({"type": "subscribe", "id": "y", "payload": {"query": "{"}})
-        frame = await ws.receive_json_from()
+        frame = await ws.receive_json_from(timeout=10)
         assert frame["type"] == "error"
         assert frame["payload"][0]["message"].startswith("Syntax Error")
 
@@ -386,7 +386,7 @@ def test_the_socket_applies_the_document_limits_of_the_http_view(
         settings.USER_MESSAGES = limits
         ws = await connected(alice)
         await ws.send_json_to({"type": "subscribe", "id": "w", "payload": {"query": wide}})
-        frame = await ws.receive_json_from()
+        frame = await ws.receive_json_from(timeout=10)
         await ws.disconnect()
         assert frame["type"] == "error"
         return str(frame["payload"][0]["message"])
@@ -415,7 +415,7 @@ def test_subscriptions_beyond_the_limit_get_an_error_message(
 
         await ws.send_json_to({"type": "subscribe", "id": "3", "payload": COUNT_CHANGED})
 
-        assert await ws.receive_json_from() == {
+        assert await ws.receive_json_from(timeout=10) == {
             "type": "error",
             "id": "3",
             "payload": [
@@ -434,7 +434,7 @@ def test_subscriptions_beyond_the_limit_get_an_error_message(
 def test_subscribe_before_connection_ack_closes_4401(alice: AbstractBaseUser) -> None:
     async def scenario() -> None:
         ws = await database_sync_to_async(socket)(alice)
-        assert await ws.connect() == (True, "graphql-transport-ws")
+        assert await ws.connect(timeout=10) == (True, "graphql-transport-ws")
         await ws.send_json_to({"type": "subscribe", "id": "1", "payload": COUNT_CHANGED})
         assert await closed_with(ws) == (4401, "Unauthorized")
 
@@ -484,7 +484,7 @@ def test_no_connection_init_within_the_timeout_closes_4408(
 
     async def scenario() -> None:
         ws = await database_sync_to_async(socket)(alice)
-        assert await ws.connect() == (True, "graphql-transport-ws")
+        assert await ws.connect(timeout=10) == (True, "graphql-transport-ws")
         assert await closed_with(ws) == (4408, "Connection initialisation timeout")
 
     run(scenario)
@@ -635,7 +635,7 @@ def test_a_subscribe_that_cannot_run_is_an_error_message_and_the_socket_stays_op
     async def scenario() -> None:
         ws = await connected(alice)
         await ws.send_json_to({"type": "subscribe", "id": "x", "payload": payload})
-        frame = await ws.receive_json_from(timeout=5)
+        frame = await ws.receive_json_from(timeout=10)
         assert frame["type"] == "error", frame
         assert frame["id"] == "x"
         assert frame["payload"][0]["message"].splitlines()[0] == message
@@ -661,7 +661,7 @@ def test_a_root_field_kept_by_its_directives_or_spread_from_a_fragment_runs(
             if refusal is None:
                 assert await next_count(ws, operation_id) == 0
             else:
-                frame = await ws.receive_json_from()
+                frame = await ws.receive_json_from(timeout=10)
                 assert frame["payload"] == [{"message": refusal, "locations": ANY}], frame
         await ws.disconnect()
 
@@ -792,7 +792,7 @@ def test_any_subscribe_gets_next_error_or_a_4400(
         await ws.send_to(
             text_data=json.dumps({"type": "subscribe", "id": operation_id, "payload": payload})
         )
-        frame = await ws.receive_output(timeout=5)
+        frame = await ws.receive_output(timeout=10)
         if frame["type"] == "websocket.close":
             assert frame["code"] == 4400, frame  # variables or operationName of a wrong type
         else:
@@ -817,13 +817,13 @@ def test_a_fault_while_starting_a_subscription_is_an_error_message(
     async def scenario() -> None:
         ws = await connected(alice)
         await ws.send_json_to({"type": "subscribe", "id": "1", "payload": COUNT_CHANGED})
-        assert await ws.receive_json_from() == {
+        assert await ws.receive_json_from(timeout=10) == {
             "type": "error",
             "id": "1",
             "payload": [{"message": "Internal server error."}],
         }
         await ws.send_json_to({"type": "ping"})
-        assert await ws.receive_json_from() == {"type": "pong"}
+        assert await ws.receive_json_from(timeout=10) == {"type": "pong"}
         await ws.disconnect()
 
     run(scenario)
@@ -925,7 +925,7 @@ def test_a_signed_out_socket_is_closed_4403_at_connection_init(
 ) -> None:
     async def scenario() -> None:
         ws = await database_sync_to_async(socket)(None)
-        assert await ws.connect() == (True, "graphql-transport-ws")
+        assert await ws.connect(timeout=10) == (True, "graphql-transport-ws")
         await ws.send_json_to({"type": "connection_init"})
         assert await closed_with(ws) == (4403, "Forbidden")
 
@@ -935,7 +935,7 @@ def test_a_signed_out_socket_is_closed_4403_at_connection_init(
 def test_a_socket_without_the_subprotocol_closes_4406(alice: AbstractBaseUser) -> None:
     async def scenario() -> None:
         ws = await database_sync_to_async(socket)(alice, subprotocols=("graphql-ws",))
-        accepted, _ = await ws.connect()
+        accepted, _ = await ws.connect(timeout=10)
         assert accepted
         code, reason = await closed_with(ws)
         assert code == 4406
@@ -959,7 +959,7 @@ def test_a_foreign_or_missing_origin_is_refused_at_the_handshake(
 ) -> None:
     async def scenario() -> None:
         ws = await database_sync_to_async(socket)(alice, origin=origin)
-        accepted, _ = await ws.connect()
+        accepted, _ = await ws.connect(timeout=10)
         assert not accepted
 
     run(scenario)
@@ -992,7 +992,7 @@ def test_a_trusted_origin_wildcard_does_not_match_another_scheme(
 
     async def scenario() -> None:
         ws = await database_sync_to_async(socket)(alice, origin="http://eu.example.com")
-        accepted, _ = await ws.connect()
+        accepted, _ = await ws.connect(timeout=10)
         assert not accepted
 
     run(scenario)
@@ -1071,7 +1071,7 @@ def test_connection_init_closes_4503_when_the_channel_layer_is_down(
 
     async def scenario() -> None:
         ws = await database_sync_to_async(socket)(alice)
-        assert await ws.connect() == (True, "graphql-transport-ws")
+        assert await ws.connect(timeout=10) == (True, "graphql-transport-ws")
         await ws.send_json_to({"type": "connection_init"})
 
         # No connection_ack first: the close is the next frame.
@@ -1272,7 +1272,7 @@ def test_an_instance_ends_even_when_the_layer_loses_a_cancel(
                 await ws.disconnect()
             else:
                 ws.future.cancel()
-            done, _ = await asyncio.wait([ws.future], timeout=5)
+            done, _ = await asyncio.wait([ws.future], timeout=10)
             assert done == {ws.future}, "the instance did not end"
         # Both sockets and the process's listener are out of their groups; no task is left.
         layer = channel_layers["default"]
@@ -1354,7 +1354,7 @@ def left_pending(
 async def opened(user: AbstractBaseUser) -> WebsocketCommunicator:
     """A socket accepted, no connection_init yet: its init timeout runs."""
     ws = await database_sync_to_async(socket)(user)
-    assert await ws.connect() == (True, "graphql-transport-ws")
+    assert await ws.connect(timeout=10) == (True, "graphql-transport-ws")
     return ws
 
 

@@ -30,12 +30,11 @@ from typing import Any
 import pytest
 import redis
 
+from tests import project_shell
+
 # The servers run the example project on a SQLite file of their own whatever TEST_DATABASE
 # names: the runs on SQLite (one per Python in .ci/run) cover these, the others would repeat them.
-pytestmark = pytest.mark.skipif(
-    os.environ.get("TEST_DATABASE", "sqlite") != "sqlite",
-    reason="end to end on the example project's own SQLite database: run with TEST_DATABASE=sqlite",
-)
+pytestmark = pytest.mark.engine_independent
 
 REPO = Path(__file__).resolve().parent.parent
 CLIENTS = REPO / "tests" / "clients"
@@ -54,9 +53,12 @@ def node() -> str:
     return found
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def project_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """The example project's environment with a migrated throwaway SQLite database."""
+    """The example project's environment with a migrated throwaway SQLite database.
+
+    One per test process: tests make users of their own names (``signed_in``), so they share it.
+    """
     env = project_environment(tmp_path_factory.mktemp("live") / "db.sqlite3")
     manage(env, "migrate", "--verbosity=0")
     return env
@@ -90,7 +92,8 @@ def manage(env: dict[str, str], *args: str) -> str:
 
 
 def shell(env: dict[str, str], code: str) -> str:
-    return manage(env, "shell", "-c", code).strip()
+    """Run ``code`` in the example project as ``manage.py shell -c`` would; what it printed."""
+    return project_shell.run(env, code).strip()
 
 
 def signed_in(env: dict[str, str], username: str) -> tuple[str, str]:
@@ -295,13 +298,38 @@ def server_kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture(scope="session")
+def shared_servers() -> Iterator[dict[tuple[str, str], Server]]:
+    """The servers ``start()`` shares between tests, by kind and stack; stopped at the end."""
+    servers: dict[tuple[str, str], Server] = {}
+    yield servers
+    for server in servers.values():
+        server.stop()
+
+
 @pytest.fixture
-def start(project_env: dict[str, str], server_kind: str, stack: str) -> Iterator[Any]:
-    """start(env=...) runs the server on ``stack``; every process started is stopped after."""
+def start(
+    project_env: dict[str, str],
+    server_kind: str,
+    stack: str,
+    shared_servers: dict[tuple[str, str], Server],
+) -> Iterator[Any]:
+    """The server on ``stack``: ``start()`` the one shared by every test that asks for this kind
+    and stack (on ``project_env``; never stop it), ``start(env)`` a process of the test's own.
+
+    Every process a test started, and every client it opened, is stopped after it.
+    """
     started: list[Server | LiveClient] = []
 
     def _start(env: dict[str, str] | None = None) -> Server:
-        server = Server(server_kind, {**(env or project_env), "GRAPHQL_STACK": stack})
+        if env is None:
+            # Starting a server costs a second of CPU; most tests only need one that runs.
+            shared = shared_servers.get((server_kind, stack))
+            if shared is None or shared.process.poll() is not None:
+                shared = Server(server_kind, {**project_env, "GRAPHQL_STACK": stack})
+                shared_servers[(server_kind, stack)] = shared
+            return shared
+        server = Server(server_kind, {**env, "GRAPHQL_STACK": stack})
         started.append(server)
         return server
 
@@ -416,6 +444,7 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         pytest.skip("needs redis-server (apt-get install redis-server)")
     server = RedisServer(tmp_path)
     yield server
+    project_shell.forget_redis(server.url)
     server.stop()
 
 

@@ -34,11 +34,9 @@ from tests.test_realtime_e2e import (  # noqa: F401 (fixtures)
 )
 from user_messages.checks import check_channel_layers
 
-#: The idle-socket test serves the example project from its own SQLite file, as the e2e tests do.
-ON_SQLITE = os.environ.get("TEST_DATABASE", "sqlite") == "sqlite"
 
-
-@pytest.mark.skipif(not ON_SQLITE, reason="end to end on the example's own SQLite database")
+# The example project on its own SQLite file, as in test_realtime_e2e.
+@pytest.mark.engine_independent
 def test_an_idle_socket_hears_a_send_after_several_empty_blocking_reads(
     node: str,  # noqa: F811
     redis_env: dict[str, str],  # noqa: F811

@@ -140,7 +140,7 @@ async def handshake_accepted(origin: str, host: str, secure: bool, headers: dict
         ],
         subprotocols=["graphql-transport-ws"],
     )
-    accepted, _ = await communicator.connect()
+    accepted, _ = await communicator.connect(timeout=10)
     if accepted:
         await communicator.disconnect()
     return bool(accepted)
@@ -199,7 +199,7 @@ def test_the_socket_refuses_a_missing_origin_that_a_post_over_http_may_omit(
             headers=[(b"host", b"testserver")],
             subprotocols=["graphql-transport-ws"],
         )
-        assert (await communicator.connect())[0] is False
+        assert (await communicator.connect(timeout=10))[0] is False
 
     run(scenario)
 
@@ -212,7 +212,7 @@ def test_the_socket_refuses_a_missing_origin_that_a_post_over_http_may_omit(
         ("a_dev_servers_page", "http://localhost:3000"),
     ],
 )
-@e2e.pytestmark  # the example project on its own SQLite database
+@pytest.mark.engine_independent  # the example project on its own SQLite database
 def test_daphne_refuses_the_origins_django_refuses_on_a_post(
     node: str, project_env: dict[str, str], start: Any, username: str, origin: str
 ) -> None:
@@ -257,9 +257,9 @@ async def live(client: Client) -> WebsocketCommunicator:
         ],
         subprotocols=["graphql-transport-ws"],
     )
-    assert await communicator.connect() == (True, "graphql-transport-ws")
+    assert await communicator.connect(timeout=10) == (True, "graphql-transport-ws")
     await communicator.send_json_to({"type": "connection_init"})
-    assert await communicator.receive_json_from() == {"type": "connection_ack"}
+    assert await communicator.receive_json_from(timeout=10) == {"type": "connection_ack"}
     await communicator.send_json_to({"type": "subscribe", "id": "1", "payload": COUNT_CHANGED})
     await next_count(communicator)
     return communicator
@@ -599,7 +599,7 @@ def closes_4403_within(client: e2e.LiveClient, seconds: float) -> float:
     return took
 
 
-@e2e.pytestmark  # the example project on its own SQLite database
+@pytest.mark.engine_independent  # the example project on its own SQLite database
 def test_logout_in_another_process_closes_that_sessions_socket_and_no_other(
     node: str, redis_env: dict[str, str], start: Any
 ) -> None:
@@ -622,7 +622,7 @@ def test_logout_in_another_process_closes_that_sessions_socket_and_no_other(
     assert elsewhere.next_event() == {"count": 1}
 
 
-@e2e.pytestmark  # the example project on its own SQLite database
+@pytest.mark.engine_independent  # the example project on its own SQLite database
 def test_a_password_change_in_another_process_closes_the_users_other_sessions(
     node: str, redis_env: dict[str, str], start: Any
 ) -> None:
@@ -645,7 +645,7 @@ def test_a_password_change_in_another_process_closes_the_users_other_sessions(
     closes_4403_within(elsewhere, seconds=10)
 
 
-@e2e.pytestmark  # the example project on its own SQLite database
+@pytest.mark.engine_independent  # the example project on its own SQLite database
 def test_deactivating_a_user_in_a_shell_closes_their_socket(
     node: str, redis_env: dict[str, str], start: Any
 ) -> None:

@@ -6,7 +6,6 @@ These run a small suite in a subprocess, so they prove it on the Python running 
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -16,10 +15,7 @@ pytest_plugins = ["pytester"]
 
 # The plugin's behaviour depends on the Python, not on the database: the runs on SQLite (one per
 # Python in .ci/run) cover it.
-pytestmark = pytest.mark.skipif(
-    os.environ.get("TEST_DATABASE", "sqlite") != "sqlite",
-    reason="independent of the database: run with TEST_DATABASE=sqlite",
-)
+pytestmark = pytest.mark.engine_independent  # independent of the database
 
 ROOT = Path(__file__).resolve().parent.parent
 ARGS = ["-p", "no:snapshottest", "-p", "no:django", "-p", "tests.snapshot_plugin", "-q"]

@@ -7,6 +7,7 @@ context as ``live``; here a real LiveContext is woken as the consumer's group me
 from __future__ import annotations
 
 import asyncio
+import logging
 from types import SimpleNamespace
 from typing import Any
 
@@ -73,3 +74,19 @@ def test_an_anonymous_socket_gets_the_same_error(db: None) -> None:
         return await anext(stream)
 
     assert [error.message for error in asyncio.run(scenario()).errors] == [SIGN_IN_TO_SUBSCRIBE]
+
+
+@pytest.mark.parametrize("document", [SUBSCRIPTION, "subscription { noSuchField }"])
+def test_a_clients_mistake_on_the_socket_logs_no_error(
+    document: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.strawberry_schema import schema
+
+    async def scenario() -> Any:
+        stream = await schema.subscribe(document, context_value=SimpleNamespace(live=None))
+        return stream if not hasattr(stream, "__anext__") else await anext(stream)
+
+    result = asyncio.run(scenario())
+
+    assert result.errors
+    assert [r for r in caplog.records if r.levelno > logging.INFO or r.exc_info] == []

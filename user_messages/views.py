@@ -15,10 +15,18 @@ from typing import Any, cast
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import connection, transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseNotAllowed
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseForbidden,
+    HttpResponseNotAllowed,
+)
 from django.http.multipartparser import MultiPartParserError
+from django.http.response import HttpResponseBase
 from graphene_django import views
 from graphene_django.constants import MUTATION_ERRORS_FLAG
+from graphene_django.utils.utils import set_rollback
 from graphql import (
     DocumentNode,
     ExecutionResult,
@@ -27,20 +35,32 @@ from graphql import (
     OperationDefinitionNode,
     OperationType,
     execute,
-    get_operation_ast,
     validate_schema,
 )
 from graphql.validation import ASTValidationRule
 
 from user_messages.graphql_http import (
+    CSRF_REFUSAL,
     DOCUMENT_CACHE_SIZE,
+    LEGACY_JSON,
     MAX_CACHED_QUERY_LENGTH,
     NESTED_TOO_DEEPLY,
     CheckedDocument,
+    RequestRefused,
     Unparsable,
     check_document,
+    check_parameters,
+    content_type,
+    csrf_refusal,
+    decode_json_parameter,
+    is_request_error,
     log_security_error,
+    log_server_errors,
+    media_type,
     refuse_declared_excess,
+    refuse_over_get,
+    select_operation,
+    status_for,
 )
 from user_messages.graphql_limits import variable_list_errors
 
@@ -68,11 +88,81 @@ class GraphQLView(views.GraphQLView):
       nested too deeply for Python's JSON parser, undecodable text or a broken multipart body
       gets 400; all answer
       ``{"errors": [{"message": ...}]}`` like graphene-django's own refusals.
+    - The answer's media type follows the request's ``Accept`` (GraphQL over HTTP):
+      ``application/graphql-response+json`` (a request error gets 400 without ``data``) when
+      the client asks for it, ``application/json`` (200 for every well-formed request)
+      otherwise. A mutation or subscription over GET gets 405.
 
-    CSRF protection stays as it is: do not wrap the view in ``csrf_exempt``.
+    CSRF protection stays: the project's CSRF middleware checks every POST, and a refusal is
+    answered 403 as a GraphQL error instead of Django's HTML page. Do not wrap the view in
+    ``csrf_exempt``.
     """
 
     validation_rules: Collection[type[ASTValidationRule]] | None
+    media = LEGACY_JSON
+
+    @classmethod
+    def as_view(cls, **initkwargs: Any) -> Any:
+        """The view function; the CSRF middleware leaves its check to ``dispatch``."""
+        view = super().as_view(**initkwargs)
+        view.csrf_exempt = True
+        return view
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        """Answer in the media type the client accepts; refuse what CSRF refuses, as GraphQL."""
+        self.media = media_type(request.headers.get("Accept"))
+        if csrf_refusal(request):
+            return HttpResponseForbidden(
+                self.json_encode(request, CSRF_REFUSAL), content_type=content_type(self.media)
+            )
+        response: HttpResponseBase = super().dispatch(request, *args, **kwargs)
+        # Not GraphiQL's page: graphene-django sets application/json on every GraphQL answer.
+        if response.get("Content-Type", "").startswith(LEGACY_JSON):
+            response["Content-Type"] = content_type(self.media)
+        return response
+
+    @staticmethod
+    def get_graphql_params(request: HttpRequest, data: Any) -> tuple[Any, Any, Any, Any]:
+        """The request's query, variables, operation name and id, checked for their JSON types."""
+        query = request.GET.get("query") or data.get("query")
+        try:
+            variables = decode_json_parameter(
+                request.GET.get("variables") or data.get("variables"), "variables"
+            )
+            operation_name = request.GET.get("operationName") or data.get("operationName")
+            if operation_name == "null":
+                operation_name = None
+            check_parameters(query, variables, operation_name, data.get("extensions"))
+        except RequestRefused as refused:
+            raise views.HttpError(HttpResponseBadRequest(), refused.message) from None
+        return query, variables, operation_name, request.GET.get("id") or data.get("id")
+
+    def get_response(
+        self, request: HttpRequest, data: Any, show_graphiql: bool = False
+    ) -> tuple[str | None, int]:
+        """The encoded answer and its status, as ``user_messages.graphql_http`` decides them."""
+        query, variables, operation_name, id_ = self.get_graphql_params(request, data)
+        result = self.execute_graphql_request(
+            request, data, query, variables, operation_name, show_graphiql
+        )
+        if getattr(request, MUTATION_ERRORS_FLAG, False) is True:
+            set_rollback()
+        if result is None:
+            return None, 200
+        answer: dict[str, Any] = {}
+        errors = result.errors or []
+        if errors:
+            set_rollback()
+            log_server_errors(errors)
+            answer["errors"] = [self.format_error(error) for error in errors]
+        request_error = is_request_error(errors)
+        if not request_error:
+            answer["data"] = result.data
+        status = status_for(self.media, request_error=request_error)
+        if self.batch:
+            answer["id"] = id_
+            answer["status"] = status
+        return self.json_encode(request, answer, pretty=show_graphiql), status
 
     def parse_body(self, request: HttpRequest) -> Any:
         """The request's GraphQL parameters; a refused body raises graphene-django's HttpError."""
@@ -112,18 +202,10 @@ class GraphQLView(views.GraphQLView):
         show_graphiql: bool = False,
     ) -> ExecutionResult | None:
         """Run the request as graphene-django's view does, with a cached parse and validation."""
-        # An empty string goes on to the parser's syntax error, as it did when a token-counting
-        # parse ran before graphene-django's own steps.
-        if not query and not isinstance(query, str):
-            if show_graphiql:
-                return None
-            raise views.HttpError(HttpResponseBadRequest("Must provide query string."))
         schema = self.schema.graphql_schema
         try:
             checked = self._checked_document(schema, query)
         except Unparsable as unparsable:
-            # A query that is not text raises TypeError; graphene-django's format_error answers
-            # any exception with its message, as it did before.
             return ExecutionResult(errors=[unparsable.error])  # type: ignore[list-item]
         except RecursionError:
             # Older graphql-core releases let the parser and validation overflow the stack.
@@ -131,22 +213,17 @@ class GraphQLView(views.GraphQLView):
         schema_errors = validate_schema(schema)
         if schema_errors:
             return ExecutionResult(data=None, errors=list(schema_errors))
-        operation = get_operation_ast(checked.document, operation_name)
-        # Django upper-cases the method; graphene-django compares it in lower case.
-        if (
-            request.method == "GET"
-            and operation is not None
-            and operation.operation != OperationType.QUERY
-        ):
+        try:
+            operation = select_operation(checked.document, operation_name)
+        except GraphQLError as error:
+            # Validation comes first in GraphQL; the selection only matters to a valid document.
+            return ExecutionResult(data=None, errors=list(checked.errors) or [error])
+        try:
+            refuse_over_get(request.method, operation.operation)
+        except RequestRefused as refused:
             if show_graphiql:
                 return None
-            raise views.HttpError(
-                HttpResponseNotAllowed(
-                    ["POST"],
-                    f"Can only perform a {operation.operation.value} operation"
-                    " from a POST request.",
-                )
-            )
+            raise views.HttpError(HttpResponseNotAllowed(["POST"]), refused.message) from None
         if checked.errors:
             return ExecutionResult(data=None, errors=list(checked.errors))
         return self._execute(

@@ -11,6 +11,9 @@ the lengths of the lists passed as variables, before execution coerces them.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,10 +23,48 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
-from user_messages.graphql_http import NESTED_TOO_DEEPLY, Unparsable, check_document
+from user_messages.graphql_http import (
+    NESTED_TOO_DEEPLY,
+    Unparsable,
+    check_document,
+    is_client_mistake,
+    select_operation,
+)
 from user_messages.graphql_limits import variable_list_errors
 
-__all__ = ["QueryLimits"]
+__all__ = ["QueryLimits", "quiet_client_mistakes"]
+
+# Set while the package answers an operation: Strawberry then logs only the server's errors.
+_quiet = contextvars.ContextVar("user_messages_quiet_client_mistakes", default=False)
+
+
+class _ServerErrorsOnly(logging.Filter):
+    """Drop Strawberry's ERROR log of a client's mistake while the package answers it.
+
+    Strawberry logs every error of a response with its traceback; a signed-out read or a
+    document that does not validate is the client's to fix, and the answer already says so.
+    An unexpected exception in a resolver still logs at ERROR, with its traceback.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.msg
+        return not (_quiet.get() and isinstance(error, GraphQLError) and is_client_mistake(error))
+
+
+logging.getLogger("strawberry.execution").addFilter(_ServerErrorsOnly())
+
+
+@contextlib.contextmanager
+def quiet_client_mistakes() -> Iterator[None]:
+    """Within this block, Strawberry logs no client's mistake (see ``is_client_mistake``)."""
+    # Not a token reset: a subscription's operation can end in another context than it began.
+    previous = _quiet.get()
+    _quiet.set(True)
+    try:
+        yield
+    finally:
+        _quiet.set(previous)
+
 
 # Strawberry runs these after the specified rules and the rules extensions add.
 _STRAWBERRY_RULES = (MaybeNullValidationRule, OneOfInputValidationRule)
@@ -38,6 +79,12 @@ class QueryLimits(SchemaExtension):
     other extensions add (``AddValidationRules``) still run, after the specified ones; the
     outcome is cached per document, so they must depend only on the schema and the document.
     """
+
+    def on_operation(self) -> Iterator[None]:
+        # Covers operations that reach the schema by other ways than the package's view (the
+        # WebSocket); the view covers also what Strawberry logs after the operation ends.
+        with quiet_client_mistakes():
+            yield
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
@@ -57,6 +104,12 @@ class QueryLimits(SchemaExtension):
             except RecursionError:
                 # Older graphql-core releases let the parser and validation overflow the stack.
                 raise GraphQLError(NESTED_TOO_DEEPLY) from None
+            if not checked.errors:
+                # Strawberry would run the first of several operations when none is named;
+                # GraphQL (and graphene) refuse. Validation errors come first, as in GraphQL.
+                # Strawberry keeps the name the request gave only in a private attribute.
+                provided = getattr(context, "_provided_operation_name", None)
+                select_operation(checked.document, provided)
             context.graphql_document = checked.document
             for error in checked.errors:
                 # Strawberry logs each error it answers with; see _PrintedBriefly.

@@ -1,9 +1,11 @@
 """Strawberry's Django ``GraphQLView`` answering as the package's graphene view does.
 
-The same request rules on both stacks: a declared body over ``DATA_UPLOAD_MAX_MEMORY_SIZE``
-gets 413 unread; a body nested too deeply, undecodable or broken gets 400; every refusal is
-JSON, ``{"errors": [{"message": ...}]}``; a mutation over GET gets 405; a document that does not
-validate gets 400 without ``data``. CSRF protection stays: do not wrap it in ``csrf_exempt``.
+The same request rules on both stacks (``user_messages.graphql_http`` decides them): a declared
+body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` gets 413 unread; a body nested too deeply, undecodable
+or broken, or a parameter of the wrong type, gets 400; every refusal is JSON,
+``{"errors": [{"message": ...}]}``; a mutation or subscription over GET gets 405; the media type
+and status code follow the request's ``Accept`` (GraphQL over HTTP). CSRF protection stays, its
+refusal answered as a GraphQL error: do not wrap the view in ``csrf_exempt``.
 """
 
 from __future__ import annotations
@@ -18,24 +20,34 @@ from django.http.multipartparser import MultiPartParserError
 from django.http.response import HttpResponseBase
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
+from graphql import OperationType as GraphQLOperationType
 from strawberry.django import views
 from strawberry.exceptions import MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
-from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from user_messages.graphql_http import (
+    CSRF_REFUSAL,
+    LEGACY_JSON,
     NESTED_TOO_DEEPLY,
+    RequestRefused,
+    check_parameters,
+    content_type,
+    csrf_refusal,
+    decode_json_parameter,
+    is_request_error,
     log_security_error,
+    media_type,
+    operations_allowed,
     refuse_declared_excess,
+    refuse_over_get,
+    status_for,
 )
+from user_messages.strawberry.extensions import quiet_client_mistakes
 
 __all__ = ["GraphQLView"]
-
-VARIABLES_NOT_AN_OBJECT = (
-    "Variable values must be provided as a dictionary with variable names as keys. Perhaps look "
-    "to see if an unparsed JSON string was provided."
-)
 
 
 class GraphQLView(views.GraphQLView):
@@ -45,20 +57,34 @@ class GraphQLView(views.GraphQLView):
     the request, the extension the document.
     """
 
+    media = LEGACY_JSON
+
+    @classmethod
+    def as_view(cls, **initkwargs: Any) -> Any:
+        """The view function; the CSRF middleware leaves its check to ``dispatch``."""
+        view = super().as_view(**initkwargs)
+        view.csrf_exempt = True  # type: ignore[attr-defined]
+        return view
+
     # As graphene-django's view: any answer sets the csrftoken cookie an SPA echoes in its POSTs.
     @method_decorator(ensure_csrf_cookie)
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         """Run the request; Strawberry's plain-text refusals become JSON errors."""
+        self.media = media_type(request.headers.get("Accept"))
+        if csrf_refusal(request):
+            return self._json(CSRF_REFUSAL, status=403)
         try:
-            return self.run(request=request)
+            with quiet_client_mistakes():
+                return self.run(request=request)
         except HTTPException as error:
-            response = JsonResponse(
-                {"errors": [{"message": error.reason}]}, status=error.status_code
-            )
+            response = self._json({"errors": [{"message": error.reason}]}, error.status_code)
             if error.status_code == 405:
                 # A mutation over GET may be POSTed; other methods may be neither.
                 response["Allow"] = "POST" if request.method == "GET" else "GET, POST"
             return response
+
+    def _json(self, answer: Any, status: int) -> HttpResponse:
+        return JsonResponse(answer, status=status, content_type=content_type(self.media))
 
     def parse_http_body(
         self, request: SyncHTTPRequestAdapter
@@ -88,33 +114,46 @@ class GraphQLView(views.GraphQLView):
             raise HTTPException(400, "The request body cannot be decoded.") from None
 
     def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
-        """Execute one operation; refusals say what graphene-django's view says."""
+        """Execute one operation as Strawberry does, with the package's rules for methods."""
         request_data: GraphQLRequestData = kwargs["request_data"]
+        method = kwargs["request_adapter"].method
+        allowed = {OperationType(operation.value) for operation in operations_allowed(method)}
         try:
-            return super().execute_single(*args, **kwargs)
-        except HTTPException as error:
-            cause = error.__cause__
-            if isinstance(cause, InvalidOperationTypeError):
-                operation = cause.operation_type.value
-                raise HTTPException(
-                    405, f"Can only perform a {operation} operation from a POST request."
-                ) from None
-            if isinstance(cause, MissingQueryError) or not request_data.query:
-                raise HTTPException(400, "Must provide query string.") from None
+            return self.schema.execute_sync(
+                request_data.query,
+                root_value=kwargs["root_value"],
+                variable_values=request_data.variables,
+                context_value=kwargs["context"],
+                operation_name=request_data.operation_name,
+                allowed_operation_types=allowed,
+                operation_extensions=request_data.extensions,
+            )
+        except InvalidOperationTypeError as error:
+            try:
+                refuse_over_get(method, GraphQLOperationType(error.operation_type.value))
+            except RequestRefused as refused:
+                raise HTTPException(refused.status, refused.message) from None
             raise
+        except CannotGetOperationTypeError as error:
+            raise HTTPException(400, error.as_http_error_reason()) from None
+        except MissingQueryError:
+            raise HTTPException(400, "Must provide query string.") from None
 
     def create_response(
         self,
         response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
         sub_response: HttpResponse,
     ) -> HttpResponseBase:
-        """The result as JSON; 400 without ``data`` for an error of the request, not a field."""
+        """The result in the negotiated media type: a request error has no ``data``."""
         if isinstance(response_data, dict):
             errors: list[dict[str, Any]] = response_data.get("errors") or []  # type: ignore[assignment]
-            if any("path" not in error for error in errors):
-                sub_response.status_code = 400
+            request_error = is_request_error(errors)
+            if request_error:
                 response_data = {"errors": errors}  # type: ignore[assignment]
-        return super().create_response(response_data, sub_response)
+            sub_response.status_code = status_for(self.media, request_error=request_error)
+        response = super().create_response(response_data, sub_response)
+        response["Content-Type"] = content_type(self.media)
+        return response
 
 
 def _body_parameters(request: HttpRequest) -> Any:
@@ -140,18 +179,17 @@ def _body_parameters(request: HttpRequest) -> Any:
 
 def _graphql_parameters(request: HttpRequest, data: Any) -> GraphQLRequestData:
     query = request.GET.get("query") or data.get("query")
-    variables = request.GET.get("variables") or data.get("variables")
-    if variables and isinstance(variables, str):
-        try:
-            variables = json.loads(variables)
-        except Exception:
-            raise HTTPException(400, "Variables are invalid JSON.") from None
-    if variables and not isinstance(variables, dict):
-        # graphql-core 3.2 refuses these in execute(), with these words; 3.3 lets a list through.
-        raise HTTPException(400, VARIABLES_NOT_AN_OBJECT)
-    operation_name = request.GET.get("operationName") or data.get("operationName")
-    if operation_name == "null":
-        operation_name = None
+    try:
+        variables = decode_json_parameter(
+            request.GET.get("variables") or data.get("variables"), "variables"
+        )
+        operation_name = request.GET.get("operationName") or data.get("operationName")
+        if operation_name == "null":
+            operation_name = None
+        extensions = data.get("extensions")
+        check_parameters(query, variables, operation_name, extensions)
+    except RequestRefused as refused:
+        raise HTTPException(refused.status, refused.message) from None
     return GraphQLRequestData(
-        query=query, variables=variables, operation_name=operation_name, extensions=None
+        query=query, variables=variables, operation_name=operation_name, extensions=extensions
     )
