@@ -75,3 +75,27 @@ def test_the_bench_prints_every_section_and_the_send_to_event_latency_of_each_se
         assert int(found[1]) == 4
         assert 0 < float(found[2]) <= float(found[3])
     assert re.search(r"send -> event p50: Strawberry / graphene\s+[\d.]+x", output), output
+
+
+def test_the_acknowledge_all_bench_shows_nothing_twice(tmp_path: Path) -> None:
+    env = project_environment(tmp_path / "db.sqlite3")
+    result = subprocess.run(
+        [sys.executable, str(MANAGE), "bench", "--acknowledge-all=300"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    assert len(re.findall(r"acknowledge_all alone, run \d: .* s, 300 acknowledged", text)) == 3
+    racing = re.search(r"acknowledge_all with reads started .*: .* s, ([\d,]+) acknowledged", text)
+    shown = re.search(r"consuming read of the same user: .* s, (\d+) shown", text)
+    assert racing, text
+    assert shown, text
+    # Exactly once: what the racing read showed was not acknowledged, and the rest was.
+    assert int(racing.group(1).replace(",", "")) + int(shown.group(1)) == 300
+    assert re.search(r"consuming read of another user: .* ms, 1 shown", text), text

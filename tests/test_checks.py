@@ -59,6 +59,14 @@ def test_other_orders_are_fine(settings, processors):
         ({"MAX_META_BYTES": "4k", "MAX_RECIPIENTS": True}, ["user_messages.E006"] * 2),
         ({"CACHE": "nope"}, ["user_messages.E007"]),
         ({"MAX_ACKNOWLEDGE_IDS": 0}, ["user_messages.E006"]),
+        ({"MAX_LIST_LENGTH": 0, "MAX_HISTORY_READS": "5"}, ["user_messages.E006"] * 2),
+        ({"MAX_LIST_LENGTH": 999}, ["user_messages.E009"]),
+        ({"LIVE_SEND_TIMEOUT": 0.5, "LIVE_SEND_PAUSE": 30}, []),
+        ({"LIVE_SEND_TIMEOUT": 0, "LIVE_SEND_PAUSE": "5"}, ["user_messages.E010"] * 2),
+        ({"LIVE_SEND_TIMEOUT": float("nan"), "LIVE_SEND_PAUSE": None}, ["user_messages.E010"] * 2),
+        ({"MAX_LIST_LENGTH": 50, "MAX_ACKNOWLEDGE_IDS": 50}, ["user_messages.E009"]),
+        ({"MAX_LIST_LENGTH": 100, "MAX_ACKNOWLEDGE_IDS": 100}, []),
+        ({"MAX_LIST_LENGTH": 2000, "MAX_ACKNOWLEDGE_IDS": 2000, "MAX_RECIPIENTS": 2000}, []),
         ({"MAX_MESSAGES_PER_READ": "100"}, ["user_messages.E006"]),
         ({"MAX_HISTORY_PAGE": 0}, ["user_messages.E006"]),
         ({"MAX_HISTORY_PAGE": 500}, []),
@@ -83,6 +91,22 @@ def test_user_messages_setting_is_validated(settings, value, ids):
     assert [e.id for e in check_settings()] == ids
 
 
+def test_a_list_limit_below_a_budget_names_both_and_the_fix(settings):
+    settings.USER_MESSAGES = {
+        "MAX_LIST_LENGTH": 10,
+        "MAX_RECIPIENTS": 20,
+        "MAX_ACKNOWLEDGE_IDS": 15,
+    }
+
+    (error,) = check_settings()
+
+    assert error.msg == (
+        "USER_MESSAGES['MAX_LIST_LENGTH'] is 10, less than USER_MESSAGES['MAX_RECIPIENTS'] (20): "
+        "a list that long would be refused before that limit could answer."
+    )
+    assert error.hint == "Set MAX_LIST_LENGTH to at least 20."
+
+
 def test_unknown_key_names_the_valid_ones(settings):
     settings.USER_MESSAGES = {"MAX_RECIPIENT": 5}
 
@@ -90,7 +114,8 @@ def test_unknown_key_names_the_valid_ones(settings):
 
     assert error.msg == "USER_MESSAGES has unknown keys: MAX_RECIPIENT."
     assert error.hint == (
-        "Valid keys are: CACHE, MAX_ACKNOWLEDGE_IDS, MAX_EXTRA_TAGS_LENGTH, MAX_HISTORY_PAGE, "
+        "Valid keys are: CACHE, LIVE_SEND_PAUSE, LIVE_SEND_TIMEOUT, MAX_ACKNOWLEDGE_IDS, "
+        "MAX_EXTRA_TAGS_LENGTH, MAX_HISTORY_PAGE, MAX_HISTORY_READS, MAX_LIST_LENGTH, "
         "MAX_MESSAGES_PER_READ, MAX_MESSAGE_LENGTH, MAX_META_BYTES, MAX_QUERY_COMPARISONS, "
         "MAX_QUERY_DEPTH, MAX_QUERY_FIELDS, MAX_QUERY_LENGTH, MAX_QUERY_TOKENS, MAX_RECIPIENTS, "
         "SEND_PERMISSION, WEBSOCKET_INIT_TIMEOUT, WEBSOCKET_MAX_SUBSCRIPTIONS, "

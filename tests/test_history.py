@@ -119,6 +119,16 @@ def test_a_sticky_message_acknowledged_by_code_of_1_1_is_acknowledged(user):
     assert list(Message.objects.with_state("acknowledged")) == [sticky]
 
 
+def test_with_state_builds_the_sql_of_each_distinct_state_once() -> None:
+    now = timezone.now()
+    once = Message.objects.with_state("pending", MessageState.DELIVERED, now=now)
+    repeated = Message.objects.with_state(
+        *["pending"] * 20_000, *[MessageState.DELIVERED] * 20_000, "pending", now=now
+    )
+
+    assert str(repeated.query) == str(once.query)
+
+
 def test_with_state_takes_several_states_and_names_the_valid_ones_for_a_bad_one(user):
     api.info(user, "acknowledged", deliver_once=False)
     api.acknowledge_all(user)

@@ -1009,14 +1009,21 @@ def test_sends_succeed_and_log_when_the_channel_layer_is_down(
         }
     }
     caplog.set_level(logging.WARNING, logger="user_messages.realtime.groups")
+    lost = groups.lost_announcements()
 
     message = api.info(alice, "Still stored.")
+    api.info(alice, "Stored too, announced to no one.")
 
-    assert api.pending_count(alice) == 1
+    assert api.pending_count(alice) == 2
     assert message.message == "Still stored."
-    assert [record.getMessage() for record in caplog.records] == [
-        f"user_messages: could not announce a change on user_messages.user.{alice.pk}"
-    ]
+    # One line for the outage, without a traceback; the second send does not try the layer.
+    (record,) = caplog.records
+    assert record.exc_info is None
+    assert record.getMessage().startswith(
+        f"user_messages: could not announce a change on user_messages.user.{alice.pk} "
+        "(ConnectionError: Error 111 connecting to 127.0.0.1:1."
+    )
+    assert groups.lost_announcements() == lost + 2
 
 
 def redis_layer(url: str, **config: Any) -> dict[str, Any]:

@@ -88,6 +88,8 @@ def check_settings(**kwargs: Any) -> list[checks.CheckMessage]:
         "MAX_QUERY_DEPTH",
         "MAX_QUERY_FIELDS",
         "MAX_QUERY_COMPARISONS",
+        "MAX_LIST_LENGTH",
+        "MAX_HISTORY_READS",
         "WEBSOCKET_MAX_SUBSCRIPTIONS",
         "WEBSOCKET_INIT_TIMEOUT",
     ):
@@ -100,6 +102,7 @@ def check_settings(**kwargs: Any) -> list[checks.CheckMessage]:
                     id="user_messages.E006",
                 )
             )
+    errors.extend(_check_list_length(value))
     recheck = value.get("WEBSOCKET_SESSION_RECHECK", DEFAULTS["WEBSOCKET_SESSION_RECHECK"])
     if recheck is not None and (
         not isinstance(recheck, (int, float))
@@ -115,6 +118,21 @@ def check_settings(**kwargs: Any) -> list[checks.CheckMessage]:
                 id="user_messages.E008",
             )
         )
+    for name in ("LIVE_SEND_TIMEOUT", "LIVE_SEND_PAUSE"):
+        seconds = value.get(name, DEFAULTS[name])
+        if (
+            not isinstance(seconds, (int, float))
+            or isinstance(seconds, bool)
+            or not 0 < seconds < float("inf")
+        ):
+            errors.append(
+                checks.Error(
+                    f"USER_MESSAGES[{name!r}] must be a positive number of seconds, got "
+                    f"{seconds!r}.",
+                    hint=f"Remove it to use the default, {DEFAULTS[name]}.",
+                    id="user_messages.E010",
+                )
+            )
     alias = value.get("CACHE")
     if alias is not None:
         try:
@@ -128,6 +146,32 @@ def check_settings(**kwargs: Any) -> list[checks.CheckMessage]:
                 )
             )
     return errors
+
+
+def _check_list_length(value: dict[str, Any]) -> list[checks.CheckMessage]:
+    """MAX_LIST_LENGTH must let the per-request budgets of ids and recipients be reached."""
+    settings_of = {name: value.get(name, DEFAULTS[name]) for name in _LISTS_WITHIN}
+    if not all(_positive_int(v) for v in settings_of.values()):
+        return []  # E006 reports it
+    longest = max(("MAX_ACKNOWLEDGE_IDS", "MAX_RECIPIENTS"), key=lambda name: settings_of[name])
+    if settings_of["MAX_LIST_LENGTH"] >= settings_of[longest]:
+        return []
+    return [
+        checks.Error(
+            f"USER_MESSAGES['MAX_LIST_LENGTH'] is {settings_of['MAX_LIST_LENGTH']}, less than "
+            f"USER_MESSAGES[{longest!r}] ({settings_of[longest]}): a list that long would be "
+            "refused before that limit could answer.",
+            hint=f"Set MAX_LIST_LENGTH to at least {settings_of[longest]}.",
+            id="user_messages.E009",
+        )
+    ]
+
+
+_LISTS_WITHIN = ("MAX_LIST_LENGTH", "MAX_ACKNOWLEDGE_IDS", "MAX_RECIPIENTS")
+
+
+def _positive_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def check_channel_layers(**kwargs: Any) -> list[checks.CheckMessage]:

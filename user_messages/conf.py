@@ -37,6 +37,13 @@ DEFAULTS: dict[str, Any] = {
     # Pairs of fields answering the same response path that GraphQL's validation compares
     # (OverlappingFieldsCanBeMerged is quadratic in them), weighted by what each pair compares.
     "MAX_QUERY_COMPARISONS": 1000,
+    # Entries of any one list in an operation's arguments, written in the document or passed
+    # as a variable, checked before variables are coerced and before any resolver runs. At
+    # least MAX_ACKNOWLEDGE_IDS and MAX_RECIPIENTS (system check user_messages.E009).
+    "MAX_LIST_LENGTH": 1000,
+    # Distinct myMessageHistory reads one request may make (aliases with the same arguments,
+    # once normalised, share one read): each is one query of up to MAX_HISTORY_PAGE + 1 rows.
+    "MAX_HISTORY_READS": 5,
     # Alias of a cache in CACHES that lets a page view of a user with nothing pending skip the
     # database entirely. None: always ask the database.
     "CACHE": None,
@@ -47,6 +54,11 @@ DEFAULTS: dict[str, Any] = {
     # Live updates: a socket checks its session again at least this often (seconds, jittered),
     # for sessions that end without a signal (expired, deleted rows). None: never.
     "WEBSOCKET_SESSION_RECHECK": 300,
+    # Live updates, seen from a sender: seconds one channel-layer send may take before it counts
+    # as lost (Redis answers in about a millisecond; a hung one would hold the request for
+    # redis-py's socket_timeout), and seconds the process stops sending after a failure.
+    "LIVE_SEND_TIMEOUT": 0.25,
+    "LIVE_SEND_PAUSE": 2,
 }
 
 
@@ -121,6 +133,14 @@ class Settings:
         return cast("int", self._get("MAX_QUERY_COMPARISONS"))
 
     @property
+    def MAX_LIST_LENGTH(self) -> int:
+        return cast("int", self._get("MAX_LIST_LENGTH"))
+
+    @property
+    def MAX_HISTORY_READS(self) -> int:
+        return cast("int", self._get("MAX_HISTORY_READS"))
+
+    @property
     def CACHE(self) -> str | None:
         return cast("str | None", self._get("CACHE"))
 
@@ -135,6 +155,14 @@ class Settings:
     @property
     def WEBSOCKET_SESSION_RECHECK(self) -> float | None:
         return cast("float | None", self._get("WEBSOCKET_SESSION_RECHECK"))
+
+    @property
+    def LIVE_SEND_TIMEOUT(self) -> float:
+        return cast("float", self._get("LIVE_SEND_TIMEOUT"))
+
+    @property
+    def LIVE_SEND_PAUSE(self) -> float:
+        return cast("float", self._get("LIVE_SEND_PAUSE"))
 
 
 conf = Settings()

@@ -19,7 +19,7 @@ from graphql import GraphQLError
 
 from user_messages import api, validation
 from user_messages.conf import conf
-from user_messages.models import Message, MessageState
+from user_messages.models import Message, MessageState, distinct_states
 from user_messages.validation import ErrorCode
 
 __all__ = [
@@ -147,27 +147,40 @@ def pending_count(request: Any) -> int:
 def history_page(
     request: Any, first: int | None, after: str | None, states: list[MessageState] | None
 ) -> api.HistoryPage:
-    """myMessageHistory's page, shared by aliases with the same arguments."""
-    key = repr(("history", first, after, None if states is None else sorted(states)))
+    """myMessageHistory's page, shared by aliases asking for the same page.
+
+    The arguments are normalised first (``states`` as a set), so ``[PENDING]`` and ``[PENDING,
+    PENDING]`` share one answer. Each distinct page read counts against the request's
+    ``MAX_HISTORY_READS``; over it, a GraphQLError and no query.
+    """
+    wanted = None if states is None else distinct_states(states)
+    key = repr(("history", first, after, wanted))
     return _once_per_request(  # type: ignore[no-any-return]
-        request, key, lambda: _history_page(request, first, after, states)
+        request, key, lambda: _history_page(request, first, after, wanted)
     )
 
 
 def _history_page(
-    request: Any, first: int | None, after: str | None, states: list[MessageState] | None
+    request: Any, first: int | None, after: str | None, states: tuple[MessageState, ...] | None
 ) -> api.HistoryPage:
     user = signed_in_user(request)
     try:
-        if user is None:  # the same errors as for a signed-in user, then nothing to show
-            validation.page_size(first, maximum=conf.MAX_HISTORY_PAGE)
-            if after is not None:
-                validation.history_cursor(after)
-            return api.HistoryPage(messages=[], has_next_page=False)
-        # An explicit null reaches api.history_page, whose validation refuses it.
-        return api.history_page(user, first=first, after=after, states=states)  # type: ignore[arg-type]
+        # The same errors for everyone, before anything is counted or read.
+        validation.page_size(first, maximum=conf.MAX_HISTORY_PAGE)
+        if after is not None:
+            validation.history_cursor(after)
     except validation.InvalidInput as error:
         raise GraphQLError(str(error)) from None
+    if user is None:
+        return api.HistoryPage(messages=[], has_next_page=False)
+    limit = conf.MAX_HISTORY_READS
+    used = _spend(request, "history_reads", 1, limit)
+    if used is not None:
+        raise GraphQLError(
+            f"At most {limit} different myMessageHistory pages per request; this request "
+            "already read them. Aliases with the same arguments share one page."
+        )
+    return api.history_page(user, first=first, after=after, states=states)  # type: ignore[arg-type]
 
 
 def refuse_over_safe_method(request: Any, field_name: str) -> None:

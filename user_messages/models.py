@@ -35,6 +35,23 @@ class MessageState(models.TextChoices):
     EXPIRED = "expired", _("expired")
 
 
+def distinct_states(states: Iterable[MessageState | str]) -> tuple[MessageState, ...]:
+    """``states`` as members, each once, in ``MessageState``'s order: repeats cost nothing.
+
+    Raises ValueError, naming the valid states, for anything that is not one.
+    """
+    wanted: set[MessageState] = set()
+    for state in states:
+        try:
+            wanted.add(MessageState(state))
+        except ValueError:
+            raise ValueError(
+                f"Unknown message state {state!r}, must be one of: "
+                f"{', '.join(member.value for member in MessageState)}."
+            ) from None
+    return tuple(member for member in MessageState if member in wanted)
+
+
 def _state_condition(state: MessageState, now: datetime.datetime) -> models.Q:
     """The condition on the columns that makes a message be in ``state`` at ``now``."""
     pending = models.Q(delivered_at__isnull=True)
@@ -103,15 +120,9 @@ class MessageQuerySet(models.QuerySet["Message"]):
     ) -> MessageQuerySet:
         """Messages in any of ``states`` (``MessageState`` members or their values) at ``now``."""
         now = now or timezone.now()
+        wanted = distinct_states(states)
         condition = models.Q(pk__in=[])
-        for state in states:
-            try:
-                member = MessageState(state)
-            except ValueError:
-                raise ValueError(
-                    f"Unknown message state {state!r}, must be one of: "
-                    f"{', '.join(member.value for member in MessageState)}."
-                ) from None
+        for member in wanted:
             condition |= _state_condition(member, now)
         return self.filter(condition)
 

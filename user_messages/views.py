@@ -62,6 +62,7 @@ from user_messages.graphql_http import (
     select_operation,
     status_for,
 )
+from user_messages.graphql_limits import variable_list_errors
 
 __all__ = ["DOCUMENT_CACHE_SIZE", "MAX_CACHED_QUERY_LENGTH", "GraphQLView"]
 
@@ -80,6 +81,8 @@ class GraphQLView(views.GraphQLView):
       characters, per schema, rules and limits: a repeated document is neither parsed nor
       validated again. Your ``validation_rules`` must therefore depend only on the schema and
       the document, not on the request.
+    - A list of more than ``USER_MESSAGES["MAX_LIST_LENGTH"]`` entries, written in the document
+      or passed as a variable, is refused before execution coerces it.
     - A body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` gets 413 (multipart file parts included: a
       declared Content-Length over the limit is refused before the body is read), a body
       nested too deeply for Python's JSON parser, undecodable text or a broken multipart body
@@ -242,6 +245,10 @@ class GraphQLView(views.GraphQLView):
         variables: Any,
         operation_name: Any,
     ) -> ExecutionResult:
+        # Before execution coerces the variables: a list too long is refused unread.
+        list_errors = variable_list_errors(schema, document, operation_name, variables)
+        if list_errors:
+            return ExecutionResult(data=None, errors=list_errors)
         try:
             options: dict[str, Any] = {
                 "root_value": self.get_root_value(request),

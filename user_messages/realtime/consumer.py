@@ -18,6 +18,7 @@ import itertools
 import json
 import logging
 import random
+import time
 import weakref
 from collections.abc import AsyncIterator, Coroutine
 from inspect import isawaitable
@@ -46,7 +47,7 @@ from graphql.language import DocumentNode, FragmentDefinitionNode, OperationDefi
 from graphql.utilities import get_operation_ast
 
 from user_messages.conf import conf
-from user_messages.graphql_limits import check_off_loop
+from user_messages.graphql_limits import check_off_loop, variable_list_errors
 from user_messages.realtime.groups import (
     CHANGED,
     CREDENTIALS_CHANGED,
@@ -54,6 +55,7 @@ from user_messages.realtime.groups import (
     LOGGED_OUT,
     SharedGroupListener,
     end_tasks,
+    layer_answered,
     renewal_period,
     shared_group_listener,
     user_group,
@@ -422,6 +424,7 @@ class LiveSocket(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     async def _join(self, groups: list[str]) -> None:
         """Join (or join again) ``groups``; ``self.groups``, which the socket leaves, lists each."""
+        started = time.monotonic()
         for group in groups:
             # Listed before the add: cancelled while waiting for Redis, the add may have been
             # done, and the socket must leave the group then. A failed add is not listed.
@@ -434,6 +437,9 @@ class LiveSocket(AsyncWebsocketConsumer):  # type: ignore[misc]
                 if not listed:
                     self.groups.remove(group)
                 raise
+        # The layer answers: senders of this process need not wait out their pause (sockets
+        # reconnecting after an outage are the first to know).
+        layer_answered(self.channel_layer, started)
 
     async def _recheck_session(self) -> None:
         """Check the session again at least every WEBSOCKET_SESSION_RECHECK seconds."""
@@ -718,7 +724,8 @@ async def check_subscription(
 
     Both stacks' consumers ask this before running anything: the document limits of the HTTP
     views, run off the event loop (other sockets' frames are answered while a document is
-    checked), one subscription operation, and a root that selects a field.
+    checked), one subscription operation, no list variable over ``MAX_LIST_LENGTH`` entries,
+    and a root that selects a field.
     """
     query: str = payload["query"]
     try:
@@ -738,6 +745,9 @@ async def check_subscription(
             f"This WebSocket serves subscriptions only, got a {operation.operation.value}: "
             "send queries and mutations with HTTP POST to the GraphQL view."
         )
+    list_errors = variable_list_errors(schema, document, operation_name, payload.get("variables"))
+    if list_errors:
+        return None, list_errors
     if not _selects_a_field(schema, document, operation, payload.get("variables")):
         # graphql-core would fail with "coroutine raised StopIteration": nothing to run.
         return None, _errors(

@@ -5,6 +5,11 @@ Every connected socket joins its user's group; each process joins the shared gro
 group; a change for "possibly everyone" (a QuerySet broadcast, a long list of recipients) is a
 single message to the shared group, which each process hears once, and every socket re-reads its
 own count.
+
+Sending happens in the request that made the change, after its commit, so it is bounded: each
+group message waits at most ``USER_MESSAGES["LIVE_SEND_TIMEOUT"]`` seconds, and after a failure
+the process stops sending for ``LIVE_SEND_PAUSE`` seconds, counting what it does not send
+(``lost_announcements``).
 """
 
 from __future__ import annotations
@@ -13,12 +18,16 @@ import asyncio
 import hashlib
 import logging
 import re
+import threading
+import time
 import weakref
 from collections.abc import Iterable
 from typing import Any, Protocol
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+
+from user_messages.conf import conf
 
 logger = logging.getLogger(__name__)
 
@@ -73,9 +82,16 @@ def announce(user_ids: list[Any] | None) -> None:
 
 
 def send_to_groups(groups: list[str], message: dict[str, Any], what: str) -> None:
-    """Send ``message`` to each group; if the layer fails, log "could not <what> on <group>"."""
+    """Send ``message`` to each group, waiting at most ``LIVE_SEND_TIMEOUT`` seconds for each.
+
+    Never raises: a layer that fails or does not answer in time pauses sending (see
+    ``lost_announcements``), and what was not sent is counted.
+    """
     layer = get_channel_layer()
-    if layer is None:
+    if layer is None or not groups:
+        return
+    breaker = _breaker_of(layer)
+    if not breaker.may_send(len(groups)):
         return
     try:
         loop = asyncio.get_running_loop()
@@ -84,25 +100,162 @@ def send_to_groups(groups: list[str], message: dict[str, Any], what: str) -> Non
     if loop is not None:
         # Called from async code (the signal is sync, the caller is not): AsyncToSync would
         # refuse to block this loop, so the sends run on it instead.
-        task = loop.create_task(_send(layer, groups, message, what))
+        task = loop.create_task(_send(layer, groups, message, what, breaker))
         _pending_sends.add(task)
         task.add_done_callback(_pending_sends.discard)
         return
+    started = time.monotonic()
     try:
-        async_to_sync(_send)(layer, groups, message, what)
-    except Exception:
+        async_to_sync(_send)(layer, groups, message, what, breaker)
+    except Exception as error:
         # What caused it has happened (a commit, a logout); a layer that is down loses the live
         # push, never that.
-        logger.warning("user_messages: could not %s on %s", what, groups, exc_info=True)
+        breaker.failed(len(groups), what, groups[0], error, started)
 
 
-async def _send(layer: Any, groups: list[str], message: dict[str, Any], what: str) -> None:
-    for group in groups:
-        try:
-            await layer.group_send(group, message)
-        except Exception:
-            logger.warning("user_messages: could not %s on %s", what, group, exc_info=True)
+def layer_answered(layer: Any, started: float) -> None:
+    """An operation on ``layer`` begun at ``started`` (``time.monotonic()``) succeeded.
+
+    Ends an outage of this process's sends to it at once, instead of after the pause.
+    """
+    _breaker_of(layer).succeeded(started)
+
+
+def lost_announcements() -> int:
+    """How many group messages this process could not send since it started, for monitoring.
+
+    One per group a message was meant for (a change for three users counts three): those
+    that failed or timed out, and those skipped while sending was paused after a failure.
+    """
+    return _lost.count
+
+
+class _LostCount:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def add(self, count: int) -> None:
+        with self._lock:
+            self.count += count
+
+
+_lost = _LostCount()
+
+
+class _Breaker:
+    """Whether this process sends to the channel layer, and what it lost while it could not.
+
+    One per layer instance (a changed CHANNEL_LAYERS setting makes new ones). Closed: every
+    message is sent. After a failure: paused for ``LIVE_SEND_PAUSE`` seconds, then one trial at
+    a time. One warning when an outage starts, with its cause, and one when a send succeeds
+    again, with what was lost meanwhile: never a line per send.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        #: Monotonic time the outage began; None while the layer answers.
+        self._failing_since: float | None = None
+        self._paused_until = 0.0
+        self._lost_in_outage = 0
+
+    def may_send(self, count: int) -> bool:
+        """Whether to send ``count`` group messages now; if not, they are counted lost."""
+        if self._failing_since is None:
+            return True
+        with self._lock:
+            if self._failing_since is None:
+                return True
+            now = time.monotonic()
+            if now < self._paused_until:
+                _lost.add(count)
+                self._lost_in_outage += count
+                return False
+            # This send is the trial: the others keep skipping while it runs.
+            self._paused_until = now + conf.LIVE_SEND_PAUSE
+            return True
+
+    def failed(
+        self, count: int, what: str, group: str, error: BaseException, started: float
+    ) -> None:
+        """``count`` group messages were not sent, from ``group`` on, because of ``error``."""
+        _lost.add(count)
+        with self._lock:
+            first = self._failing_since is None
+            if first:
+                self._failing_since = started
+                self._lost_in_outage = 0
+            self._lost_in_outage += count
+            pause = conf.LIVE_SEND_PAUSE
+            self._paused_until = time.monotonic() + pause
+        if first:
+            logger.warning(
+                "user_messages: could not %s on %s (%s): live updates pause; the channel layer "
+                "is tried again every %s s, and what is not sent meanwhile is counted by "
+                "user_messages.realtime.groups.lost_announcements()",
+                what,
+                group,
+                _cause(error),
+                pause,
+            )
+
+    def succeeded(self, started: float) -> None:
+        """A send that began at ``started`` reached the layer: an outage before it is over."""
+        if self._failing_since is None:
             return
+        with self._lock:
+            since = self._failing_since
+            if since is None or started < since:
+                return  # it began before the outage did: the layer may still be down
+            self._failing_since = None
+            self._paused_until = 0.0
+            lost = self._lost_in_outage
+        logger.warning(
+            "user_messages: the channel layer answers again after %.1f s; %d group messages "
+            "were not sent meanwhile",
+            time.monotonic() - since,
+            lost,
+        )
+
+
+def _cause(error: BaseException) -> str:
+    if isinstance(error, (asyncio.TimeoutError, TimeoutError)) and not str(error):
+        return f"no answer within {conf.LIVE_SEND_TIMEOUT} s"
+    return f"{type(error).__name__}: {error}"
+
+
+_breakers: weakref.WeakKeyDictionary[Any, _Breaker] = weakref.WeakKeyDictionary()
+_breakers_lock = threading.Lock()
+
+
+#: For a layer class that takes no weak reference: one breaker for all of them.
+_unreferenced_breaker = _Breaker()
+
+
+def _breaker_of(layer: Any) -> _Breaker:
+    with _breakers_lock:
+        try:
+            breaker = _breakers.get(layer)
+            if breaker is None:
+                breaker = _breakers[layer] = _Breaker()
+        except TypeError:
+            return _unreferenced_breaker
+        return breaker
+
+
+async def _send(
+    layer: Any, groups: list[str], message: dict[str, Any], what: str, breaker: _Breaker
+) -> None:
+    started = time.monotonic()
+    timeout = conf.LIVE_SEND_TIMEOUT
+    for index, group in enumerate(groups):
+        try:
+            await asyncio.wait_for(layer.group_send(group, message), timeout)
+        except Exception as error:
+            # The rest would wait on the same layer: they are lost with this one.
+            breaker.failed(len(groups) - index, what, group, error, started)
+            return
+    breaker.succeeded(started)
 
 
 #: How often end_tasks() cancels a task again that goes on after a cancel.

@@ -5,7 +5,8 @@ Strawberry's own limiters do not fit the rule of issue 21: ``QueryDepthLimiter``
 rules, so a document far over a limit still pays for all of them; ``MaxTokensLimiter`` bounds
 tokens but not characters. ``QueryLimits`` parses with the package's length and token limits and
 validates with ``user_messages.graphql_limits``: its linear walk first, the specified rules only
-for a document within the limits, each distinct document once per process.
+for a document within the limits, each distinct document once per process; then, per request,
+the lengths of the lists passed as variables, before execution coerces them.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from user_messages.graphql_http import (
     is_client_mistake,
     select_operation,
 )
+from user_messages.graphql_limits import variable_list_errors
 
 __all__ = ["QueryLimits", "quiet_client_mistakes"]
 
@@ -117,11 +119,20 @@ class QueryLimits(SchemaExtension):
         yield
 
     def on_validate(self) -> Iterator[None]:
-        errors: list[GraphQLError] | None = getattr(self.execution_context, _ERRORS, None)
+        context = self.execution_context
+        errors: list[GraphQLError] | None = getattr(context, _ERRORS, None)
         if errors is not None:
+            if not errors and context.graphql_document is not None:
+                # Per request, before execution coerces the variables.
+                errors = variable_list_errors(
+                    context.schema._schema,
+                    context.graphql_document,
+                    context.operation_name,
+                    context.variables,
+                )
             # Validated already (or cached): Strawberry skips its own validation when errors,
             # even none, are set.
-            self.execution_context.pre_execution_errors = errors
+            context.pre_execution_errors = errors
         yield
 
 

@@ -192,6 +192,17 @@ class Command(BaseCommand):
             ),
         )
         parser.add_argument(
+            "--acknowledge-all",
+            metavar="N",
+            type=int,
+            default=None,
+            help=(
+                "Instead of the figures above, time acknowledge_all on one user's N pending "
+                "messages, alone and with consuming reads of that user and another started "
+                "while it runs."
+            ),
+        )
+        parser.add_argument(
             "--compare-python",
             metavar="PATH",
             default=None,
@@ -208,6 +219,9 @@ class Command(BaseCommand):
             return
         if options["validation_tokens"]:
             self._validation_tokens(options["validation_tokens"])
+            return
+        if options["acknowledge_all"]:
+            self._acknowledge_all(options["acknowledge_all"])
             return
         report = Report(self.stdout.write)
         with throwaway_database("bench_user_messages") as database:
@@ -239,6 +253,20 @@ class Command(BaseCommand):
         if failures:
             raise CommandError(f"{len(failures)} target(s) missed: {failures}")
         self.stdout.write("\nAll targets met.")
+
+    def _acknowledge_all(self, pending: int) -> None:
+        from example_project.benchmarks.management.commands._acknowledge_all import (
+            acknowledge_all_costs,
+        )
+
+        if pending < 1:
+            raise CommandError("--acknowledge-all must be at least 1.")
+        with throwaway_database("bench_user_messages") as database:
+            self.stdout.write(
+                f"acknowledge_all on {connection.vendor} (throwaway database "
+                f"{database['NAME']}), {os.cpu_count()} CPUs"
+            )
+            acknowledge_all_costs(self.stdout.write, pending)
 
     def _validation_tokens(self, limits: str) -> None:
         from graphene_django.settings import graphene_settings
