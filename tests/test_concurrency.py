@@ -5,10 +5,12 @@ Run against each backend with TEST_DATABASE=sqlite (a file database), postgresql
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections import Counter
 
 import pytest
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.db import OperationalError, connection, connections, transaction
 from django.utils import timezone
 
@@ -52,6 +54,51 @@ def test_concurrent_senders_and_readers_lose_nothing_and_repeat_nothing(django_u
     assert not errors, errors
     assert len(sent) == WRITERS * MESSAGES_PER_WRITER
     # Every read that ran shows the sticky message: nobody's claim hides it.
+    assert all(sticky.pk in pks for pks in shown)
+    delivered = Counter(pk for pks in shown for pk in pks if pk != sticky.pk)
+    leftover = [m.pk for m in api.get_messages(user=user.pk) if m.pk != sticky.pk]
+    delivered.update(leftover)
+    assert [pk for pk, count in delivered.items() if count > 1] == [], "shown twice"
+    assert sorted(delivered) == sorted(sent), "lost"
+    assert Message.objects.filter(deliver_once=True, delivered_at__isnull=True).count() == 0
+    assert len(shown) >= READERS
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_async_senders_and_readers_lose_nothing_and_repeat_nothing(django_user_model):
+    user = django_user_model.objects.create_user("alice")
+    sticky = api.warning(user, "sticky", deliver_once=False)
+    sent: list[int] = []
+    shown: list[list[int]] = []
+
+    async def as_a_request(work) -> None:
+        # Each task is a request of its own: Django's ASGI handler gives each request its own
+        # thread (and so its own connection) for the twins' thread units.
+        async with ThreadSensitiveContext():
+            try:
+                await work()
+            finally:
+                await sync_to_async(connections.close_all)()
+
+    async def write(writer: int) -> None:
+        for index in range(MESSAGES_PER_WRITER):
+            sent.append((await api.ainfo(user.pk, f"w{writer}-{index}")).pk)
+
+    async def read(writers: asyncio.Future[list[None]]) -> None:
+        while True:
+            finished = writers.done()
+            shown.append([message.pk for message in await api.aget_messages(user=user.pk)])
+            if finished:
+                return
+
+    async def main() -> None:
+        writers = asyncio.gather(*(as_a_request(lambda w=w: write(w)) for w in range(WRITERS)))
+        readers = [as_a_request(lambda: read(writers)) for _ in range(READERS)]
+        await asyncio.wait_for(asyncio.gather(writers, *readers), timeout=120)
+
+    asyncio.run(main())
+
+    assert len(sent) == WRITERS * MESSAGES_PER_WRITER
     assert all(sticky.pk in pks for pks in shown)
     delivered = Counter(pk for pks in shown for pk in pks if pk != sticky.pk)
     leftover = [m.pk for m in api.get_messages(user=user.pk) if m.pk != sticky.pk]

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
+import functools
 import itertools
+import os
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeGuard, cast, overload
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, TypeGuard, TypeVar, cast, overload
 
+from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.contrib.messages import api as django_messages
 from django.contrib.messages import constants
+from django.core.exceptions import SynchronousOnlyOperation
 from django.db import models, router, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
 from user_messages import cache, validation
 from user_messages.conf import conf
-from user_messages.signals import changed_after_commit
+from user_messages.signals import _committed_for_async, asend_changed, changed_after_commit
 
 if TYPE_CHECKING:
     from user_messages.models import Message, MessageQuerySet, MessageState
@@ -25,10 +30,23 @@ if TYPE_CHECKING:
 __all__ = [
     "HistoryPage",
     "LazyList",
+    "aacknowledge",
+    "aacknowledge_all",
+    "aacknowledge_owned",
+    "aadd_message",
     "acknowledge",
     "acknowledge_all",
     "acknowledge_owned",
     "add_message",
+    "adebug",
+    "aerror",
+    "aget_messages",
+    "ahistory_page",
+    "ainfo",
+    "apeek_messages",
+    "apending_count",
+    "asuccess",
+    "awarning",
     "debug",
     "error",
     "get_messages",
@@ -47,6 +65,54 @@ User = models.Model | int | str | uuid.UUID
 Users = models.QuerySet[Any] | list[User] | tuple[User, ...] | set[User] | frozenset[User]
 
 BATCH_SIZE = 1000
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _refuse_in_event_loop(name: str, twin: str) -> None:
+    """Refuse to run in an event loop's thread, naming the ``a`` twin to await instead.
+
+    The database would refuse a moment later (Django's own guard) without saying what to call;
+    this fails before any work, as Django's guard does, and names the way out. Django's escape
+    hatch for notebooks (DJANGO_ALLOW_ASYNC_UNSAFE) applies here too.
+    """
+    if os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE"):
+        return
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise SynchronousOnlyOperation(
+        f"user_messages.api.{name}() cannot be called from an async context: "
+        f"use `await user_messages.api.{twin}(...)` instead."
+    )
+
+
+def _in_thread(func: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R]]:
+    """The async twin of ``func``: the whole call in ONE thread-sensitive ``sync_to_async``.
+
+    For units that need one connection (a transaction, the claim): a hop per statement would
+    switch threads each time, and a transaction must not span them. Changes the unit commits
+    at once (autocommit) are announced here with ``messages_changed.asend``; inside a
+    transaction they wait for its commit, as the sync function's do.
+    """
+    unit = sync_to_async(func, thread_sensitive=True)
+
+    @functools.wraps(func)
+    async def twin(*args: P.args, **kwargs: P.kwargs) -> R:
+        committed: list[list[Any] | None] = []
+        token = _committed_for_async.set(committed)
+        try:
+            return await unit(*args, **kwargs)
+        finally:
+            _committed_for_async.reset(token)
+            # What committed is announced even when the unit failed later, as on_commit would.
+            await asend_changed(committed)
+
+    twin.__name__ = twin.__qualname__ = f"a{func.__name__}"
+    twin.__doc__ = f"The async twin of ``{func.__name__}``: same arguments, same result."
+    return twin
 
 
 @overload
@@ -86,6 +152,7 @@ def add_message(
     expires_at: datetime.datetime | None = None,
 ) -> Message | int:
     """Store a message for one user (returns it) or for many users (returns how many)."""
+    _refuse_in_event_loop("add_message", "aadd_message")
     fields = {
         "level": validation.level(level),
         "message": validation.text(message, field="message"),
@@ -204,6 +271,7 @@ def _shortcut(level: int, name: str) -> Callable[..., Any]:
         meta: dict[str, Any] | None = None,
         expires_at: datetime.datetime | None = None,
     ) -> Message | int:
+        _refuse_in_event_loop(name, f"a{name}")
         return add_message(
             user,
             level,
@@ -322,6 +390,10 @@ def _check_source(request: HttpRequest | None, user: User | None) -> None:
 def _read(request: HttpRequest | None, user: User | None, *, consume: bool) -> list[Any]:
     from user_messages.models import Message, deliver_to
 
+    if consume:
+        _refuse_in_event_loop("get_messages", "aget_messages")
+    else:
+        _refuse_in_event_loop("peek_messages", "apeek_messages")
     messages: list[Any] = []
     recipient = user
     if request is not None:
@@ -389,15 +461,23 @@ def history_page(
     ``validation.InvalidInput``. A cursor of another user's message only sets where the page
     starts: the page holds ``user``'s messages alone. ``states`` (None: all) filters by state.
     """
+    _refuse_in_event_loop("history_page", "ahistory_page")
+    first, query = _history_page_rows(user, first, after, states)
+    rows = list(query)
+    return HistoryPage(messages=rows[:first], has_next_page=len(rows) > first)
+
+
+def _history_page_rows(
+    user: User, first: int, after: str | None, states: Iterable[MessageState | str] | None
+) -> tuple[int, MessageQuerySet]:
+    """The checked page size and the page's rows, one more than the page to tell if more follow."""
     first = validation.page_size(first, maximum=conf.MAX_HISTORY_PAGE)
     messages = history(user)
     if after is not None:
         messages = messages.before(validation.history_cursor(after))
     if states is not None:
         messages = messages.with_state(*states)
-    # One row more than the page says whether another page follows, in the same query.
-    rows = list(messages[: first + 1])
-    return HistoryPage(messages=rows[:first], has_next_page=len(rows) > first)
+    return first, messages[: first + 1]
 
 
 def _acknowledgeable(user: User, now: datetime.datetime) -> MessageQuerySet:
@@ -413,6 +493,7 @@ def acknowledge(user: User, ids: Iterable[int | str]) -> int:
     Ids of other users' messages, unknown ids, expired messages and messages already done
     are ignored.
     """
+    _refuse_in_event_loop("acknowledge", "aacknowledge")
     pks = list(dict.fromkeys(_message_ids(ids)))
     now = timezone.now()
     changed = 0
@@ -431,6 +512,7 @@ def acknowledge_owned(user: User, ids: Iterable[int | str]) -> list[int]:
     """
     from user_messages.models import Message
 
+    _refuse_in_event_loop("acknowledge_owned", "aacknowledge_owned")
     pks = list(dict.fromkeys(_message_ids(ids)))
     now = timezone.now()
     found: set[int] = set()
@@ -449,6 +531,7 @@ def acknowledge_all(user: User) -> int:
 
     The count is what ``pending_count`` said just before: expired messages stay expired.
     """
+    _refuse_in_event_loop("acknowledge_all", "aacknowledge_all")
     now = timezone.now()
     changed = _acknowledgeable(user, now).acknowledge(now)
     if changed:
@@ -462,12 +545,67 @@ def _pk(user: User) -> Any:
 
 def pending_count(user: User) -> int:
     """How many stored messages ``user`` would be shown next (expired ones do not count)."""
+    _refuse_in_event_loop("pending_count", "apending_count")
+    return _pending(user).count()
+
+
+def _pending(user: User) -> MessageQuerySet:
     from user_messages.models import Message
 
-    return Message.objects.for_user(user).pending().unexpired().count()
+    return Message.objects.for_user(user).pending().unexpired()
 
 
 def _message_ids(ids: Iterable[int | str]) -> list[int]:
     if isinstance(ids, (str, bytes, int)):
         raise TypeError(f"ids must be an iterable of message ids, got {ids!r}.")
     return [validation.message_id(value) for value in ids]
+
+
+# The async twins. Sends, consuming reads and acknowledges need one connection for their
+# transaction or claim: each runs whole in one thread. Plain reads use the async ORM.
+
+aadd_message = _in_thread(add_message)
+adebug = _in_thread(debug)
+ainfo = _in_thread(info)
+asuccess = _in_thread(success)
+awarning = _in_thread(warning)
+aerror = _in_thread(error)
+
+
+def _evaluated(func: Callable[P, LazyList]) -> Callable[P, list[Any]]:
+    @functools.wraps(func)
+    def evaluated(*args: P.args, **kwargs: P.kwargs) -> list[Any]:
+        return list(func(*args, **kwargs))
+
+    return evaluated
+
+
+aget_messages = _in_thread(_evaluated(get_messages))
+aget_messages.__doc__ = (
+    "The async twin of ``get_messages``: the same messages as a list, read and consumed at once."
+)
+apeek_messages = _in_thread(_evaluated(peek_messages))
+apeek_messages.__doc__ = (
+    "The async twin of ``peek_messages``: the same messages as a list, read at once."
+)
+aacknowledge = _in_thread(acknowledge)
+aacknowledge_owned = _in_thread(acknowledge_owned)
+aacknowledge_all = _in_thread(acknowledge_all)
+
+
+async def apending_count(user: User) -> int:
+    """The async twin of ``pending_count``: the same count, through the async ORM."""
+    return await _pending(user).acount()
+
+
+async def ahistory_page(
+    user: User,
+    *,
+    first: int = 20,
+    after: str | None = None,
+    states: Iterable[MessageState | str] | None = None,
+) -> HistoryPage:
+    """The async twin of ``history_page``: the same page, through the async ORM."""
+    first, rows = _history_page_rows(user, first, after, states)
+    page = [message async for message in rows]
+    return HistoryPage(messages=page[:first], has_next_page=len(page) > first)

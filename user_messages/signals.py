@@ -7,6 +7,7 @@ opt-in cache and the live push, connect to ``messages_changed``; no write path c
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -37,7 +38,30 @@ def changed_after_commit(user_ids: Iterable[Any] | None, *, using: str | None = 
             return
         if len(ids) > PER_USER_LIMIT:
             ids = None
-    transaction.on_commit(lambda: _send(ids), using=using or router.db_for_write(Message))
+    alias = using or router.db_for_write(Message)
+    committed = _committed_for_async.get()
+    if committed is not None and not transaction.get_connection(alias).in_atomic_block:
+        # An async twin's unit in autocommit: the change has committed already, and the twin
+        # sends the signal with asend on its event loop once the unit's thread returns.
+        committed.append(ids)
+        return
+    transaction.on_commit(lambda: _send(ids), using=alias)
+
+
+#: Set by an async twin around its thread unit: where the unit's writes commit at once, the
+#: announcements it would make land here for the twin to send with ``asend``.
+_committed_for_async: contextvars.ContextVar[list[list[Any] | None] | None] = (
+    contextvars.ContextVar("user_messages_committed_for_async", default=None)
+)
+
+
+async def asend_changed(announcements: list[list[Any] | None]) -> None:
+    """Send ``messages_changed`` with ``asend`` for changes that have committed."""
+    from user_messages.models import Message
+
+    for user_ids in announcements:
+        results = await messages_changed.asend_robust(sender=Message, user_ids=user_ids)
+        _log_failures(results)
 
 
 def _send(user_ids: list[Any] | None) -> None:
@@ -45,6 +69,10 @@ def _send(user_ids: list[Any] | None) -> None:
 
     # The change has committed: a listener that fails (cache or channel layer down) must not
     # turn it into an error for the caller, nor keep the other listeners from hearing of it.
-    for receiver, result in messages_changed.send_robust(sender=Message, user_ids=user_ids):
+    _log_failures(messages_changed.send_robust(sender=Message, user_ids=user_ids))
+
+
+def _log_failures(results: list[tuple[Any, Any]]) -> None:
+    for receiver, result in results:
         if isinstance(result, Exception):
             logger.error("user_messages: %r failed on messages_changed", receiver, exc_info=result)
