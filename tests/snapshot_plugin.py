@@ -46,16 +46,18 @@ def pytest_configure(config: pytest.Config) -> None:
     _snapshottest_pytest.pytest_configure(config)
 
 
-#: Parameter ids of the `stack` fixture (tests/conftest.py): both GraphQL stacks must match one
-#: snapshot, so the stack is left out of its name.
-STACK_IDS = {"graphene", "strawberry"}
+#: Parameter ids of the `stack` fixture (tests/conftest.py): both GraphQL stacks (and
+#: Strawberry's async view) must match one snapshot, so the stack is left out of its name.
+STACK_IDS = {"graphene", "strawberry", "strawberry-async"}
 
 
 def _without_stack(name: str) -> str:
     base, bracket, params = name.partition("[")
     if not bracket:
         return name
-    kept = [part for part in params[:-1].split("-") if part not in STACK_IDS]
+    # "strawberry-async" holds the separator of the ids: take it out before splitting them.
+    ids = params[:-1].replace("strawberry-async", "strawberry")
+    kept = [part for part in ids.split("-") if part not in STACK_IDS]
     return f"{base}[{'-'.join(kept)}]" if kept else base
 
 

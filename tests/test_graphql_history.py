@@ -15,7 +15,7 @@ from tests.operations import operation, post_operation
 from user_messages import api
 
 # Each test runs on both GraphQL stacks (tests/conftest.py).
-pytestmark = pytest.mark.usefixtures("stack")
+pytestmark = [pytest.mark.usefixtures("stack"), pytest.mark.async_view]
 
 PAGE = """
 query Page($first: Int, $after: String, $states: [MessageState!]) {

@@ -21,7 +21,7 @@ from user_messages import api, graphql_rules
 from user_messages.graphql_http import log_server_errors, media_type
 from user_messages.models import Message
 
-pytestmark = pytest.mark.usefixtures("stack")
+pytestmark = [pytest.mark.usefixtures("stack"), pytest.mark.async_view]
 
 URL = "/graphql"
 NEW = "application/graphql-response+json; charset=utf-8"

@@ -20,7 +20,7 @@ from user_messages.graphql_limits import validation_rules
 from user_messages.models import Message
 
 # Each test runs on both GraphQL stacks (tests/conftest.py).
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stack")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stack"), pytest.mark.async_view]
 
 NESTED_TOO_DEEPLY = {"errors": [{"message": "The request is nested too deeply."}]}
 

@@ -20,7 +20,7 @@ from user_messages import api
 from user_messages.models import Message
 
 # Each test runs on both GraphQL stacks (tests/conftest.py).
-pytestmark = pytest.mark.usefixtures("stack")
+pytestmark = [pytest.mark.usefixtures("stack"), pytest.mark.async_view]
 
 CREATED_AT = datetime.datetime(2024, 5, 1, 12, 0, tzinfo=datetime.timezone.utc)
 EXPIRES_AT = datetime.datetime(2100, 1, 1, tzinfo=datetime.timezone.utc)

@@ -31,6 +31,7 @@ from user_messages.strawberry.types import (
     UserMessage,
     UserMessageConnection,
     UserMessagesError,
+    in_django,
     request_of,
 )
 
@@ -51,6 +52,7 @@ class Query:
             "session messages."
         )
     )
+    @in_django
     def my_messages(
         self,
         info: strawberry.Info,
@@ -66,6 +68,7 @@ class Query:
     @strawberry.field(
         description="How many stored messages the current user has pending; 0 when signed out."
     )
+    @in_django
     def my_message_count(self, info: strawberry.Info) -> int:
         return graphql_rules.pending_count(request_of(info))
 
@@ -76,6 +79,7 @@ class Query:
             "the same arguments share one answer. Empty when signed out."
         )
     )
+    @in_django
     def my_message_history(
         self,
         info: strawberry.Info,
@@ -122,6 +126,7 @@ class Mutation:
     """Merge into your project's Mutation, as ``Query``."""
 
     @strawberry.mutation(description=ACKNOWLEDGE_MESSAGES_DESCRIPTION)
+    @in_django
     def acknowledge_messages(
         self,
         info: strawberry.Info,
@@ -144,6 +149,7 @@ class Mutation:
         )
 
     @strawberry.mutation(description=ACKNOWLEDGE_ALL_MESSAGES_DESCRIPTION)
+    @in_django
     def acknowledge_all_messages(self, info: strawberry.Info) -> AcknowledgeAllMessagesPayload:
         try:
             request = _refused(info, login_required=True)
@@ -154,6 +160,7 @@ class Mutation:
         return AcknowledgeAllMessagesPayload(errors=[], acknowledged_count=count)
 
     @strawberry.mutation(description=SEND_MESSAGE_DESCRIPTION)
+    @in_django
     def send_message(self, info: strawberry.Info, input: SendMessageInput) -> SendMessagePayload:
         data = SimpleNamespace(
             recipients=input.recipients,

@@ -30,6 +30,7 @@ from graphql import (
     print_ast,
 )
 from graphql.type.scalars import GRAPHQL_MAX_INT, GRAPHQL_MIN_INT
+from strawberry_django import django_resolver
 
 from user_messages import api, graphql_rules
 from user_messages.graphql_rules import STATE_DESCRIPTION, STATE_DESCRIPTIONS, FieldError
@@ -52,6 +53,12 @@ __all__ = [
     "UserMessagesError",
     "UserMessagesErrorCode",
 ]
+
+
+#: For the resolvers that use the database: as they are in a sync view; in an async view or a
+#: Channels consumer, each runs whole in one thread-sensitive ``sync_to_async`` call: one hop
+#: per resolver, never one per query, and a consuming read's claim keeps one connection.
+in_django = django_resolver(qs_hook=None)
 
 
 def _serialize_datetime(value: Any) -> str:
@@ -293,6 +300,7 @@ class UserMessageConnection:
     @strawberry.field(
         description="What myMessageCount says: how many stored messages are pending now."
     )
+    @in_django
     def pending_count(self, info: strawberry.Info) -> int:
         return graphql_rules.pending_count(request_of(info))
 
@@ -369,6 +377,7 @@ class AcknowledgeMessagesPayload:
     )
 
     @strawberry.field(description=_PENDING_NOW)
+    @in_django
     def pending_count(self, info: strawberry.Info) -> int:
         return _pending_now(info)
 
@@ -383,6 +392,7 @@ class AcknowledgeAllMessagesPayload:
     )
 
     @strawberry.field(description=_PENDING_NOW)
+    @in_django
     def pending_count(self, info: strawberry.Info) -> int:
         return _pending_now(info)
 

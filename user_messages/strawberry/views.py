@@ -6,14 +6,21 @@ or broken, or a parameter of the wrong type, gets 400; every refusal is JSON,
 ``{"errors": [{"message": ...}]}``; a mutation or subscription over GET gets 405; the media type
 and status code follow the request's ``Accept`` (GraphQL over HTTP). CSRF protection stays, its
 refusal answered as a GraphQL error: do not wrap the view in ``csrf_exempt``.
+
+``AsyncGraphQLView`` is the same view on Strawberry's ``AsyncGraphQLView``, for async projects:
+the same rules, decided by the same code; the package's resolvers run their database work in a
+thread there (``strawberry_django.django_resolver``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from typing import Any
 
-from cross_web import HTTPException, SyncHTTPRequestAdapter
+from asgiref.sync import sync_to_async
+from cross_web import AsyncHTTPRequestAdapter, HTTPException, SyncHTTPRequestAdapter
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
@@ -47,17 +54,107 @@ from user_messages.graphql_http import (
 )
 from user_messages.strawberry.extensions import quiet_client_mistakes
 
-__all__ = ["GraphQLView"]
+__all__ = ["AsyncGraphQLView", "GraphQLView"]
 
 
-class GraphQLView(views.GraphQLView):
+class _PackageRules:
+    """What both views do the same way: parameters, refusals, media type and status code."""
+
+    media = LEGACY_JSON
+    schema: Any
+
+    def _json(self, answer: Any, status: int) -> HttpResponse:
+        return JsonResponse(answer, status=status, content_type=content_type(self.media))
+
+    def _refusal(self, request: HttpRequest, error: HTTPException) -> HttpResponse:
+        """Strawberry's plain-text refusal as a JSON error."""
+        response = self._json({"errors": [{"message": error.reason}]}, error.status_code)
+        if error.status_code == 405:
+            # A mutation over GET may be POSTed; other methods may be neither.
+            response["Allow"] = "POST" if request.method == "GET" else "GET, POST"
+        return response
+
+    def _parameters(self, django_request: HttpRequest) -> GraphQLRequestData:
+        """The request's GraphQL parameters, read as graphene-django reads them.
+
+        The same bodies (JSON, ``application/graphql``, form and multipart fields), the query
+        string's parameters first, ``variables`` as an object or as JSON text, and the same
+        refusals; a refused body raises HTTPException.
+        """
+        try:
+            refuse_declared_excess(django_request)
+            data = _body_parameters(django_request)
+            return _graphql_parameters(django_request, data)
+        except RequestDataTooBig as error:
+            log_security_error(django_request, error, status=413)
+            raise HTTPException(
+                413, "The request body is larger than the server accepts."
+            ) from None
+        except SuspiciousOperation as error:
+            log_security_error(django_request, error, status=400)
+            raise HTTPException(400, "The request body is refused.") from None
+        except RecursionError:
+            raise HTTPException(400, NESTED_TOO_DEEPLY) from None
+        except (UnicodeDecodeError, MultiPartParserError):
+            raise HTTPException(400, "The request body cannot be decoded.") from None
+
+    def _execute_arguments(self, kwargs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """The method and what ``schema.execute`` takes, with the package's rules for methods."""
+        request_data: GraphQLRequestData = kwargs["request_data"]
+        method = kwargs["request_adapter"].method
+        allowed = {OperationType(operation.value) for operation in operations_allowed(method)}
+        return method, {
+            "query": request_data.query,
+            "root_value": kwargs["root_value"],
+            "variable_values": request_data.variables,
+            "context_value": kwargs["context"],
+            "operation_name": request_data.operation_name,
+            "allowed_operation_types": allowed,
+            "operation_extensions": request_data.extensions,
+        }
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: HttpResponse,
+    ) -> HttpResponseBase:
+        """The result in the negotiated media type: a request error has no ``data``."""
+        if isinstance(response_data, dict):
+            errors: list[dict[str, Any]] = response_data.get("errors") or []  # type: ignore[assignment]
+            request_error = is_request_error(errors)
+            if request_error:
+                response_data = {"errors": errors}  # type: ignore[assignment]
+            sub_response.status_code = status_for(self.media, request_error=request_error)
+        response: HttpResponseBase = super().create_response(  # type: ignore[misc]
+            response_data, sub_response
+        )
+        response["Content-Type"] = content_type(self.media)
+        return response
+
+
+@contextlib.contextmanager
+def _execution_refusals(method: str) -> Iterator[None]:
+    """Strawberry's refusals to execute, as the package words and codes them."""
+    try:
+        yield
+    except InvalidOperationTypeError as error:
+        try:
+            refuse_over_get(method, GraphQLOperationType(error.operation_type.value))
+        except RequestRefused as refused:
+            raise HTTPException(refused.status, refused.message) from None
+        raise
+    except CannotGetOperationTypeError as error:
+        raise HTTPException(400, error.as_http_error_reason()) from None
+    except MissingQueryError:
+        raise HTTPException(400, "Must provide query string.") from None
+
+
+class GraphQLView(_PackageRules, views.GraphQLView):
     """Mount at ``/graphql``: ``GraphQLView.as_view(schema=schema)``.
 
     Add ``user_messages.strawberry.QueryLimits`` to the schema's extensions: the view bounds
     the request, the extension the document.
     """
-
-    media = LEGACY_JSON
 
     @classmethod
     def as_view(cls, **initkwargs: Any) -> Any:
@@ -77,83 +174,68 @@ class GraphQLView(views.GraphQLView):
             with quiet_client_mistakes():
                 return self.run(request=request)
         except HTTPException as error:
-            response = self._json({"errors": [{"message": error.reason}]}, error.status_code)
-            if error.status_code == 405:
-                # A mutation over GET may be POSTed; other methods may be neither.
-                response["Allow"] = "POST" if request.method == "GET" else "GET, POST"
-            return response
-
-    def _json(self, answer: Any, status: int) -> HttpResponse:
-        return JsonResponse(answer, status=status, content_type=content_type(self.media))
+            return self._refusal(request, error)
 
     def parse_http_body(
         self, request: SyncHTTPRequestAdapter
     ) -> GraphQLRequestData | list[GraphQLRequestData]:
-        """The request's GraphQL parameters, read as graphene-django reads them.
-
-        The same bodies (JSON, ``application/graphql``, form and multipart fields), the query
-        string's parameters first, ``variables`` as an object or as JSON text, and the same
-        refusals; a refused body raises HTTPException.
-        """
-        django_request: HttpRequest = request.request  # type: ignore[attr-defined]
-        try:
-            refuse_declared_excess(django_request)
-            data = _body_parameters(django_request)
-            return _graphql_parameters(django_request, data)
-        except RequestDataTooBig as error:
-            log_security_error(django_request, error, status=413)
-            raise HTTPException(
-                413, "The request body is larger than the server accepts."
-            ) from None
-        except SuspiciousOperation as error:
-            log_security_error(django_request, error, status=400)
-            raise HTTPException(400, "The request body is refused.") from None
-        except RecursionError:
-            raise HTTPException(400, NESTED_TOO_DEEPLY) from None
-        except (UnicodeDecodeError, MultiPartParserError):
-            raise HTTPException(400, "The request body cannot be decoded.") from None
+        """The request's GraphQL parameters (see ``_parameters``)."""
+        return self._parameters(request.request)  # type: ignore[attr-defined]
 
     def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         """Execute one operation as Strawberry does, with the package's rules for methods."""
-        request_data: GraphQLRequestData = kwargs["request_data"]
-        method = kwargs["request_adapter"].method
-        allowed = {OperationType(operation.value) for operation in operations_allowed(method)}
-        try:
-            return self.schema.execute_sync(
-                request_data.query,
-                root_value=kwargs["root_value"],
-                variable_values=request_data.variables,
-                context_value=kwargs["context"],
-                operation_name=request_data.operation_name,
-                allowed_operation_types=allowed,
-                operation_extensions=request_data.extensions,
-            )
-        except InvalidOperationTypeError as error:
-            try:
-                refuse_over_get(method, GraphQLOperationType(error.operation_type.value))
-            except RequestRefused as refused:
-                raise HTTPException(refused.status, refused.message) from None
-            raise
-        except CannotGetOperationTypeError as error:
-            raise HTTPException(400, error.as_http_error_reason()) from None
-        except MissingQueryError:
-            raise HTTPException(400, "Must provide query string.") from None
+        method, arguments = self._execute_arguments(kwargs)
+        with _execution_refusals(method):
+            result: ExecutionResult = self.schema.execute_sync(**arguments)
+        return result
 
-    def create_response(
-        self,
-        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
-        sub_response: HttpResponse,
+
+class AsyncGraphQLView(_PackageRules, views.AsyncGraphQLView):
+    """``GraphQLView`` for async projects: ``AsyncGraphQLView.as_view(schema=schema)``.
+
+    The same rules and answers as ``GraphQLView``; the package's resolvers run their database
+    work in a thread (one per resolver), the rest of the request on the event loop.
+    """
+
+    @classmethod
+    def as_view(cls, **initkwargs: Any) -> Any:
+        """The view function; the CSRF middleware leaves its check to ``dispatch``."""
+        view = super().as_view(**initkwargs)
+        view.csrf_exempt = True  # type: ignore[attr-defined]
+        return view
+
+    async def dispatch(  # type: ignore[override]
+        self, request: HttpRequest, *args: Any, **kwargs: Any
     ) -> HttpResponseBase:
-        """The result in the negotiated media type: a request error has no ``data``."""
-        if isinstance(response_data, dict):
-            errors: list[dict[str, Any]] = response_data.get("errors") or []  # type: ignore[assignment]
-            request_error = is_request_error(errors)
-            if request_error:
-                response_data = {"errors": errors}  # type: ignore[assignment]
-            sub_response.status_code = status_for(self.media, request_error=request_error)
-        response = super().create_response(response_data, sub_response)
-        response["Content-Type"] = content_type(self.media)
-        return response
+        """Run the request; Strawberry's plain-text refusals become JSON errors."""
+        self.media = media_type(request.headers.get("Accept"))
+        # In a thread: with CSRF_USE_SESSIONS the check reads the session from the database.
+        if await sync_to_async(csrf_refusal)(request):
+            response: HttpResponseBase = self._json(CSRF_REFUSAL, status=403)
+        else:
+            try:
+                with quiet_client_mistakes():
+                    response = await self.run(request=request)
+            except HTTPException as error:
+                response = self._refusal(request, error)
+        # As the sync view: any answer sets the csrftoken cookie (the session is loaded by now).
+        return ensure_csrf_cookie(lambda request: response)(request)
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """The request's GraphQL parameters (see ``_parameters``).
+
+        ASGI has read the body before the view runs: nothing here waits.
+        """
+        return self._parameters(request.request)  # type: ignore[attr-defined]
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        """Execute one operation as Strawberry does, with the package's rules for methods."""
+        method, arguments = self._execute_arguments(kwargs)
+        with _execution_refusals(method):
+            result: ExecutionResult = await self.schema.execute(**arguments)
+        return result
 
 
 def _body_parameters(request: HttpRequest) -> Any:
