@@ -29,6 +29,8 @@ urlpatterns = [
     # The package's view (via GraphiQL-offline subclass) bounds tokens, depth and fields and
     # refuses broken bodies with a 4xx.
     path("graphql", graphql_view, name="graphql"),
+    # An async view calling the async API (served as such under ASGI).
+    path("inbox.json", views.inbox, name="inbox"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     # Browsers ask for /favicon.ico whatever the page says; send them to the static icon.

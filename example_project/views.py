@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.contrib.auth import get_user
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
@@ -64,3 +66,23 @@ def operation(request: HttpRequest, name: str) -> HttpResponse:
     if not path.is_file():
         raise Http404(f"No operation {name!r}.")
     return HttpResponse(path.read_text(encoding="utf-8"), content_type="text/plain; charset=utf-8")
+
+
+async def inbox(request: HttpRequest) -> HttpResponse:
+    """An async view on the async API: GET peeks at the inbox, POST reads it (consuming)."""
+    if request.method not in ("GET", "POST"):
+        return HttpResponse(status=405, headers={"Allow": "GET, POST"})
+    # request.auser() is Django 5.0+; on 4.2 the session's user is loaded in a thread.
+    user = await (
+        request.auser() if hasattr(request, "auser") else sync_to_async(get_user)(request)
+    )
+    if not user.is_authenticated:
+        return JsonResponse({"error": "Sign in first."}, status=403)
+    read = api.aget_messages if request.method == "POST" else api.apeek_messages
+    messages = await read(request=request)
+    return JsonResponse(
+        {
+            "messages": [str(message) for message in messages],
+            "pendingCount": await api.apending_count(user),
+        }
+    )

@@ -369,6 +369,52 @@ def test_graphql_ws_hears_the_count_at_once_and_after_a_send(
     assert client.next_event() == {"count": 1}
 
 
+def inbox(server: Server, cookie: str, method: str = "GET") -> dict[str, Any]:
+    """The example project's async view /inbox.json: GET peeks, POST (with the token) reads."""
+    headers = {"Cookie": cookie}
+    if method == "POST":
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        opener.addheaders = [("Cookie", cookie)]
+        opener.open(f"{server.origin}/spa/", timeout=10).read()
+        token = next(c.value for c in jar if c.name == "csrftoken")
+        headers = {"X-CSRFToken": token, "Cookie": f"{cookie}; csrftoken={token}"}
+    request = urllib.request.Request(
+        f"{server.origin}/inbox.json",
+        data=b"" if method == "POST" else None,
+        headers={**headers, "Origin": server.origin},
+        method=method,
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())  # type: ignore[no-any-return]
+
+
+# graphene-django's view is sync: an ASGI project serves it, and its own async views call the
+# async API, in one process. (Strawberry's async view: tests/test_graphql_*.py.)
+@pytest.mark.parametrize("stack", ["graphene"])
+def test_an_async_view_reads_through_the_async_api_beside_graphene_under_asgi(
+    node: str, project_env: dict[str, str], start: Any
+) -> None:
+    alice, cookie = signed_in(project_env, "alice")
+    server = start()
+    client = live_client(start, node, server, origin=server.origin, cookie=cookie)
+    assert client.next_event() == {"count": 0}
+
+    sent = server.send_message(cookie, alice, "Hello from graphene.")
+    assert sent == {"data": {"sendMessage": {"count": 1, "errors": []}}}
+    assert client.next_event() == {"count": 1}
+
+    peeked = {"messages": ["Hello from graphene."], "pendingCount": 1}
+    assert inbox(server, cookie) == peeked
+    assert inbox(server, cookie, "POST") == {
+        "messages": ["Hello from graphene."],
+        "pendingCount": 0,
+    }
+    # The consuming read in the async view announced it (messages_changed, sent with asend).
+    assert client.next_event() == {"count": 0}
+    assert inbox(server, cookie, "POST") == {"messages": [], "pendingCount": 0}
+
+
 def test_graphql_ws_from_another_origin_is_refused_at_the_handshake(
     node: str, project_env: dict[str, str], start: Any
 ) -> None:
