@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
@@ -218,7 +219,7 @@ def run_strawberry_asgi(user: AbstractBaseUser) -> None:
             "INSTALLED_APPS = ['daphne', *INSTALLED_APPS]\n"
         )
         (project / "schema.py").write_text("from tests.strawberry_schema import schema\n")
-        (project / "asgi.py").write_text(python_block("howto/strawberry.md", 1))
+        (project / "asgi.py").write_text(python_block("howto/strawberry.md", 2))
         # Resolving the route runs what a first WebSocket would: a NameError in the file fails
         # here, not only under runserver.
         program = (
@@ -239,11 +240,72 @@ def run_strawberry_asgi(user: AbstractBaseUser) -> None:
     assert finished.stdout.splitlines()[-1] == "ProtocolTypeRouter True"
 
 
+def _async_request(user: AbstractBaseUser, method: str = "get") -> Any:
+    """A request as an async view gets it, signed in as ``user`` (``auser()``, Django 5.0+)."""
+    request = getattr(RequestFactory(), method)("/")
+    request.user = user
+
+    async def auser() -> AbstractBaseUser:
+        return user
+
+    request.auser = auser
+    return request
+
+
+def run_async_send(user: AbstractBaseUser) -> None:
+    namespace: dict[str, Any] = {}
+    exec(python_block("howto/send.md", 2), namespace)
+    response = async_to_sync(namespace["export_ready"])(_async_request(user))
+    assert response.status_code == 204
+    assert list(Message.objects.values_list("message", "meta")) == [
+        ("Your export is ready.", {"url": "/exports/42/"})
+    ]
+
+
+def run_async_inbox(user: AbstractBaseUser) -> None:
+    api.info(user, "Once.")
+    sticky = api.warning(user, "Sticky.", deliver_once=False)
+    namespace: dict[str, Any] = {}
+    exec(python_block("howto/inbox.md", 2), namespace)
+    view = async_to_sync(namespace["inbox"])
+    first = json.loads(view(_async_request(user, "post")).content)
+    second = json.loads(view(_async_request(user, "post")).content)
+    assert first == {
+        "new": ["Once.", "Sticky."],
+        "pending": 1,
+        "history": [sticky.pk, sticky.pk - 1],
+        "hasNextPage": False,
+    }
+    assert second["new"] == ["Sticky."]
+
+
+def run_strawberry_async_view(user: AbstractBaseUser) -> None:
+    pytest.importorskip("strawberry")
+    from asgiref.sync import iscoroutinefunction
+
+    from tests.strawberry_schema import schema
+
+    namespace: dict[str, Any] = {
+        "path": lambda *args, **kwargs: (args, kwargs),
+        "urlpatterns": [],
+        "schema": schema,
+    }
+    exec(python_block("howto/strawberry.md", 1), namespace)
+    ((route, view), _) = namespace["urlpatterns"][0]
+    assert route == "graphql"
+    assert iscoroutinefunction(view)
+    assert view.view_class.__name__ == "AsyncGraphQLView"
+    assert view.view_class.__module__ == "user_messages.strawberry.views"
+    assert view.csrf_exempt  # exempt from the middleware: the view checks CSRF itself
+
+
 PYTHON_RUNNERS: dict[tuple[str, int], Callable[..., None]] = {
     ("howto/send.md", 0): run_send,
     ("howto/send.md", 1): run_broadcast,
+    ("howto/send.md", 2): run_async_send,
     ("howto/inbox.md", 0): run_acknowledge,
     ("howto/inbox.md", 1): run_history,
+    ("howto/inbox.md", 2): run_async_inbox,
     ("reference/settings.md", 0): run_settings_defaults,
     ("reference/signals.md", 0): run_signal_receiver,
     ("howto/cache.md", 0): run_cache,
@@ -251,7 +313,8 @@ PYTHON_RUNNERS: dict[tuple[str, int], Callable[..., None]] = {
     ("explanation/performance.md", 0): run_prepared_statements,
     ("howto/pgbouncer.md", 0): run_pooler_settings,
     ("howto/strawberry.md", 0): run_strawberry_schema,
-    ("howto/strawberry.md", 1): run_strawberry_asgi,
+    ("howto/strawberry.md", 1): run_strawberry_async_view,
+    ("howto/strawberry.md", 2): run_strawberry_asgi,
 }
 
 
