@@ -99,3 +99,20 @@ def test_the_acknowledge_all_bench_shows_nothing_twice(tmp_path: Path) -> None:
     # Exactly once: what the racing read showed was not acknowledged, and the rest was.
     assert int(racing.group(1).replace(",", "")) + int(shown.group(1)) == 300
     assert re.search(r"consuming read of another user: .* ms, 1 shown", text), text
+
+
+def test_the_async_reads_bench_times_both_forms_of_each_read(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(MANAGE), "bench", "--async-reads=20"],
+        env=project_environment(tmp_path / "db.sqlite3"),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    for read in ("get_messages, nothing pending", "get_messages, 5 pending", "pending_count"):
+        line = rf"  {read}.*: sync \d+ us \(p90 \d+\), async \d+ us \(p90 \d+\), \+-?\d+ us"
+        assert re.search(line, result.stdout), result.stdout

@@ -203,6 +203,17 @@ class Command(BaseCommand):
             ),
         )
         parser.add_argument(
+            "--async-reads",
+            metavar="N",
+            type=int,
+            default=None,
+            help=(
+                "Instead of the figures above, time N calls of each of aget_messages and "
+                "get_messages (nothing pending, 5 pending) and apending_count and "
+                "pending_count, the forms alternating."
+            ),
+        )
+        parser.add_argument(
             "--compare-python",
             metavar="PATH",
             default=None,
@@ -222,6 +233,9 @@ class Command(BaseCommand):
             return
         if options["acknowledge_all"]:
             self._acknowledge_all(options["acknowledge_all"])
+            return
+        if options["async_reads"]:
+            self._async_reads(options["async_reads"])
             return
         report = Report(self.stdout.write)
         with throwaway_database("bench_user_messages") as database:
@@ -267,6 +281,21 @@ class Command(BaseCommand):
                 f"{database['NAME']}), {os.cpu_count()} CPUs"
             )
             acknowledge_all_costs(self.stdout.write, pending)
+
+    def _async_reads(self, repeat: int) -> None:
+        from example_project.benchmarks.management.commands._async_reads import (
+            async_read_costs,
+        )
+
+        if repeat < 1:
+            raise CommandError("--async-reads must be at least 1.")
+        with throwaway_database("bench_user_messages") as database:
+            self.stdout.write(
+                f"Async twins against sync functions on {connection.vendor} (throwaway "
+                f"database {database['NAME']}), {repeat} calls each, {os.cpu_count()} CPUs, "
+                f"load average {', '.join(f'{load:.1f}' for load in os.getloadavg())}"
+            )
+            async_read_costs(self.stdout.write, repeat)
 
     def _validation_tokens(self, limits: str) -> None:
         from graphene_django.settings import graphene_settings
