@@ -90,7 +90,7 @@ def async_read_costs(write: Callable[[str], None], repeat: int) -> None:
         write(
             f"  {name}: sync {sync_median:.0f} us (p90 {_p90(sync_times):.0f}), "
             f"async {async_median:.0f} us (p90 {_p90(async_times):.0f}), "
-            f"+{async_median - sync_median:.0f} us awaited"
+            f"{async_median - sync_median:+.0f} us awaited"
         )
 
 
