@@ -359,6 +359,44 @@ def test_a_post_with_the_token_from_the_cookie_passes_the_check(user: AbstractBa
     assert answer == (200, LEGACY, {"data": {"myMessages": [{"message": "Once."}]}})
 
 
+def test_a_token_kept_in_the_session_is_checked_as_one_in_the_cookie(
+    user: AbstractBaseUser, settings: Any
+) -> None:
+    # The async view checks on the event loop: the middleware has loaded the session before.
+    settings.CSRF_USE_SESSIONS = True
+    api.info(user, "Once.")
+    page = Client(enforce_csrf_checks=True)
+    page.force_login(user)
+    assert get(page, "application/json", query="{ myMessageCount }").status_code == 200
+    token = page.session["_csrftoken"]
+
+    refused = post(page, {"query": "{ myMessages { message } }"}, None)
+    answer = post(page, {"query": "{ myMessages { message } }"}, None, HTTP_X_CSRFTOKEN=token)
+
+    assert refused == (403, LEGACY, CSRF_REFUSED)
+    assert answer == (200, LEGACY, {"data": {"myMessages": [{"message": "Once."}]}})
+
+
+def test_a_token_kept_in_the_session_is_given_even_without_the_csrf_middleware(
+    user: AbstractBaseUser, settings: Any
+) -> None:
+    settings.CSRF_USE_SESSIONS = True
+    settings.MIDDLEWARE = [
+        entry
+        for entry in settings.MIDDLEWARE
+        if entry != "django.middleware.csrf.CsrfViewMiddleware"
+    ]
+    page = Client()
+    page.force_login(user)
+
+    # A query that reads no user: nothing else loads the session (the async view does, off
+    # the event loop).
+    answer = post(page, {"query": "{ __typename }"})
+
+    assert answer == (200, LEGACY, {"data": {"__typename": "Query"}})
+    assert page.session["_csrftoken"]
+
+
 def test_a_view_wrapped_without_the_csrf_middleware_still_answers(settings: Any) -> None:
     settings.MIDDLEWARE = [
         entry

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from cross_web import AsyncHTTPRequestAdapter, HTTPException, SyncHTTPRequestAdapter
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
@@ -209,8 +210,9 @@ class AsyncGraphQLView(_PackageRules, views.AsyncGraphQLView):
     ) -> HttpResponseBase:
         """Run the request; Strawberry's plain-text refusals become JSON errors."""
         self.media = media_type(request.headers.get("Accept"))
-        # In a thread: with CSRF_USE_SESSIONS the check reads the session from the database.
-        if await sync_to_async(csrf_refusal)(request):
+        # No database here, even with CSRF_USE_SESSIONS: the check runs only where the project
+        # installs the CSRF middleware, whose process_request has loaded the session already.
+        if csrf_refusal(request):
             response: HttpResponseBase = self._json(CSRF_REFUSAL, status=403)
         else:
             try:
@@ -218,8 +220,14 @@ class AsyncGraphQLView(_PackageRules, views.AsyncGraphQLView):
                     response = await self.run(request=request)
             except HTTPException as error:
                 response = self._refusal(request, error)
-        # As the sync view: any answer sets the csrftoken cookie (the session is loaded by now).
-        return ensure_csrf_cookie(lambda request: response)(request)
+        # As the sync view: any answer sets the csrftoken cookie.
+        set_cookie: Callable[[HttpRequest], HttpResponseBase] = ensure_csrf_cookie(
+            lambda request: response
+        )
+        if settings.CSRF_USE_SESSIONS:
+            # Without the CSRF middleware nothing has loaded the session yet: off the loop.
+            return await sync_to_async(set_cookie)(request)
+        return set_cookie(request)
 
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter
