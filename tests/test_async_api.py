@@ -294,3 +294,21 @@ def test_history_is_a_queryset_async_code_iterates(user):
         return [message.pk async for message in api.history(user)]
 
     assert async_to_sync(read)() == [sent.pk]
+
+
+def test_strawberrys_own_async_view_answers_the_packages_fields(alice, user, settings):
+    pytest.importorskip("strawberry")
+    settings.ROOT_URLCONF = "tests.urls_strawberry_async"
+    api.info(user, "Hello.")
+    query = "{ myMessageCount myMessages { message } myMessageHistory(first: 5) { pendingCount } }"
+
+    response = alice.post("/graphql-plain-async", {"query": query}, content_type="application/json")
+
+    assert response.json() == {
+        "data": {
+            "myMessageCount": 1,
+            "myMessages": [{"message": "Hello."}],
+            "myMessageHistory": {"pendingCount": 1},
+        }
+    }
+    assert api.pending_count(user) == 0
