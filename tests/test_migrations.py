@@ -207,3 +207,22 @@ def test_the_history_index_is_built_concurrently_and_migrating_back_drops_it(tra
     finally:
         migrate(latest())
     assert "user_history" in indexes_leading_with_user_id()
+
+
+def test_messages_stored_before_categories_get_no_category(transactional_db):
+    apps = migrate([("user_messages", "0009_user_history_index")])
+    try:
+        user = apps.get_model("auth", "User").objects.create(username="alice")
+        OldMessage = apps.get_model("user_messages", "Message")
+        OldMessage.objects.create(user_id=user.pk, level=20, message="pending")
+        OldMessage.objects.create(
+            user_id=user.pk, level=20, message="done", delivered_at="2024-01-01T00:00Z"
+        )
+    finally:
+        migrate(latest())
+
+    assert dict(Message.objects.values_list("message", "category")) == {
+        "pending": "",
+        "done": "",
+    }
+    assert Message.objects.in_categories([""]).count() == 2

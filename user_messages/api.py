@@ -59,6 +59,7 @@ def add_message(
     deliver_once: bool = True,
     meta: dict[str, Any] | None = None,
     expires_at: datetime.datetime | None = None,
+    category: str = "",
 ) -> Message: ...
 
 
@@ -72,6 +73,7 @@ def add_message(
     deliver_once: bool = True,
     meta: dict[str, Any] | None = None,
     expires_at: datetime.datetime | None = None,
+    category: str = "",
 ) -> int: ...
 
 
@@ -84,8 +86,13 @@ def add_message(
     deliver_once: bool = True,
     meta: dict[str, Any] | None = None,
     expires_at: datetime.datetime | None = None,
+    category: str = "",
 ) -> Message | int:
-    """Store a message for one user (returns it) or for many users (returns how many)."""
+    """Store a message for one user (returns it) or for many users (returns how many).
+
+    ``category`` is ``""`` (none) or a name declared in ``USER_MESSAGES["CATEGORIES"]``;
+    any other raises ``ValueError`` before anything is stored.
+    """
     fields = {
         "level": validation.level(level),
         "message": validation.text(message, field="message"),
@@ -93,6 +100,7 @@ def add_message(
         "deliver_once": validation.boolean(deliver_once, field="deliver_once"),
         "meta": validation.meta(meta),
         "expires_at": validation.expires_at(expires_at),
+        "category": validation.category(category),
     }
 
     if isinstance(user, models.Model):
@@ -203,6 +211,7 @@ def _shortcut(level: int, name: str) -> Callable[..., Any]:
         deliver_once: bool = True,
         meta: dict[str, Any] | None = None,
         expires_at: datetime.datetime | None = None,
+        category: str = "",
     ) -> Message | int:
         return add_message(
             user,
@@ -212,6 +221,7 @@ def _shortcut(level: int, name: str) -> Callable[..., Any]:
             deliver_once=deliver_once,
             meta=meta,
             expires_at=expires_at,
+            category=category,
         )
 
     send.__name__ = send.__qualname__ = name
@@ -298,20 +308,34 @@ class LazyList(Sequence[Any]):
         return getattr(self._list(), name)
 
 
-def get_messages(*, request: HttpRequest | None = None, user: User | None = None) -> LazyList:
+def get_messages(
+    *,
+    request: HttpRequest | None = None,
+    user: User | None = None,
+    categories: Iterable[str] | None = None,
+) -> LazyList:
     """A lazy list: the request's django.contrib.messages, then the user's stored messages.
 
     Nothing runs until the list is used. Using it consumes what it shows: Django's messages
     are marked used and deliver-once messages delivered; sticky ones stay until acknowledged.
+    ``categories`` (None: all) keeps the messages of those categories only, and consumes only
+    them; Django's messages have no category, so they come only when ``""`` is among them.
     """
     _check_source(request, user)
-    return LazyList(lambda: _read(request, user, consume=True))
+    chosen = validation.categories(categories)
+    return LazyList(lambda: _read(request, user, consume=True, categories=chosen))
 
 
-def peek_messages(*, request: HttpRequest | None = None, user: User | None = None) -> LazyList:
+def peek_messages(
+    *,
+    request: HttpRequest | None = None,
+    user: User | None = None,
+    categories: Iterable[str] | None = None,
+) -> LazyList:
     """The lazy list ``get_messages`` would give, consuming nothing (for badges and previews)."""
     _check_source(request, user)
-    return LazyList(lambda: _read(request, user, consume=False))
+    chosen = validation.categories(categories)
+    return LazyList(lambda: _read(request, user, consume=False, categories=chosen))
 
 
 def _check_source(request: HttpRequest | None, user: User | None) -> None:
@@ -319,12 +343,18 @@ def _check_source(request: HttpRequest | None, user: User | None) -> None:
         raise TypeError("Pass exactly one of request= or user=.")
 
 
-def _read(request: HttpRequest | None, user: User | None, *, consume: bool) -> list[Any]:
+def _read(
+    request: HttpRequest | None,
+    user: User | None,
+    *,
+    consume: bool,
+    categories: list[str] | None = None,
+) -> list[Any]:
     from user_messages.models import Message, deliver_to
 
     messages: list[Any] = []
     recipient = user
-    if request is not None:
+    if request is not None and (categories is None or "" in categories):
         storage = django_messages.get_messages(request)
         was_used = getattr(storage, "used", False)
         messages.extend(storage)
@@ -332,35 +362,46 @@ def _read(request: HttpRequest | None, user: User | None, *, consume: bool) -> l
             # Django's documented way to keep messages after iterating them. Restoring the old
             # value keeps an earlier consuming read of the same request in force.
             storage.used = was_used
+    if request is not None:
         request_user = getattr(request, "user", None)
         if request_user is not None and request_user.is_authenticated:
             recipient = request_user
-    if recipient is not None:
+    if recipient is not None and categories != []:
         user_id = _pk(recipient)
         nothing_pending, version = cache.lookup(user_id)
         if not nothing_pending:
             limit = conf.MAX_MESSAGES_PER_READ
-            if consume:
+            if consume and categories is None:
+                # Every page view's read: no QuerySet is built (see deliver_to).
                 stored = deliver_to(user_id, limit=limit)
-                if any(message.deliver_once for message in stored):
-                    changed_after_commit([user_id])
             else:
-                stored = list(Message.objects.for_user(user_id).deliverable()[:limit])
-            if not stored:
+                mine = Message.objects.for_user(user_id)
+                if categories is not None:
+                    mine = mine.in_categories(categories)
+                stored = mine.deliver(limit=limit) if consume else list(mine.deliverable()[:limit])
+            if consume and any(message.deliver_once for message in stored):
+                changed_after_commit([user_id])
+            # Nothing in some categories says nothing of the others.
+            if not stored and categories is None:
                 cache.remember_nothing_pending(user_id, version)
             messages.extend(stored)
     return messages
 
 
-def history(user: User) -> MessageQuerySet:
+def history(user: User, *, categories: Iterable[str] | None = None) -> MessageQuerySet:
     """Every stored message of ``user``, newest first, whatever its state; consumes nothing.
 
     Delivered, acknowledged and expired messages stay in it until ``purge_user_messages``
     deletes them. Filter it with ``.with_state(...)``; page it with ``.before(pk)``.
+    ``categories`` (None: all) keeps the messages of those categories only.
     """
     from user_messages.models import Message
 
-    return Message.objects.for_user(_pk(user)).history()
+    messages = Message.objects.for_user(_pk(user))
+    chosen = validation.categories(categories)
+    if chosen is not None:
+        messages = messages.in_categories(chosen)
+    return messages.history()
 
 
 class HistoryPage(NamedTuple):
@@ -381,16 +422,18 @@ def history_page(
     first: int = 20,
     after: str | None = None,
     states: Iterable[MessageState | str] | None = None,
+    categories: Iterable[str] | None = None,
 ) -> HistoryPage:
     """A page of ``history(user)``: at most ``first`` messages older than the cursor ``after``.
 
     One query however deep the page (keyset on the id, never OFFSET). ``first`` may be at most
     ``USER_MESSAGES["MAX_HISTORY_PAGE"]``; a bad ``first`` or ``after`` raises
     ``validation.InvalidInput``. A cursor of another user's message only sets where the page
-    starts: the page holds ``user``'s messages alone. ``states`` (None: all) filters by state.
+    starts: the page holds ``user``'s messages alone. ``states`` and ``categories`` (None: all)
+    filter by state and by category.
     """
     first = validation.page_size(first, maximum=conf.MAX_HISTORY_PAGE)
-    messages = history(user)
+    messages = history(user, categories=categories)
     if after is not None:
         messages = messages.before(validation.history_cursor(after))
     if states is not None:
@@ -460,11 +503,18 @@ def _pk(user: User) -> Any:
     return user.pk if isinstance(user, models.Model) else user
 
 
-def pending_count(user: User) -> int:
-    """How many stored messages ``user`` would be shown next (expired ones do not count)."""
+def pending_count(user: User, *, categories: Iterable[str] | None = None) -> int:
+    """How many stored messages ``user`` would be shown next (expired ones do not count).
+
+    ``categories`` (None: all) counts the messages of those categories only.
+    """
     from user_messages.models import Message
 
-    return Message.objects.for_user(user).pending().unexpired().count()
+    messages = Message.objects.for_user(user).pending().unexpired()
+    chosen = validation.categories(categories)
+    if chosen is not None:
+        messages = messages.in_categories(chosen)
+    return messages.count()
 
 
 def _message_ids(ids: Iterable[int | str]) -> list[int]:

@@ -47,6 +47,9 @@ DEFAULTS: dict[str, Any] = {
     # Live updates: a socket checks its session again at least this often (seconds, jittered),
     # for sessions that end without a signal (expired, deleted rows). None: never.
     "WEBSOCKET_SESSION_RECHECK": 300,
+    # The categories messages may be sent in: {"billing": {"label": _("Billing"), ...}}. See
+    # user_messages.categories for the keys of each declaration.
+    "CATEGORIES": {},
 }
 
 
@@ -135,6 +138,10 @@ class Settings:
     @property
     def WEBSOCKET_SESSION_RECHECK(self) -> float | None:
         return cast("float | None", self._get("WEBSOCKET_SESSION_RECHECK"))
+
+    @property
+    def CATEGORIES(self) -> dict[str, dict[str, Any]]:
+        return cast("dict[str, dict[str, Any]]", self._get("CATEGORIES"))
 
 
 conf = Settings()

@@ -115,6 +115,10 @@ class MessageQuerySet(models.QuerySet["Message"]):
             condition |= _state_condition(member, now)
         return self.filter(condition)
 
+    def in_categories(self, categories: Iterable[str]) -> MessageQuerySet:
+        """Messages in any of ``categories`` (names; ``""`` is the messages of no category)."""
+        return self.filter(category__in=list(categories))
+
     def history(self) -> MessageQuerySet:
         """Every stored message in this queryset, newest first, as an inbox lists them."""
         return self.order_by("-pk")
@@ -597,6 +601,8 @@ class Message(models.Model):
     # delivered_at keeps its 1.1 meaning, "no longer pending"; these two say what happened.
     seen_at = models.DateTimeField(_("seen at"), blank=True, null=True)
     acknowledged_at = models.DateTimeField(_("acknowledged at"), blank=True, null=True)
+    # A name declared in USER_MESSAGES["CATEGORIES"]; "" is none, as on every row older than it.
+    category = models.CharField(_("category"), max_length=64, blank=True, default="")
 
     objects = MessageQuerySet.as_manager()
 
