@@ -17,6 +17,10 @@ import strawberry
 from django.core.exceptions import ValidationError
 
 from user_messages import graphql_rules
+from user_messages.graphql_rules import (
+    CATEGORIES_ARGUMENT_DESCRIPTION,
+    MY_MESSAGE_COUNTS_DESCRIPTION,
+)
 from user_messages.models import MessageState
 from user_messages.realtime.streams import count_stream
 from user_messages.strawberry.types import (
@@ -25,6 +29,7 @@ from user_messages.strawberry.types import (
     SEND_MESSAGE_DESCRIPTION,
     AcknowledgeAllMessagesPayload,
     AcknowledgeMessagesPayload,
+    MessageCategoryCount,
     MessageStateEnum,
     SendMessageInput,
     SendMessagePayload,
@@ -35,6 +40,11 @@ from user_messages.strawberry.types import (
 )
 
 __all__ = ["Mutation", "Query", "Subscription"]
+
+#: The ``categories`` argument of myMessages, myMessageCount and myMessageHistory.
+Categories = Annotated[
+    list[str] | None, strawberry.argument(description=CATEGORIES_ARGUMENT_DESCRIPTION)
+]
 
 
 @strawberry.type
@@ -60,14 +70,28 @@ class Query:
                 description="Read without consuming: nothing is marked used or delivered."
             ),
         ] = False,
+        categories: Categories = strawberry.UNSET,
     ) -> list[UserMessage]:
-        return graphql_rules.my_messages(request_of(info), peek=bool(peek))
+        return graphql_rules.my_messages(
+            request_of(info), peek=bool(peek), categories=_given(categories)
+        )
 
     @strawberry.field(
         description="How many stored messages the current user has pending; 0 when signed out."
     )
-    def my_message_count(self, info: strawberry.Info) -> int:
-        return graphql_rules.pending_count(request_of(info))
+    def my_message_count(
+        self, info: strawberry.Info, categories: Categories = strawberry.UNSET
+    ) -> int:
+        return graphql_rules.pending_count(request_of(info), _given(categories))
+
+    @strawberry.field(description=MY_MESSAGE_COUNTS_DESCRIPTION)
+    def my_message_counts(self, info: strawberry.Info) -> list[MessageCategoryCount]:
+        return [
+            MessageCategoryCount(
+                category=entry.category, label=entry.label, pending_count=entry.pending_count
+            )
+            for entry in graphql_rules.pending_counts(request_of(info))
+        ]
 
     @strawberry.field(
         description=(
@@ -93,6 +117,7 @@ class Query:
             list[MessageStateEnum] | None,
             strawberry.argument(description="Only these states; null: all."),
         ] = strawberry.UNSET,
+        categories: Categories = strawberry.UNSET,
     ) -> UserMessageConnection:
         wanted: list[Any] | None = _given(states)
         page = graphql_rules.history_page(
@@ -100,6 +125,7 @@ class Query:
             first,
             _given(after),
             None if wanted is None else [MessageState[state.name] for state in wanted],
+            _given(categories),
         )
         return UserMessageConnection.from_page(page)
 
@@ -163,6 +189,7 @@ class Mutation:
             meta=_given(input.meta),
             deliver_once=input.deliver_once,
             expires_at=_given(input.expires_at),
+            category=input.category,
         )
         try:
             request = _refused(info, login_required=True, permission=graphql_rules.send_permission)
@@ -188,8 +215,11 @@ class Subscription:
             "with myMessages when it goes up. Needs a signed-in user."
         )
     )
-    async def my_message_count(self, info: strawberry.Info) -> AsyncGenerator[int, None]:
+    async def my_message_count(
+        self, info: strawberry.Info, categories: Categories = strawberry.UNSET
+    ) -> AsyncGenerator[int, None]:
         # The consumer (user_messages.strawberry.channels) puts the socket's
         # user_messages.realtime.consumer.LiveContext on its context as ``live``.
-        async for count in count_stream(getattr(info.context, "live", None)):
+        live = getattr(info.context, "live", None)
+        async for count in count_stream(live, _given(categories)):
             yield count

@@ -32,7 +32,14 @@ from graphql import (
 from graphql.type.scalars import GRAPHQL_MAX_INT, GRAPHQL_MIN_INT
 
 from user_messages import api, graphql_rules
-from user_messages.graphql_rules import STATE_DESCRIPTION, STATE_DESCRIPTIONS, FieldError
+from user_messages.graphql_rules import (
+    CATEGORY_COUNT_DESCRIPTIONS,
+    CATEGORY_DESCRIPTION,
+    SEND_CATEGORY_DESCRIPTION,
+    STATE_DESCRIPTION,
+    STATE_DESCRIPTIONS,
+    FieldError,
+)
 from user_messages.models import MessageState
 from user_messages.validation import ErrorCode
 
@@ -41,6 +48,7 @@ __all__ = [
     "AcknowledgeMessagesPayload",
     "DateTime",
     "JSONObject",
+    "MessageCategoryCount",
     "MessageLevel",
     "MessageStateEnum",
     "PageInfo",
@@ -244,6 +252,20 @@ class UserMessage:
     def acknowledged_at(self, root: strawberry.Parent[Any]) -> DateTime | None:  # type: ignore[valid-type]
         return _field(root, "acknowledged_at")
 
+    @strawberry.field(description=CATEGORY_DESCRIPTION)
+    def category(self, root: strawberry.Parent[Any]) -> str:
+        return _field(root, "category")
+
+
+@strawberry.type(
+    name="MessageCategoryCount",
+    description="How many stored messages of one category the current user has pending.",
+)
+class MessageCategoryCount:
+    category: str = strawberry.field(description=CATEGORY_COUNT_DESCRIPTIONS["category"])
+    label: str = strawberry.field(description=CATEGORY_COUNT_DESCRIPTIONS["label"])
+    pending_count: int = strawberry.field(description=CATEGORY_COUNT_DESCRIPTIONS["pending_count"])
+
 
 @strawberry.type(
     name="UserMessageEdge",
@@ -421,6 +443,7 @@ class SendMessageInput:
     expires_at: DateTime | None = strawberry.field(  # type: ignore[valid-type]
         default=strawberry.UNSET, description="A future time with a UTC offset; null: never."
     )
+    category: str = strawberry.field(default="", description=SEND_CATEGORY_DESCRIPTION)
 
 
 def request_of(info: strawberry.Info) -> Any:
