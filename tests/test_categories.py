@@ -235,3 +235,15 @@ def test_the_docs_template_tells_categories_apart(user):
         ("info category-billing", "Paid"),
         ("info", "Plain"),
     ]
+
+
+def test_pending_counts_gives_every_category_in_one_query(user, django_assert_num_queries):
+    api.info(user, "bill", category="billing")
+    api.info(user, "bill 2", category="billing")
+    api.info(user, "plain")
+    list(api.get_messages(user=user, categories=[""]))
+
+    with django_assert_num_queries(1):
+        counts = api.pending_counts(user)
+
+    assert list(counts.items()) == [("billing", 2), ("security", 0), ("news", 0), ("", 0)]

@@ -35,6 +35,8 @@ OPERATIONS = {
     "MyMessages": ["$peek: Boolean", "$categories: [String!]"],
     "MyMessageCount": ["$categories: [String!]"],
     "MyMessageCounts": [],
+    "MyMessagePreferences": [],
+    "SetMessagePreferences": ["$input: [MessagePreferenceInput!]!"],
     "AcknowledgeMessages": ["$ids: [ID!]!"],
     "AcknowledgeAllMessages": [],
     "MyMessageHistory": [
@@ -139,6 +141,12 @@ def test_each_operation_is_valid_against_the_schema(stack: str, name: str) -> No
                     "pendingCount": 0,
                 }
             },
+        ),
+        ("MyMessagePreferences", {}, {"myMessagePreferences": []}),
+        (
+            "SetMessagePreferences",
+            {"input": []},
+            {"setMessagePreferences": {"preferences": [], "errors": []}},
         ),
         (
             "AcknowledgeAllMessages",

@@ -26,11 +26,13 @@ from user_messages import api
 from user_messages.categories import declared
 from user_messages.conf import conf
 from user_messages.links import safe_link
-from user_messages.models import Message, MessageState
+from user_messages.models import Message, MessagePreference, MessageState
 from user_messages.signals import changed_after_commit
 
 __all__ = [
     "MessageAdmin",
+    "MessagePreferenceAdmin",
+    "MessagePreferenceInline",
     "SendMessageAdminMixin",
     "SendMessageForm",
     "category_choices",
@@ -293,6 +295,70 @@ class MessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         user_ids = list(queryset.values_list("user_id", flat=True).distinct())
         super().delete_queryset(request, queryset)
         changed_after_commit(user_ids)
+
+
+class MessagePreferenceForm(forms.ModelForm):  # type: ignore[type-arg]
+    """A user's choice for one declared category; a critical one cannot be turned off."""
+
+    class Meta:
+        model = MessagePreference
+        fields = ["user", "category", "enabled"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        current = self.instance.category if self.instance.pk is not None else None
+        self.fields["category"] = forms.ChoiceField(
+            label=_("category"),
+            # "" is no category: nobody can turn it off.
+            choices=[c for c in category_choices(include=current) if c[0]],
+        )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        category = declared().get(cleaned.get("category", ""))
+        if category is not None and category.critical and cleaned.get("enabled") is False:
+            raise ValidationError(
+                _("%(category)s is critical: it cannot be turned off."),
+                code="critical",
+                params={"category": category.label},
+            )
+        return cleaned
+
+
+@admin.register(MessagePreference)
+class MessagePreferenceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Each user's choices that differ from a category's default; staff may change them."""
+
+    form = MessagePreferenceForm
+    list_display = ["user", "category_display", "enabled"]
+    list_filter = [CategoryFilter, "enabled"]
+    list_select_related = ["user"]
+    raw_id_fields = ["user"]
+    ordering = ["user", "category"]
+
+    @admin.display(description=_("category"), ordering="category")
+    def category_display(self, obj: MessagePreference) -> str:
+        return category_label(obj.category)
+
+    def get_search_fields(self, request: HttpRequest) -> list[str]:
+        return [f"user__{get_user_model().USERNAME_FIELD}"]
+
+
+class _PreferenceFormSet(forms.BaseInlineFormSet):  # type: ignore[type-arg]
+    @classmethod
+    def get_default_prefix(cls) -> str:
+        # The foreign key has no reverse accessor (related_name="+") to name the prefix after.
+        return "message_preferences"
+
+
+class MessagePreferenceInline(admin.TabularInline):  # type: ignore[type-arg]
+    """Add to a user admin's ``inlines`` to show and edit that user's preferences."""
+
+    model = MessagePreference
+    form = MessagePreferenceForm
+    formset = _PreferenceFormSet
+    fields = ["category", "enabled"]
+    extra = 0
 
 
 class SendMessageForm(forms.Form):

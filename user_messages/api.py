@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "HistoryPage",
     "LazyList",
+    "Preference",
     "acknowledge",
     "acknowledge_all",
     "acknowledge_owned",
@@ -39,6 +40,8 @@ __all__ = [
     "peek_messages",
     "pending_count",
     "pending_counts",
+    "preferences",
+    "set_preferences",
     "success",
     "warning",
 ]
@@ -62,7 +65,7 @@ def add_message(
     meta: dict[str, Any] | None = None,
     expires_at: datetime.datetime | None = None,
     category: str = "",
-) -> Message: ...
+) -> Message | None: ...
 
 
 @overload
@@ -89,11 +92,12 @@ def add_message(
     meta: dict[str, Any] | None = None,
     expires_at: datetime.datetime | None = None,
     category: str = "",
-) -> Message | int:
+) -> Message | int | None:
     """Store a message for one user (returns it) or for many users (returns how many).
 
     ``category`` is ``""`` (none) or a name declared in ``USER_MESSAGES["CATEGORIES"]``;
-    any other raises ``ValueError`` before anything is stored.
+    any other raises ``ValueError`` before anything is stored. Users who turned the category
+    off get nothing: a one-user send returns None, a broadcast does not count them.
     """
     fields = {
         "level": validation.level(level),
@@ -115,13 +119,15 @@ def add_message(
     return _broadcast(cast("Users", user), fields)
 
 
-def _send_to_one(user_id: Any, fields: dict[str, Any]) -> Message:
+def _send_to_one(user_id: Any, fields: dict[str, Any]) -> Message | None:
     from user_messages.models import Message
 
-    # One statement that writes only if the user exists (see create_for_user). The id has been
-    # through validation.user_id, so it fits every backend's column.
+    # One statement that writes only if the user exists and wants the category (see
+    # create_for_user). The id has been through validation.user_id, so it fits every column.
     stored = Message.objects.create_for_user(user_id, fields)
     if stored is None:
+        if fields["category"] and get_user_model()._default_manager.filter(pk=user_id).exists():
+            return None  # the user turned the category off
         raise ValueError(f"There is no user with id {user_id!r}.")
     changed_after_commit([user_id], using=stored._state.db)
     return stored
@@ -148,12 +154,11 @@ def _broadcast(users: Users, fields: dict[str, Any]) -> int:
             for batch in _batched(user_ids, BATCH_SIZE):
                 recipients = user_model._default_manager.filter(pk__in=batch)
                 created += messages.insert_for_users(recipients, fields)
-            if created != len(user_ids):
+            # Fewer rows than ids: unknown ids, or users who turned the category off.
+            missing = _missing_user_ids(user_ids) if created != len(user_ids) else []
+            if missing:
                 # Raising rolls back what the batches inserted.
-                raise ValueError(
-                    f"There are no users with ids {_missing_user_ids(user_ids)!r}; "
-                    "nothing was sent."
-                )
+                raise ValueError(f"There are no users with ids {missing!r}; nothing was sent.")
             announced = user_ids
         else:
             raise TypeError(
@@ -214,7 +219,7 @@ def _shortcut(level: int, name: str) -> Callable[..., Any]:
         meta: dict[str, Any] | None = None,
         expires_at: datetime.datetime | None = None,
         category: str = "",
-    ) -> Message | int:
+    ) -> Message | int | None:
         return add_message(
             user,
             level,
@@ -529,6 +534,81 @@ def pending_counts(user: User) -> dict[str, int]:
     counts = dict.fromkeys([*declared_categories(), ""], 0)
     counts.update(Message.objects.for_user(user).pending().unexpired().count_by_category())
     return counts
+
+
+class Preference(NamedTuple):
+    """A declared category as one user has it: what ``preferences`` returns."""
+
+    category: str
+    label: str
+    description: str
+    critical: bool
+    enabled: bool
+
+
+def preferences(user: User) -> list[Preference]:
+    """Every declared category, in the setting's order, and whether ``user`` gets it; one query.
+
+    A category the user never chose is on or off as its ``default`` says; a critical one is
+    always on.
+    """
+    from user_messages.models import MessagePreference
+
+    declared = declared_categories()
+    if not declared:
+        return []
+    chosen = dict(
+        MessagePreference.objects.filter(
+            user_id=_pk(user), category__in=list(declared)
+        ).values_list("category", "enabled")
+    )
+    return [
+        Preference(
+            category=name,
+            label=str(category.label),
+            description=str(category.description),
+            critical=category.critical,
+            enabled=True if category.critical else chosen.get(name, category.default),
+        )
+        for name, category in declared.items()
+    ]
+
+
+def set_preferences(user: User, choices: dict[str, bool]) -> list[Preference]:
+    """Turn categories on (True) or off (False) for ``user``; return ``preferences(user)``.
+
+    All or nothing: an undeclared category, a value that is not a bool, or turning a critical
+    category off raises ``ValueError`` (``validation.InvalidInput``) before anything changes.
+    """
+    from user_messages.models import MessagePreference
+
+    user_id = _pk(user)
+    if isinstance(user, models.Model) and user_id is None:
+        raise ValueError(f"Cannot set the preferences of the unsaved user {user!r}.")
+    clean = validation.preference_choices(choices)
+    declared = declared_categories()
+    back_to_default = [name for name, on in clean.items() if on == declared[name].default]
+    changed = [
+        MessagePreference(user_id=user_id, category=name, enabled=on)
+        for name, on in clean.items()
+        if on != declared[name].default
+    ]
+    preferences_ = MessagePreference.objects.db_manager(router.db_for_write(MessagePreference))
+    with transaction.atomic(using=preferences_.db):
+        if back_to_default:
+            preferences_.filter(user_id=user_id, category__in=back_to_default).delete()
+        if changed:
+            # An upsert: two requests choosing at once must not collide on the unique pair.
+            features = transaction.get_connection(preferences_.db).features
+            preferences_.bulk_create(
+                changed,
+                update_conflicts=True,
+                update_fields=["enabled"],
+                unique_fields=(
+                    ["user", "category"] if features.supports_update_conflicts_with_target else None
+                ),
+            )
+    return preferences(user_id)
 
 
 def _message_ids(ids: Iterable[int | str]) -> list[int]:

@@ -35,11 +35,13 @@ __all__ = [
     "errors_as_data",
     "forget_results",
     "history_page",
+    "my_message_preferences",
     "my_messages",
     "pending_count",
     "pending_counts",
     "refuse_over_safe_method",
     "send_message",
+    "set_message_preferences",
     "signed_in_user",
 ]
 
@@ -77,6 +79,26 @@ CATEGORY_COUNT_DESCRIPTIONS = {
     "category": "The category's name; empty: messages of no category.",
     "label": "The category's label, in the request's language; empty for no category.",
     "pending_count": "What myMessageCount(categories: [category]) says.",
+}
+MY_MESSAGE_PREFERENCES_DESCRIPTION = (
+    "Every declared category and whether the current user gets its messages; empty when signed out."
+)
+SET_MESSAGE_PREFERENCES_DESCRIPTION = (
+    "Turn categories on or off for the caller: all or nothing. An undeclared category is "
+    "INVALID, turning a critical one off PERMISSION_DENIED. Requires login."
+)
+#: The GraphQL descriptions of MessagePreference's and MessagePreferenceInput's fields.
+PREFERENCE_DESCRIPTIONS = {
+    "type": "A declared category as the current user has it.",
+    "input": "Turn one category on or off.",
+    "category": "The category's name, as declared in USER_MESSAGES['CATEGORIES'].",
+    "label": "The category's label, in the request's language.",
+    "description": "The category's description; empty if it has none.",
+    "critical": "A critical category cannot be turned off.",
+    "enabled": "Whether the user gets messages of this category.",
+    "input_enabled": "True: get messages of this category; false: get none.",
+    "preferences": "The caller's preferences after the change; empty when refused.",
+    "argument": "At most one entry per declared category.",
 }
 STATE_DESCRIPTION = (
     "Where a stored message is in its life: derived from when it was delivered, "
@@ -268,6 +290,43 @@ def _history_page(
         )
     except validation.InvalidInput as error:
         raise GraphQLError(str(error)) from None
+
+
+def my_message_preferences(request: Any) -> list[api.Preference]:
+    """myMessagePreferences: the signed-in user's preferences, shared by aliases."""
+    user = signed_in_user(request)
+    if user is None:
+        return []
+    return _once_per_request(  # type: ignore[no-any-return]
+        request, "preferences", lambda: api.preferences(user)
+    )
+
+
+def set_message_preferences(request: Any, entries: list[Any]) -> list[api.Preference]:
+    """setMessagePreferences: apply ``entries`` (``category`` and ``enabled`` attributes).
+
+    Raises ValidationError, before anything changes, for an entry that breaks a rule.
+    """
+    most = len(declared_categories())
+    if len(entries) > most:
+        raise ValidationError(
+            {
+                "input": [
+                    _error(
+                        f"At most {most} preferences, one per declared category, got "
+                        f"{len(entries)}.",
+                        ErrorCode.TOO_MANY,
+                    )
+                ]
+            }
+        )
+    choices = {entry.category: entry.enabled for entry in entries}
+    try:
+        return api.set_preferences(request.user, choices)
+    except validation.InvalidInput as error:
+        raise ValidationError(
+            {_camel_case(error.field): [_error(str(error), error.code)]}
+        ) from None
 
 
 def refuse_over_safe_method(request: Any, field_name: str) -> None:

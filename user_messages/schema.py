@@ -33,8 +33,11 @@ from user_messages.graphql_rules import (
     CATEGORY_DESCRIPTION,
     CONSUMING_NEEDS_POST,
     MY_MESSAGE_COUNTS_DESCRIPTION,
+    MY_MESSAGE_PREFERENCES_DESCRIPTION,
+    PREFERENCE_DESCRIPTIONS,
     SAFE_METHODS,
     SEND_CATEGORY_DESCRIPTION,
+    SET_MESSAGE_PREFERENCES_DESCRIPTION,
     STATE_DESCRIPTION,
     STATE_DESCRIPTIONS,
     MessageLevel,
@@ -51,11 +54,14 @@ __all__ = [
     "JSONObject",
     "MessageCategoryCount",
     "MessageLevel",
+    "MessagePreference",
+    "MessagePreferenceInput",
     "MessageStateEnum",
     "Mutation",
     "Query",
     "SendMessage",
     "SendMessageInput",
+    "SetMessagePreferences",
     "Subscription",
     "UserMessage",
     "UserMessageConnection",
@@ -205,6 +211,17 @@ class MessageCategoryCount(graphene.ObjectType):
     )
 
 
+class MessagePreference(graphene.ObjectType):
+    class Meta:
+        description = PREFERENCE_DESCRIPTIONS["type"]
+
+    category = graphene.String(required=True, description=PREFERENCE_DESCRIPTIONS["category"])
+    label = graphene.String(required=True, description=PREFERENCE_DESCRIPTIONS["label"])
+    description = graphene.String(required=True, description=PREFERENCE_DESCRIPTIONS["description"])
+    critical = graphene.Boolean(required=True, description=PREFERENCE_DESCRIPTIONS["critical"])
+    enabled = graphene.Boolean(required=True, description=PREFERENCE_DESCRIPTIONS["enabled"])
+
+
 def _categories_argument() -> graphene.List:
     return graphene.List(
         graphene.NonNull(graphene.String), description=CATEGORIES_ARGUMENT_DESCRIPTION
@@ -254,6 +271,11 @@ class Query(graphene.ObjectType):
         required=True,
         description=MY_MESSAGE_COUNTS_DESCRIPTION,
     )
+    my_message_preferences = graphene.List(
+        graphene.NonNull(MessagePreference),
+        required=True,
+        description=MY_MESSAGE_PREFERENCES_DESCRIPTION,
+    )
     my_message_history = graphene.Field(
         UserMessageConnection,
         required=True,
@@ -293,6 +315,12 @@ class Query(graphene.ObjectType):
         root: Any, info: graphene.ResolveInfo
     ) -> list[graphql_rules.CategoryCount]:
         return graphql_rules.pending_counts(info.context)
+
+    @staticmethod
+    def resolve_my_message_preferences(
+        root: Any, info: graphene.ResolveInfo
+    ) -> list[api.Preference]:
+        return graphql_rules.my_message_preferences(info.context)
 
     @staticmethod
     def resolve_my_message_history(
@@ -540,12 +568,52 @@ class SendMessage(UserMessagesMutation):
         return {"count": 0}
 
 
+class MessagePreferenceInput(graphene.InputObjectType):
+    class Meta:
+        description = PREFERENCE_DESCRIPTIONS["input"]
+
+    category = graphene.String(required=True, description=PREFERENCE_DESCRIPTIONS["category"])
+    enabled = graphene.Boolean(required=True, description=PREFERENCE_DESCRIPTIONS["input_enabled"])
+
+
+class SetMessagePreferences(UserMessagesMutation):
+    preferences = graphene.List(
+        graphene.NonNull(MessagePreference),
+        required=True,
+        description=PREFERENCE_DESCRIPTIONS["preferences"],
+    )
+
+    class Arguments:
+        input = graphene.List(
+            graphene.NonNull(MessagePreferenceInput),
+            required=True,
+            description=PREFERENCE_DESCRIPTIONS["argument"],
+        )
+
+    class Meta:
+        # The shared text already says "Requires login."; graphene would add it again.
+        description = SET_MESSAGE_PREFERENCES_DESCRIPTION.removesuffix(" Requires login.")
+        login_required = True
+
+    @classmethod
+    def perform_mutation(
+        cls, info: graphene.ResolveInfo, input: list[Any]
+    ) -> SetMessagePreferences:
+        preferences = graphql_rules.set_message_preferences(info.context, input)
+        return cls(preferences=preferences, errors=[])
+
+    @classmethod
+    def nothing_done(cls) -> dict[str, Any]:
+        return {"preferences": []}
+
+
 class Mutation(graphene.ObjectType):
     """Mix into your project's Mutation: ``class Mutation(user_messages.schema.Mutation, ...)``."""
 
     acknowledge_messages = AcknowledgeMessages.Field(required=True)
     acknowledge_all_messages = AcknowledgeAllMessages.Field(required=True)
     send_message = SendMessage.Field(required=True)
+    set_message_preferences = SetMessagePreferences.Field(required=True)
 
 
 class Subscription(graphene.ObjectType):

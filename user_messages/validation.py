@@ -251,6 +251,35 @@ def categories(value: object, *, field: str = "categories") -> list[str] | None:
     return list(chosen)
 
 
+def preference_choices(value: object, *, field: str = "category") -> dict[str, bool]:
+    """Choices of categories to turn on or off: declared names to bools, none critical-off."""
+    if not isinstance(value, dict):
+        raise WrongType(
+            f"Preferences must be a dict of category names to True or False, got {_shown(value)}.",
+            field=field,
+        )
+    names = declared_categories.declared()
+    for name, enabled in value.items():
+        if not isinstance(name, str) or name not in names:
+            raise InvalidInput(
+                f"Unknown category {_shown(name)}, must be one of: "
+                f"{', '.join(repr(n) for n in names)}.",
+                field=field,
+            )
+        if not isinstance(enabled, bool):
+            raise WrongType(
+                f"The preference for {name!r} must be True or False, got {_shown(enabled)}.",
+                field="enabled",
+            )
+        if names[name].critical and not enabled:
+            raise InvalidInput(
+                f"The category {name!r} is critical: it cannot be turned off.",
+                field=field,
+                code=ErrorCode.PERMISSION_DENIED,
+            )
+    return dict(value)
+
+
 def storable(value: int) -> bool:
     """Whether an integer fits the widest integer column of every backend (64 bits, signed)."""
     return -MAX_ID - 1 <= value <= MAX_ID

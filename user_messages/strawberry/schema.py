@@ -20,6 +20,9 @@ from user_messages import graphql_rules
 from user_messages.graphql_rules import (
     CATEGORIES_ARGUMENT_DESCRIPTION,
     MY_MESSAGE_COUNTS_DESCRIPTION,
+    MY_MESSAGE_PREFERENCES_DESCRIPTION,
+    PREFERENCE_DESCRIPTIONS,
+    SET_MESSAGE_PREFERENCES_DESCRIPTION,
 )
 from user_messages.models import MessageState
 from user_messages.realtime.streams import count_stream
@@ -30,9 +33,12 @@ from user_messages.strawberry.types import (
     AcknowledgeAllMessagesPayload,
     AcknowledgeMessagesPayload,
     MessageCategoryCount,
+    MessagePreference,
+    MessagePreferenceInput,
     MessageStateEnum,
     SendMessageInput,
     SendMessagePayload,
+    SetMessagePreferencesPayload,
     UserMessage,
     UserMessageConnection,
     UserMessagesError,
@@ -92,6 +98,12 @@ class Query:
             )
             for entry in graphql_rules.pending_counts(request_of(info))
         ]
+
+    @strawberry.field(description=MY_MESSAGE_PREFERENCES_DESCRIPTION)
+    def my_message_preferences(self, info: strawberry.Info) -> list[MessagePreference]:
+        return MessagePreference.from_preferences(
+            graphql_rules.my_message_preferences(request_of(info))
+        )
 
     @strawberry.field(
         description=(
@@ -198,6 +210,25 @@ class Mutation:
             return SendMessagePayload(errors=_as_data(error), count=0)
         graphql_rules.forget_results(request)
         return SendMessagePayload(errors=[], count=count)
+
+    @strawberry.mutation(description=SET_MESSAGE_PREFERENCES_DESCRIPTION)
+    def set_message_preferences(
+        self,
+        info: strawberry.Info,
+        input: Annotated[
+            list[MessagePreferenceInput],
+            strawberry.argument(description=PREFERENCE_DESCRIPTIONS["argument"]),
+        ],
+    ) -> SetMessagePreferencesPayload:
+        try:
+            request = _refused(info, login_required=True)
+            preferences = graphql_rules.set_message_preferences(request, list(input))
+        except ValidationError as error:
+            return SetMessagePreferencesPayload(errors=_as_data(error), preferences=[])
+        graphql_rules.forget_results(request)
+        return SetMessagePreferencesPayload(
+            errors=[], preferences=MessagePreference.from_preferences(preferences)
+        )
 
 
 def _as_data(error: ValidationError) -> list[UserMessagesError]:

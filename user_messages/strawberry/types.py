@@ -35,7 +35,9 @@ from user_messages import api, graphql_rules
 from user_messages.graphql_rules import (
     CATEGORY_COUNT_DESCRIPTIONS,
     CATEGORY_DESCRIPTION,
+    PREFERENCE_DESCRIPTIONS,
     SEND_CATEGORY_DESCRIPTION,
+    SET_MESSAGE_PREFERENCES_DESCRIPTION,
     STATE_DESCRIPTION,
     STATE_DESCRIPTIONS,
     FieldError,
@@ -50,10 +52,13 @@ __all__ = [
     "JSONObject",
     "MessageCategoryCount",
     "MessageLevel",
+    "MessagePreference",
+    "MessagePreferenceInput",
     "MessageStateEnum",
     "PageInfo",
     "SendMessageInput",
     "SendMessagePayload",
+    "SetMessagePreferencesPayload",
     "UserMessage",
     "UserMessageConnection",
     "UserMessageEdge",
@@ -267,6 +272,20 @@ class MessageCategoryCount:
     pending_count: int = strawberry.field(description=CATEGORY_COUNT_DESCRIPTIONS["pending_count"])
 
 
+@strawberry.type(name="MessagePreference", description=PREFERENCE_DESCRIPTIONS["type"])
+class MessagePreference:
+    category: str = strawberry.field(description=PREFERENCE_DESCRIPTIONS["category"])
+    label: str = strawberry.field(description=PREFERENCE_DESCRIPTIONS["label"])
+    description: str = strawberry.field(description=PREFERENCE_DESCRIPTIONS["description"])
+    critical: bool = strawberry.field(description=PREFERENCE_DESCRIPTIONS["critical"])
+    enabled: bool = strawberry.field(description=PREFERENCE_DESCRIPTIONS["enabled"])
+
+    @classmethod
+    def from_preferences(cls, preferences: list[api.Preference]) -> list[MessagePreference]:
+        """The GraphQL objects of ``api.preferences``' answer."""
+        return [cls(**preference._asdict()) for preference in preferences]
+
+
 @strawberry.type(
     name="UserMessageEdge",
     description="A message of the history, with the cursor of the messages older than it.",
@@ -444,6 +463,22 @@ class SendMessageInput:
         default=strawberry.UNSET, description="A future time with a UTC offset; null: never."
     )
     category: str = strawberry.field(default="", description=SEND_CATEGORY_DESCRIPTION)
+
+
+@strawberry.type(
+    name="SetMessagePreferencesPayload", description=SET_MESSAGE_PREFERENCES_DESCRIPTION
+)
+class SetMessagePreferencesPayload:
+    errors: list[UserMessagesError] = strawberry.field(description=_ERRORS_DESCRIPTION)
+    preferences: list[MessagePreference] = strawberry.field(
+        description=PREFERENCE_DESCRIPTIONS["preferences"]
+    )
+
+
+@strawberry.input(name="MessagePreferenceInput", description=PREFERENCE_DESCRIPTIONS["input"])
+class MessagePreferenceInput:
+    category: str = strawberry.field(description=PREFERENCE_DESCRIPTIONS["category"])
+    enabled: bool = strawberry.field(description=PREFERENCE_DESCRIPTIONS["input_enabled"])
 
 
 def request_of(info: strawberry.Info) -> Any:
