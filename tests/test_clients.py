@@ -35,6 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 CLIENTS = REPO / "tests" / "clients"
 BIN = CLIENTS / "node_modules" / ".bin"
 PAGE = REPO / "docs" / "howto" / "spa.md"
+CATEGORIES_PAGE = REPO / "docs" / "howto" / "categories.md"
 MANAGE = REPO / "example_project" / "manage.py"
 
 TSCONFIG = {
@@ -52,11 +53,11 @@ TSCONFIG = {
 }
 
 
-def page_snippet(name: str) -> str:
+def page_snippet(name: str, page: Path = PAGE) -> str:
     """The page's TypeScript block whose first line is ``// <name>``."""
-    blocks = re.findall(r"```ts\n(// (\S+).*?)```", PAGE.read_text(), re.S)
+    blocks = re.findall(r"```ts\n(// (\S+).*?)```", page.read_text(), re.S)
     found = [code for code, title in blocks if title == name]
-    assert len(found) == 1, f"{PAGE.name} needs exactly one ```ts block starting // {name}"
+    assert len(found) == 1, f"{page.name} needs exactly one ```ts block starting // {name}"
     return found[0]
 
 
@@ -134,6 +135,16 @@ def test_the_docs_snippets_for_apollo_and_urql_type_check_strictly(
         workdir,
         {"apollo.ts": page_snippet("apollo.ts"), "urql.ts": page_snippet("urql.ts")},
     )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_tab_bar_snippet_of_the_categories_page_type_checks_strictly(
+    workdir: Path, generated: str
+) -> None:
+    snippet = page_snippet("apollo-tabs.ts", CATEGORIES_PAGE)
+
+    result = type_check(workdir, {"apollo-tabs.ts": snippet})
 
     assert result.returncode == 0, result.stdout + result.stderr
 

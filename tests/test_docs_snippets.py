@@ -148,6 +148,23 @@ def run_categories(user: AbstractBaseUser) -> None:
     ]
 
 
+def run_preferences(user: AbstractBaseUser) -> None:
+    User = get_user_model()
+    User.objects.create_user("other")
+    namespace = {"api": api, "user": user, "User": User}
+    with override_settings(USER_MESSAGES=_categories_settings()):
+        exec(python_block("howto/categories.md", 2), namespace)
+        assert [(p.category, p.enabled) for p in api.preferences(user)] == [
+            ("billing", False),
+            ("security", True),
+            ("news", True),
+        ]
+    assert list(Message.objects.order_by("pk").values_list("user__username", "category")) == [
+        ("other", "billing"),
+        ("alice", "security"),
+    ]
+
+
 def run_signal_receiver(user: AbstractBaseUser) -> None:
     namespace: dict[str, Any] = {}
     exec(python_block("reference/signals.md", 0), namespace)
@@ -280,6 +297,7 @@ PYTHON_RUNNERS: dict[tuple[str, int], Callable[..., None]] = {
     ("howto/inbox.md", 1): run_history,
     ("howto/categories.md", 0): run_categories_settings,
     ("howto/categories.md", 1): run_categories,
+    ("howto/categories.md", 2): run_preferences,
     ("reference/settings.md", 0): run_settings_defaults,
     ("reference/settings.md", 1): run_settings_categories,
     ("reference/signals.md", 0): run_signal_receiver,
