@@ -226,3 +226,29 @@ def test_messages_stored_before_categories_get_no_category(transactional_db):
         "done": "",
     }
     assert Message.objects.in_categories([""]).count() == 2
+
+
+@pytest.mark.skipif(
+    connection.vendor not in ("postgresql", "mysql"),
+    reason="SQLite cannot give an existing column a database default",
+)
+def test_a_row_inserted_by_code_older_than_categories_gets_no_category(db, django_user_model):
+    user = django_user_model.objects.create(username="alice")
+    qn = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        # What django-user-messages 1.1 (or this package before 0010) inserts: no category.
+        cursor.execute(
+            f"INSERT INTO {qn('user_messages_message')} "
+            f"({qn('created_at')}, {qn('user_id')}, {qn('level')}, {qn('message')}, "
+            f"{qn('extra_tags')}, {qn('meta')}, {qn('deliver_once')}) "
+            "VALUES (%s, %s, 20, 'old', '', '{}', %s)",
+            [
+                connection.ops.adapt_datetimefield_value(
+                    datetime.datetime.now(datetime.timezone.utc)
+                ),
+                user.pk,
+                True,
+            ],
+        )
+
+    assert list(Message.objects.values_list("message", "category")) == [("old", "")]
