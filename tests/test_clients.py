@@ -183,6 +183,7 @@ def built(workdir: Path, generated: str) -> Path:
     """The snippets and the generated module compiled to CommonJS, which Node runs as they are."""
     for name in ("apollo.ts", "urql.ts"):
         (workdir / "src" / name).write_text(page_snippet(name))
+    (workdir / "src" / "apollo-tabs.ts").write_text(page_snippet("apollo-tabs.ts", CATEGORIES_PAGE))
     build = workdir / "build"
     options = {
         **TSCONFIG["compilerOptions"],
@@ -193,7 +194,7 @@ def built(workdir: Path, generated: str) -> Path:
     }
     tsconfig = {
         "compilerOptions": options,
-        "files": ["src/gql/graphql.ts", "src/apollo.ts", "src/urql.ts"],
+        "files": ["src/gql/graphql.ts", "src/apollo.ts", "src/urql.ts", "src/apollo-tabs.ts"],
     }
     (workdir / "tsconfig.build.json").write_text(json.dumps(tsconfig))
 
@@ -357,3 +358,40 @@ def test_the_apollo_inbox_merges_pages_and_shows_a_live_message_at_the_top(
     assert report["counts"] == [15, 16, 0]
     assert report["riseRequests"] == [{"method": "POST", "path": "/graphql"}] * 2
     assert report["warnings"] == []
+
+
+def test_the_tab_bar_snippet_counts_per_category_and_reads_one_tab(
+    built: Path, example: tuple[str, dict[str, str]]
+) -> None:
+    url, env = example
+    # The example project declares billing, security (critical) and product.
+    user_with_messages(
+        env,
+        "tabs",
+        "api.info(user, 'Invoice.', category='billing'); "
+        "api.warning(user, 'Sign-in.', category='security', deliver_once=False); "
+        "api.info(user, 'Hello.')",
+    )
+
+    report = run_snippet(built, "apollo-tabs", url, "tabs")
+
+    assert report == {
+        "before": [
+            ["billing", "Billing", 1],
+            ["security", "Security", 1],
+            ["product", "Product news", 0],
+            ["", "Other", 1],
+        ],
+        # Reading the billing tab delivered its message alone.
+        "opened": ["Invoice."],
+        "after": [
+            ["billing", "Billing", 0],
+            ["security", "Security", 1],
+            ["product", "Product news", 0],
+            ["", "Other", 1],
+        ],
+        "refused": ["The category 'security' is critical: it cannot be turned off."],
+        "accepted": [],
+        "requests": [{"method": "POST", "path": "/graphql"}] * 5,
+        "warnings": [],
+    }
