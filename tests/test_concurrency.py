@@ -62,6 +62,54 @@ def test_concurrent_senders_and_readers_lose_nothing_and_repeat_nothing(django_u
     assert len(shown) >= READERS
 
 
+@pytest.mark.django_db(transaction=True)
+def test_readers_filtered_by_category_lose_nothing_and_repeat_nothing(django_user_model, settings):
+    settings.USER_MESSAGES = {
+        "CATEGORIES": {"billing": {"label": "Billing"}, "security": {"label": "Security"}}
+    }
+    user = django_user_model.objects.create_user("alice")
+    categories = ["billing", "security", ""]
+    sent: dict[int, str] = {}
+    shown: list[tuple[list[str] | None, list[Message]]] = []
+    lock = threading.Lock()
+    writers_done = threading.Event()
+
+    def write(writer: int) -> None:
+        for index in range(MESSAGES_PER_WRITER):
+            category = categories[(writer + index) % len(categories)]
+            message = api.info(user.pk, f"w{writer}-{index}", category=category)
+            with lock:
+                sent[message.pk] = category
+
+    def read(wanted: list[str] | None) -> None:
+        while True:
+            finished = writers_done.is_set()
+            messages = list(api.get_messages(user=user.pk, categories=wanted))
+            with lock:
+                shown.append((wanted, messages))
+            if finished:
+                return
+
+    # One reader per category, one of two categories, and one of all: they overlap.
+    readers = [["billing"], ["security"], [""], ["billing", "security"], None]
+    errors = run_writers_then_readers(
+        [lambda w=w: write(w) for w in range(WRITERS)],
+        [lambda r=r: read(r) for r in readers],
+        writers_done,
+    )
+
+    assert not errors, errors
+    assert len(sent) == WRITERS * MESSAGES_PER_WRITER
+    # Each reader got only what it asked for.
+    for wanted, messages in shown:
+        assert wanted is None or all(m.category in wanted for m in messages)
+    delivered = Counter(m.pk for _, messages in shown for m in messages)
+    delivered.update(m.pk for m in api.get_messages(user=user.pk))
+    assert [pk for pk, count in delivered.items() if count > 1] == [], "shown twice"
+    assert sorted(delivered) == sorted(sent), "lost"
+    assert not Message.objects.filter(delivered_at__isnull=True).exists()
+
+
 needs_returning = pytest.mark.skipif(
     connection.vendor not in ("postgresql", "sqlite"),
     reason="the UPDATE ... RETURNING path runs on PostgreSQL and SQLite",

@@ -114,6 +114,57 @@ def run_settings_defaults(user: AbstractBaseUser) -> None:
     assert namespace["USER_MESSAGES"] == DEFAULTS
 
 
+def run_settings_categories(user: AbstractBaseUser) -> None:
+    namespace: dict[str, Any] = {}
+    exec(python_block("reference/settings.md", 1), namespace)
+    with override_settings(USER_MESSAGES=namespace["USER_MESSAGES"]):
+        assert [e.id for e in run_checks() if e.id.startswith("user_messages.")] == []
+        assert api.info(user, "Paid", category="billing").category == "billing"
+
+
+def _categories_settings() -> dict[str, Any]:
+    namespace: dict[str, Any] = {}
+    exec(python_block("howto/categories.md", 0), namespace)
+    return dict(namespace["USER_MESSAGES"])
+
+
+def run_categories_settings(user: AbstractBaseUser) -> None:
+    with override_settings(USER_MESSAGES=_categories_settings()):
+        assert [e.id for e in run_checks() if e.id.startswith("user_messages.")] == []
+
+
+def run_categories(user: AbstractBaseUser) -> None:
+    User = get_user_model()
+    User.objects.create_user("staff", is_staff=True)
+    namespace = {"api": api, "user": user, "User": User, "Message": Message}
+    with override_settings(USER_MESSAGES=_categories_settings()):
+        exec(python_block("howto/categories.md", 1), namespace)
+        assert api.pending_count(user, categories=["billing"]) == 0
+        assert [m.message for m in api.get_messages(user=user)] == ["Welcome!"]
+    assert list(Message.objects.order_by("pk").values_list("message", "category")) == [
+        ("Your invoice is ready.", "billing"),
+        ("New sign-in.", "security"),
+        ("Welcome!", ""),
+    ]
+
+
+def run_preferences(user: AbstractBaseUser) -> None:
+    User = get_user_model()
+    User.objects.create_user("other")
+    namespace = {"api": api, "user": user, "User": User}
+    with override_settings(USER_MESSAGES=_categories_settings()):
+        exec(python_block("howto/categories.md", 2), namespace)
+        assert [(p.category, p.enabled) for p in api.preferences(user)] == [
+            ("billing", False),
+            ("security", True),
+            ("news", True),
+        ]
+    assert list(Message.objects.order_by("pk").values_list("user__username", "category")) == [
+        ("other", "billing"),
+        ("alice", "security"),
+    ]
+
+
 def run_signal_receiver(user: AbstractBaseUser) -> None:
     namespace: dict[str, Any] = {}
     exec(python_block("reference/signals.md", 0), namespace)
@@ -244,7 +295,11 @@ PYTHON_RUNNERS: dict[tuple[str, int], Callable[..., None]] = {
     ("howto/send.md", 1): run_broadcast,
     ("howto/inbox.md", 0): run_acknowledge,
     ("howto/inbox.md", 1): run_history,
+    ("howto/categories.md", 0): run_categories_settings,
+    ("howto/categories.md", 1): run_categories,
+    ("howto/categories.md", 2): run_preferences,
     ("reference/settings.md", 0): run_settings_defaults,
+    ("reference/settings.md", 1): run_settings_categories,
     ("reference/signals.md", 0): run_signal_receiver,
     ("howto/cache.md", 0): run_cache,
     ("howto/admin.md", 0): run_admin,

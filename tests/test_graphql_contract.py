@@ -32,14 +32,22 @@ REGENERATE = (
 
 #: What the example SPA relies on: operation name -> its variable definitions.
 OPERATIONS = {
-    "MyMessages": ["$peek: Boolean"],
-    "MyMessageCount": [],
+    "MyMessages": ["$peek: Boolean", "$categories: [String!]"],
+    "MyMessageCount": ["$categories: [String!]"],
+    "MyMessageCounts": [],
+    "MyMessagePreferences": [],
+    "SetMessagePreferences": ["$input: [MessagePreferenceInput!]!"],
     "AcknowledgeMessages": ["$ids: [ID!]!"],
     "AcknowledgeAllMessages": [],
-    "MyMessageHistory": ["$first: Int", "$after: String", "$states: [MessageState!]"],
+    "MyMessageHistory": [
+        "$first: Int",
+        "$after: String",
+        "$states: [MessageState!]",
+        "$categories: [String!]",
+    ],
     "SendMessage": ["$input: SendMessageInput!"],
     # Served over WebSocket only: tests/test_realtime.py runs it.
-    "MyMessageCountChanged": [],
+    "MyMessageCountChanged": ["$categories: [String!]"],
 }
 
 
@@ -117,6 +125,12 @@ def test_each_operation_is_valid_against_the_schema(stack: str, name: str) -> No
     [
         ("MyMessages", {"peek": True}, {"myMessages": []}),
         ("MyMessageCount", {}, {"myMessageCount": 0}),
+        ("MyMessageCount", {"categories": [""]}, {"myMessageCount": 0}),
+        (
+            "MyMessageCounts",
+            {},
+            {"myMessageCounts": [{"category": "", "label": "", "pendingCount": 0}]},
+        ),
         (
             "MyMessageHistory",
             {"first": 5},
@@ -127,6 +141,12 @@ def test_each_operation_is_valid_against_the_schema(stack: str, name: str) -> No
                     "pendingCount": 0,
                 }
             },
+        ),
+        ("MyMessagePreferences", {}, {"myMessagePreferences": []}),
+        (
+            "SetMessagePreferences",
+            {"input": []},
+            {"setMessagePreferences": {"preferences": [], "errors": []}},
         ),
         (
             "AcknowledgeAllMessages",

@@ -241,6 +241,57 @@ def test_a_change_that_leaves_the_count_unchanged_sends_nothing(
     run(scenario)
 
 
+def test_a_count_of_some_categories_changes_with_those_categories_only(
+    alice: AbstractBaseUser, settings: Any
+) -> None:
+    settings.USER_MESSAGES = {
+        "CATEGORIES": {"billing": {"label": "Billing"}, "security": {"label": "Security"}}
+    }
+    billing = {**COUNT_CHANGED, "variables": {"categories": ["billing"]}}
+
+    async def scenario() -> None:
+        await send(alice, "Welcome.")
+        ws = await connected(alice)
+        await ws.send_json_to({"type": "subscribe", "id": "1", "payload": billing})
+        await ws.send_json_to({"type": "subscribe", "id": "2", "payload": COUNT_CHANGED})
+        counts = {}
+        for _ in range(2):
+            frame = await ws.receive_json_from(timeout=3)
+            counts[frame["id"]] = frame["payload"]["data"]["myMessageCount"]
+        assert counts == {"1": 0, "2": 1}
+
+        await send(alice, "Hello again.")  # another category: only the total changes
+        assert await next_count(ws, "2") == 2
+        await send(alice, "Invoice.", category="billing")
+        counts = {}
+        for _ in range(2):
+            frame = await ws.receive_json_from(timeout=3)
+            counts[frame["id"]] = frame["payload"]["data"]["myMessageCount"]
+        assert counts == {"1": 1, "2": 3}
+        await ws.disconnect()
+
+    run(scenario)
+
+
+def test_an_unknown_category_to_count_is_an_error_message(
+    alice: AbstractBaseUser, settings: Any
+) -> None:
+    settings.USER_MESSAGES = {"CATEGORIES": {"billing": {"label": "Billing"}}}
+    unknown = {**COUNT_CHANGED, "variables": {"categories": ["nope"]}}
+
+    async def scenario() -> None:
+        ws = await connected(alice)
+        await ws.send_json_to({"type": "subscribe", "id": "1", "payload": unknown})
+        frame = await ws.receive_json_from(timeout=3)
+        assert frame["type"] == "error", frame
+        assert [error["message"] for error in frame["payload"]] == [
+            "Unknown category 'nope', must be one of: '', 'billing'."
+        ]
+        await ws.disconnect()
+
+    run(scenario)
+
+
 def test_announce_called_inside_the_event_loop_still_wakes_the_sockets(
     alice: AbstractBaseUser,
 ) -> None:

@@ -28,8 +28,16 @@ from graphene.utils.trim_docstring import trim_docstring
 
 from user_messages import api, graphql_rules
 from user_messages.graphql_rules import (
+    CATEGORIES_ARGUMENT_DESCRIPTION,
+    CATEGORY_COUNT_DESCRIPTIONS,
+    CATEGORY_DESCRIPTION,
     CONSUMING_NEEDS_POST,
+    MY_MESSAGE_COUNTS_DESCRIPTION,
+    MY_MESSAGE_PREFERENCES_DESCRIPTION,
+    PREFERENCE_DESCRIPTIONS,
     SAFE_METHODS,
+    SEND_CATEGORY_DESCRIPTION,
+    SET_MESSAGE_PREFERENCES_DESCRIPTION,
     STATE_DESCRIPTION,
     STATE_DESCRIPTIONS,
     MessageLevel,
@@ -44,12 +52,16 @@ __all__ = [
     "AcknowledgeAllMessages",
     "AcknowledgeMessages",
     "JSONObject",
+    "MessageCategoryCount",
     "MessageLevel",
+    "MessagePreference",
+    "MessagePreferenceInput",
     "MessageStateEnum",
     "Mutation",
     "Query",
     "SendMessage",
     "SendMessageInput",
+    "SetMessagePreferences",
     "Subscription",
     "UserMessage",
     "UserMessageConnection",
@@ -109,6 +121,10 @@ class UserMessage(graphene.ObjectType):
     acknowledged_at = graphene.DateTime(
         description="When it was acknowledged; null if it was not, and for session messages."
     )
+    category = graphene.String(
+        required=True,
+        description=CATEGORY_DESCRIPTION,
+    )
 
     # Roots are either stored Messages or django.contrib.messages' own Message objects.
     @staticmethod
@@ -152,6 +168,10 @@ class UserMessage(graphene.ObjectType):
     def resolve_acknowledged_at(root: Any, info: graphene.ResolveInfo) -> Any:
         return graphql_rules.message_field(root, "acknowledged_at")
 
+    @staticmethod
+    def resolve_category(root: Any, info: graphene.ResolveInfo) -> str:
+        return graphql_rules.message_field(root, "category")  # type: ignore[no-any-return]
+
 
 class UserMessageEdge(graphene.ObjectType):
     """A message of the history, with the cursor of the messages older than it."""
@@ -181,6 +201,33 @@ class UserMessageConnection(graphene.ObjectType):
         return graphql_rules.pending_count(info.context)
 
 
+class MessageCategoryCount(graphene.ObjectType):
+    """How many stored messages of one category the current user has pending."""
+
+    category = graphene.String(required=True, description=CATEGORY_COUNT_DESCRIPTIONS["category"])
+    label = graphene.String(required=True, description=CATEGORY_COUNT_DESCRIPTIONS["label"])
+    pending_count = graphene.Int(
+        required=True, description=CATEGORY_COUNT_DESCRIPTIONS["pending_count"]
+    )
+
+
+class MessagePreference(graphene.ObjectType):
+    class Meta:
+        description = PREFERENCE_DESCRIPTIONS["type"]
+
+    category = graphene.String(required=True, description=PREFERENCE_DESCRIPTIONS["category"])
+    label = graphene.String(required=True, description=PREFERENCE_DESCRIPTIONS["label"])
+    description = graphene.String(required=True, description=PREFERENCE_DESCRIPTIONS["description"])
+    critical = graphene.Boolean(required=True, description=PREFERENCE_DESCRIPTIONS["critical"])
+    enabled = graphene.Boolean(required=True, description=PREFERENCE_DESCRIPTIONS["enabled"])
+
+
+def _categories_argument() -> graphene.List:
+    return graphene.List(
+        graphene.NonNull(graphene.String), description=CATEGORIES_ARGUMENT_DESCRIPTION
+    )
+
+
 def _history_connection(page: api.HistoryPage) -> UserMessageConnection:
     edges = [UserMessageEdge(cursor=page.cursor(m), node=m) for m in page.messages]
     return UserMessageConnection(
@@ -204,6 +251,7 @@ class Query(graphene.ObjectType):
             default_value=False,
             description="Read without consuming: nothing is marked used or delivered.",
         ),
+        categories=_categories_argument(),
         description=(
             "The current request's messages, exactly as the template context processor shows "
             "them: session messages first, then stored ones (at most "
@@ -215,7 +263,18 @@ class Query(graphene.ObjectType):
     )
     my_message_count = graphene.Int(
         required=True,
+        categories=_categories_argument(),
         description="How many stored messages the current user has pending; 0 when signed out.",
+    )
+    my_message_counts = graphene.List(
+        graphene.NonNull(MessageCategoryCount),
+        required=True,
+        description=MY_MESSAGE_COUNTS_DESCRIPTION,
+    )
+    my_message_preferences = graphene.List(
+        graphene.NonNull(MessagePreference),
+        required=True,
+        description=MY_MESSAGE_PREFERENCES_DESCRIPTION,
     )
     my_message_history = graphene.Field(
         UserMessageConnection,
@@ -228,6 +287,7 @@ class Query(graphene.ObjectType):
         states=graphene.List(
             graphene.NonNull(MessageStateEnum), description="Only these states; null: all."
         ),
+        categories=_categories_argument(),
         description=(
             "The current user's stored messages, newest first, whatever their state: a page of "
             "at most first, older than after. Never consumes, so GET may read it. Aliases with "
@@ -236,12 +296,31 @@ class Query(graphene.ObjectType):
     )
 
     @staticmethod
-    def resolve_my_messages(root: Any, info: graphene.ResolveInfo, peek: bool = False) -> list[Any]:
-        return graphql_rules.my_messages(info.context, peek=peek)
+    def resolve_my_messages(
+        root: Any,
+        info: graphene.ResolveInfo,
+        peek: bool = False,
+        categories: list[str] | None = None,
+    ) -> list[Any]:
+        return graphql_rules.my_messages(info.context, peek=peek, categories=categories)
 
     @staticmethod
-    def resolve_my_message_count(root: Any, info: graphene.ResolveInfo) -> int:
-        return graphql_rules.pending_count(info.context)
+    def resolve_my_message_count(
+        root: Any, info: graphene.ResolveInfo, categories: list[str] | None = None
+    ) -> int:
+        return graphql_rules.pending_count(info.context, categories)
+
+    @staticmethod
+    def resolve_my_message_counts(
+        root: Any, info: graphene.ResolveInfo
+    ) -> list[graphql_rules.CategoryCount]:
+        return graphql_rules.pending_counts(info.context)
+
+    @staticmethod
+    def resolve_my_message_preferences(
+        root: Any, info: graphene.ResolveInfo
+    ) -> list[api.Preference]:
+        return graphql_rules.my_message_preferences(info.context)
 
     @staticmethod
     def resolve_my_message_history(
@@ -250,8 +329,9 @@ class Query(graphene.ObjectType):
         first: int = 20,
         after: str | None = None,
         states: list[MessageState] | None = None,
+        categories: list[str] | None = None,
     ) -> UserMessageConnection:
-        page = graphql_rules.history_page(info.context, first, after, states)
+        page = graphql_rules.history_page(info.context, first, after, states, categories)
         return _history_connection(page)
 
 
@@ -457,6 +537,9 @@ class SendMessageInput(graphene.InputObjectType):
         description="False: show the message until the recipient acknowledges it.",
     )
     expires_at = graphene.DateTime(description="A future time with a UTC offset; null: never.")
+    category = graphene.String(
+        required=True, default_value="", description=SEND_CATEGORY_DESCRIPTION
+    )
 
 
 class SendMessage(UserMessagesMutation):
@@ -485,12 +568,52 @@ class SendMessage(UserMessagesMutation):
         return {"count": 0}
 
 
+class MessagePreferenceInput(graphene.InputObjectType):
+    class Meta:
+        description = PREFERENCE_DESCRIPTIONS["input"]
+
+    category = graphene.String(required=True, description=PREFERENCE_DESCRIPTIONS["category"])
+    enabled = graphene.Boolean(required=True, description=PREFERENCE_DESCRIPTIONS["input_enabled"])
+
+
+class SetMessagePreferences(UserMessagesMutation):
+    preferences = graphene.List(
+        graphene.NonNull(MessagePreference),
+        required=True,
+        description=PREFERENCE_DESCRIPTIONS["preferences"],
+    )
+
+    class Arguments:
+        input = graphene.List(
+            graphene.NonNull(MessagePreferenceInput),
+            required=True,
+            description=PREFERENCE_DESCRIPTIONS["argument"],
+        )
+
+    class Meta:
+        # The shared text already says "Requires login."; graphene would add it again.
+        description = SET_MESSAGE_PREFERENCES_DESCRIPTION.removesuffix(" Requires login.")
+        login_required = True
+
+    @classmethod
+    def perform_mutation(
+        cls, info: graphene.ResolveInfo, input: list[Any]
+    ) -> SetMessagePreferences:
+        preferences = graphql_rules.set_message_preferences(info.context, input)
+        return cls(preferences=preferences, errors=[])
+
+    @classmethod
+    def nothing_done(cls) -> dict[str, Any]:
+        return {"preferences": []}
+
+
 class Mutation(graphene.ObjectType):
     """Mix into your project's Mutation: ``class Mutation(user_messages.schema.Mutation, ...)``."""
 
     acknowledge_messages = AcknowledgeMessages.Field(required=True)
     acknowledge_all_messages = AcknowledgeAllMessages.Field(required=True)
     send_message = SendMessage.Field(required=True)
+    set_message_preferences = SetMessagePreferences.Field(required=True)
 
 
 class Subscription(graphene.ObjectType):
@@ -498,6 +621,7 @@ class Subscription(graphene.ObjectType):
 
     my_message_count = graphene.Int(
         required=True,
+        categories=_categories_argument(),
         description=(
             "The current user's pending count: at once, then each time it changes (a message "
             "stored, delivered or acknowledged anywhere). Consumes nothing: read the messages "
@@ -506,6 +630,8 @@ class Subscription(graphene.ObjectType):
     )
 
     @staticmethod
-    def subscribe_my_message_count(root: Any, info: graphene.ResolveInfo) -> Any:
+    def subscribe_my_message_count(
+        root: Any, info: graphene.ResolveInfo, categories: list[str] | None = None
+    ) -> Any:
         # info.context is the socket's user_messages.realtime.consumer.LiveContext.
-        return count_stream(info.context)
+        return count_stream(info.context, categories)

@@ -32,7 +32,16 @@ from graphql import (
 from graphql.type.scalars import GRAPHQL_MAX_INT, GRAPHQL_MIN_INT
 
 from user_messages import api, graphql_rules
-from user_messages.graphql_rules import STATE_DESCRIPTION, STATE_DESCRIPTIONS, FieldError
+from user_messages.graphql_rules import (
+    CATEGORY_COUNT_DESCRIPTIONS,
+    CATEGORY_DESCRIPTION,
+    PREFERENCE_DESCRIPTIONS,
+    SEND_CATEGORY_DESCRIPTION,
+    SET_MESSAGE_PREFERENCES_DESCRIPTION,
+    STATE_DESCRIPTION,
+    STATE_DESCRIPTIONS,
+    FieldError,
+)
 from user_messages.models import MessageState
 from user_messages.validation import ErrorCode
 
@@ -41,11 +50,15 @@ __all__ = [
     "AcknowledgeMessagesPayload",
     "DateTime",
     "JSONObject",
+    "MessageCategoryCount",
     "MessageLevel",
+    "MessagePreference",
+    "MessagePreferenceInput",
     "MessageStateEnum",
     "PageInfo",
     "SendMessageInput",
     "SendMessagePayload",
+    "SetMessagePreferencesPayload",
     "UserMessage",
     "UserMessageConnection",
     "UserMessageEdge",
@@ -244,6 +257,34 @@ class UserMessage:
     def acknowledged_at(self, root: strawberry.Parent[Any]) -> DateTime | None:  # type: ignore[valid-type]
         return _field(root, "acknowledged_at")
 
+    @strawberry.field(description=CATEGORY_DESCRIPTION)
+    def category(self, root: strawberry.Parent[Any]) -> str:
+        return _field(root, "category")
+
+
+@strawberry.type(
+    name="MessageCategoryCount",
+    description="How many stored messages of one category the current user has pending.",
+)
+class MessageCategoryCount:
+    category: str = strawberry.field(description=CATEGORY_COUNT_DESCRIPTIONS["category"])
+    label: str = strawberry.field(description=CATEGORY_COUNT_DESCRIPTIONS["label"])
+    pending_count: int = strawberry.field(description=CATEGORY_COUNT_DESCRIPTIONS["pending_count"])
+
+
+@strawberry.type(name="MessagePreference", description=PREFERENCE_DESCRIPTIONS["type"])
+class MessagePreference:
+    category: str = strawberry.field(description=PREFERENCE_DESCRIPTIONS["category"])
+    label: str = strawberry.field(description=PREFERENCE_DESCRIPTIONS["label"])
+    description: str = strawberry.field(description=PREFERENCE_DESCRIPTIONS["description"])
+    critical: bool = strawberry.field(description=PREFERENCE_DESCRIPTIONS["critical"])
+    enabled: bool = strawberry.field(description=PREFERENCE_DESCRIPTIONS["enabled"])
+
+    @classmethod
+    def from_preferences(cls, preferences: list[api.Preference]) -> list[MessagePreference]:
+        """The GraphQL objects of ``api.preferences``' answer."""
+        return [cls(**preference._asdict()) for preference in preferences]
+
 
 @strawberry.type(
     name="UserMessageEdge",
@@ -421,6 +462,23 @@ class SendMessageInput:
     expires_at: DateTime | None = strawberry.field(  # type: ignore[valid-type]
         default=strawberry.UNSET, description="A future time with a UTC offset; null: never."
     )
+    category: str = strawberry.field(default="", description=SEND_CATEGORY_DESCRIPTION)
+
+
+@strawberry.type(
+    name="SetMessagePreferencesPayload", description=SET_MESSAGE_PREFERENCES_DESCRIPTION
+)
+class SetMessagePreferencesPayload:
+    errors: list[UserMessagesError] = strawberry.field(description=_ERRORS_DESCRIPTION)
+    preferences: list[MessagePreference] = strawberry.field(
+        description=PREFERENCE_DESCRIPTIONS["preferences"]
+    )
+
+
+@strawberry.input(name="MessagePreferenceInput", description=PREFERENCE_DESCRIPTIONS["input"])
+class MessagePreferenceInput:
+    category: str = strawberry.field(description=PREFERENCE_DESCRIPTIONS["category"])
+    enabled: bool = strawberry.field(description=PREFERENCE_DESCRIPTIONS["input_enabled"])
 
 
 def request_of(info: strawberry.Info) -> Any:
