@@ -294,6 +294,9 @@ def test_the_tutorial_shows_a_message_in_a_template_then_in_graphql_then_live(
     (send,) = shell_commands(PAGE, "7")
     counts = asyncio.run(live_counts(project, browser, send))
     assert counts == [1, 2]
+    # A socket refused for its Origin (a script that sends none): runserver's output says why.
+    assert asyncio.run(handshake_status(project.url.replace("http", "ws") + "/graphql")) == 403
+    wait_for_log(project, "user_messages: WebSocket /graphql refused (403): no Origin header")
 
     # Step 7 as the reader sees it: the home page's own script, run as a browser runs it,
     # shows the count (the sticky message; rendering the page delivered 'Live.'), then the
@@ -354,6 +357,22 @@ async def live_counts(project: Project, browser: Browser, send: str) -> list[int
         await asyncio.to_thread(project.run, send)
         counts.append(await next_count(socket_))
         return counts
+
+
+async def handshake_status(uri: str) -> int:
+    """The HTTP status a handshake without an Origin header gets (websockets sends none)."""
+    try:
+        async with websockets.connect(uri, subprotocols=["graphql-transport-ws"]):  # type: ignore[list-item]
+            return 101
+    except websockets.InvalidStatus as refused:
+        return refused.response.status_code
+
+
+def wait_for_log(project: Project, line: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while line not in project.log():
+        assert time.monotonic() < deadline, project.log()
+        time.sleep(0.05)
 
 
 async def next_count(socket_: websockets.ClientConnection) -> int:
