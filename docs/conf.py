@@ -44,9 +44,11 @@ extensions = [
     "myst_parser",
     "sphinx.ext.autodoc",
     "graphql_sdl",
+    # A copy button on code blocks; its script and styles ship in its wheel (offline).
+    "sphinx_copybutton",
 ]
 source_suffix = {".md": "markdown"}
-exclude_patterns = ["_build", "tutorial/mysite", "**/README.md"]
+exclude_patterns = ["_build", "tutorial/mysite", "howto/strawberry-project", "**/README.md"]
 root_doc = "index"
 
 myst_enable_extensions = ["colon_fence", "deflist"]

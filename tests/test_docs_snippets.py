@@ -20,6 +20,7 @@ import re
 import shlex
 import subprocess
 import sys
+import tempfile
 import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -198,6 +199,46 @@ def run_graphiql_route(user: AbstractBaseUser) -> None:
     assert view.view_initkwargs == {"endpoint": "/graphql"}
 
 
+def run_sqlite_settings(user: AbstractBaseUser) -> None:
+    """The troubleshooting page's SQLite options: WAL, IMMEDIATE transactions, a longer wait."""
+    import django
+    from django.db.backends.sqlite3.base import DatabaseWrapper
+
+    with tempfile.TemporaryDirectory() as folder:
+        namespace: dict[str, Any] = {"BASE_DIR": Path(folder)}
+        exec(python_block("troubleshooting.md", 0), namespace)
+        database = namespace["DATABASES"]["default"]
+        if django.VERSION < (5, 1):
+            # The page says: Django 5.1 or later (sqlite3.connect() knows no transaction_mode).
+            database["OPTIONS"].pop("transaction_mode")
+        wrapper = DatabaseWrapper(
+            {
+                **database,
+                "TIME_ZONE": None,
+                "CONN_MAX_AGE": 0,
+                "CONN_HEALTH_CHECKS": False,
+                "AUTOCOMMIT": True,
+                "ATOMIC_REQUESTS": False,
+                "TEST": {},
+                "USER": "",
+                "PASSWORD": "",
+                "HOST": "",
+                "PORT": "",
+            },
+            alias="troubleshooting",
+        )
+        try:
+            with wrapper.cursor() as cursor:
+                cursor.execute("PRAGMA journal_mode")
+                assert cursor.fetchone() == ("wal",)
+                cursor.execute("PRAGMA busy_timeout")
+                assert cursor.fetchone() == (20_000,)
+            if django.VERSION >= (5, 1):
+                assert wrapper.transaction_mode == "IMMEDIATE"
+        finally:
+            wrapper.close()
+
+
 PYTHON_RUNNERS: dict[tuple[str, int], Callable[..., None]] = {
     ("howto/send.md", 0): run_send,
     ("howto/send.md", 1): run_broadcast,
@@ -210,6 +251,7 @@ PYTHON_RUNNERS: dict[tuple[str, int], Callable[..., None]] = {
     ("explanation/performance.md", 0): run_prepared_statements,
     ("howto/pgbouncer.md", 0): run_pooler_settings,
     ("howto/graphql.md", 0): run_graphiql_route,
+    ("troubleshooting.md", 0): run_sqlite_settings,
 }
 
 
@@ -328,6 +370,10 @@ def test_every_shell_command_of_the_docs_names_what_exists_and_parses(
             for arg in args[1:]:
                 if arg.startswith("tests/"):
                     assert (REPO / arg).exists(), f"{page}: {arg} does not exist"
+        elif program == "pip" and args[0] == "install" and "[" in args[-1] and "-e" not in args:
+            extras = re.fullmatch(r"django-user-messages-plus\[([\w,]+)\]", args[1])
+            assert extras, command
+            assert set(extras.group(1).split(",")) <= declared_extras(), command
         elif program.endswith("pip") and args[:2] == ["install", "-e"]:
             extras = re.fullmatch(r"\.\[([\w,]+)\]", args[2])
             assert extras, command
