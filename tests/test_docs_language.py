@@ -77,3 +77,23 @@ def test_the_check_finds_the_phrases_it_is_for_and_leaves_code_and_addresses_alo
         "target",
     ]
     assert findings(allowed) == []
+
+
+def test_the_python_api_reference_lists_every_public_function_first_and_no_internals() -> None:
+    from user_messages import api
+
+    page = (REPO / "docs" / "reference" / "api.md").read_text()
+    documented = re.findall(r"^\.\. auto\w+:: ([\w.]+)", page, re.M)
+    nested = re.findall(r"^ +\.\. auto\w+:: (\w+)", page, re.M)
+
+    functions = sorted(name for name in api.__all__ if name[0].islower())
+    api_documented = [n.removeprefix("user_messages.api.") for n in documented if ".api." in n]
+    assert sorted(n for n in api_documented if n[0].islower()) == functions
+    # The functions come before any class of the module (HistoryPage, LazyList).
+    first_class = min(api_documented.index(n) for n in api_documented if n[0].isupper())
+    assert all(api_documented.index(n) < first_class for n in functions)
+    for name in documented + nested:
+        assert not any(part.startswith("_") for part in name.split(".")), name
+    assert "perform_mutation" not in page
+    # Every member shown is named, so none slips in.
+    assert not re.search(r":(?:members|undoc-members|inherited-members):\s*$", page, re.M)
