@@ -396,7 +396,7 @@ def test_graphiql_is_served_at_graphql_in_development(page: Page) -> None:
     assert response.status == 200
     # The page that loads GraphiQL; the test that runs a query in it is further down.
     assert page.locator("#editor").count() == 1
-    assert page.locator("script[src$='graphene_django/graphiql.js']").count() == 1
+    assert page.locator("script[src$='user_messages/graphiql/graphiql.js']").count() == 1
 
 
 def test_spa_runs_the_published_operations_verbatim(page: Page) -> None:

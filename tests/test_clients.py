@@ -118,9 +118,17 @@ def test_codegen_maps_the_custom_scalars_and_the_enum_to_precise_types(generated
         "JSONObject: { input: Record<string, unknown>; output: Record<string, unknown>; }"
         in generated
     )
-    assert "export type MessageLevel =\n  | 'DEBUG'\n  | 'ERROR'\n  | 'INFO'\n  | 'SUCCESS'\n" in (
-        generated
-    )
+    # Each member follows its description as a doc comment.
+    levels = re.search(r"export type MessageLevel =(.*?);", generated, re.S)
+    assert levels is not None
+    assert re.findall(r"\| '(\w+)'", levels.group(1)) == [
+        "DEBUG",
+        "ERROR",
+        "INFO",
+        "SUCCESS",
+        "WARNING",
+    ]
+    assert "/** Something failed (level 40). */" in levels.group(1)
     states = re.search(r"export type MessageState =(.*?);", generated, re.S)
     assert states is not None
     assert re.findall(r"\| '(\w+)'", states.group(1)) == [

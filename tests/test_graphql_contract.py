@@ -219,3 +219,35 @@ def test_my_message_history_operation_asks_for_every_field_of_a_message(
 
     (edge,) = data["edges"]
     assert sorted(edge["node"]) == sorted(CONTRACT.get_type("UserMessage").fields)  # type: ignore[union-attr]
+
+
+def test_every_type_field_argument_and_enum_value_of_the_contract_is_described() -> None:
+    from graphql import (
+        GraphQLEnumType,
+        GraphQLInputObjectType,
+        GraphQLObjectType,
+        build_schema,
+    )
+
+    schema = build_schema(SDL.read_text())
+    # The root types are the host project's: it composes the package's fields into its own.
+    roots = {"Query", "Mutation", "Subscription"}
+    undescribed = []
+    for name, type_ in schema.type_map.items():
+        if name.startswith("__") or name in {"String", "Int", "Float", "Boolean", "ID"}:
+            continue
+        if not type_.description and name not in roots:
+            undescribed.append(name)
+        if isinstance(type_, GraphQLObjectType | GraphQLInputObjectType):
+            for field_name, field in type_.fields.items():
+                if not field.description:
+                    undescribed.append(f"{name}.{field_name}")
+                for arg_name, arg in getattr(field, "args", {}).items():
+                    if not arg.description:
+                        undescribed.append(f"{name}.{field_name}({arg_name})")
+        if isinstance(type_, GraphQLEnumType):
+            undescribed += [
+                f"{name}.{v}" for v, value in type_.values.items() if not value.description
+            ]
+
+    assert undescribed == []

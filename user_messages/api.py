@@ -412,7 +412,7 @@ def history(user: User, *, categories: Iterable[str] | None = None) -> MessageQu
 
 
 class HistoryPage(NamedTuple):
-    """One page of a user's history: the messages, newest first, and whether more follow."""
+    """One page of a user's history: ``messages`` (newest first) and ``has_next_page``."""
 
     messages: list[Message]
     has_next_page: bool

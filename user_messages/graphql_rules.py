@@ -116,6 +116,32 @@ class MessageLevel(enum.IntEnum):
     ERROR = constants.ERROR
 
 
+LEVEL_DESCRIPTIONS = {
+    MessageLevel.DEBUG: "Development details (level 10).",
+    MessageLevel.INFO: "Information (level 20).",
+    MessageLevel.SUCCESS: "An action succeeded (level 25).",
+    MessageLevel.WARNING: "Something needs the user's attention (level 30).",
+    MessageLevel.ERROR: "Something failed (level 40).",
+}
+ERROR_CODE_DESCRIPTIONS = {
+    ErrorCode.INVALID: "The value breaks a rule of its field (the error's message says which).",
+    ErrorCode.NOT_FOUND: "No such message of the caller's: unknown, or another user's.",
+    ErrorCode.PERMISSION_DENIED: "The caller lacks the permission the mutation requires.",
+    ErrorCode.REQUIRED: "The field may not be empty.",
+    ErrorCode.TOO_LONG: "The value is longer than the setting allows.",
+    ErrorCode.TOO_MANY: "More items than the setting allows in one request.",
+    ErrorCode.UNAUTHENTICATED: "The mutation needs a signed-in user.",
+}
+# The same field descriptions on both GraphQL stacks: the contract prints them.
+MESSAGE_DESCRIPTION = "The text of the message."
+EXTRA_TAGS_DESCRIPTION = "Tags the sender added, space-separated; tags puts them first."
+EDGES_DESCRIPTION = "The messages of this page, newest first, each with its cursor."
+NODE_DESCRIPTION = "The message."
+INPUT_LEVEL_DESCRIPTION = "The message's level."
+INPUT_EXTRA_TAGS_DESCRIPTION = "Tags to add, space-separated, before the level tag in tags."
+SEND_INPUT_DESCRIPTION = "The message, its recipients and how it is delivered."
+
+
 def level_name(level: int) -> MessageLevel | None:
     """The enum member of a standard level; None for a custom one."""
     try:

@@ -32,11 +32,20 @@ from user_messages.graphql_rules import (
     CATEGORY_COUNT_DESCRIPTIONS,
     CATEGORY_DESCRIPTION,
     CONSUMING_NEEDS_POST,
+    EDGES_DESCRIPTION,
+    ERROR_CODE_DESCRIPTIONS,
+    EXTRA_TAGS_DESCRIPTION,
+    INPUT_EXTRA_TAGS_DESCRIPTION,
+    INPUT_LEVEL_DESCRIPTION,
+    LEVEL_DESCRIPTIONS,
+    MESSAGE_DESCRIPTION,
     MY_MESSAGE_COUNTS_DESCRIPTION,
     MY_MESSAGE_PREFERENCES_DESCRIPTION,
+    NODE_DESCRIPTION,
     PREFERENCE_DESCRIPTIONS,
     SAFE_METHODS,
     SEND_CATEGORY_DESCRIPTION,
+    SEND_INPUT_DESCRIPTION,
     SET_MESSAGE_PREFERENCES_DESCRIPTION,
     STATE_DESCRIPTION,
     STATE_DESCRIPTIONS,
@@ -87,7 +96,7 @@ class UserMessage(graphene.ObjectType):
     """A message for the current user: from the session (no id) or stored (has an id)."""
 
     id = graphene.ID(description="Pass it to acknowledgeMessages; null for session messages.")
-    message = graphene.String(required=True)
+    message = graphene.String(required=True, description=MESSAGE_DESCRIPTION)
     level = graphene.Int(
         required=True, description="Django's message level (10 debug ... 40 error, or custom)."
     )
@@ -103,7 +112,7 @@ class UserMessage(graphene.ObjectType):
         required=True, description="The level's tag (info, error ...), honouring MESSAGE_TAGS."
     )
     tags = graphene.String(required=True, description="Extra tags followed by the level tag.")
-    extra_tags = graphene.String(required=True)
+    extra_tags = graphene.String(required=True, description=EXTRA_TAGS_DESCRIPTION)
     meta = JSONObject(required=True, description="Data the sender attached; {} if none.")
     created_at = graphene.DateTime(description="Null for session messages.")
     deliver_once = graphene.Boolean(
@@ -179,13 +188,15 @@ class UserMessageEdge(graphene.ObjectType):
     cursor = graphene.String(
         required=True, description="Opaque: pass it as after for the messages older than node."
     )
-    node = graphene.Field(UserMessage, required=True)
+    node = graphene.Field(UserMessage, required=True, description=NODE_DESCRIPTION)
 
 
 class UserMessageConnection(graphene.ObjectType):
     """A page of the current user's stored messages, newest first (a Relay connection)."""
 
-    edges = graphene.List(graphene.NonNull(UserMessageEdge), required=True)
+    edges = graphene.List(
+        graphene.NonNull(UserMessageEdge), required=True, description=EDGES_DESCRIPTION
+    )
     page_info = graphene.Field(
         graphene.relay.PageInfo,
         required=True,
@@ -336,7 +347,11 @@ class Query(graphene.ObjectType):
 
 
 UserMessagesErrorCodeEnum = graphene.Enum.from_enum(
-    UserMessagesErrorCode, name="UserMessagesErrorCode"
+    UserMessagesErrorCode,
+    name="UserMessagesErrorCode",
+    description=lambda value: (
+        ERROR_CODE_DESCRIPTIONS[value] if value is not None else UserMessagesErrorCode.__doc__
+    ),
 )
 
 
@@ -509,7 +524,13 @@ class AcknowledgeAllMessages(UserMessagesMutation):
         return {"acknowledged_count": 0}
 
 
-MessageLevelEnum: Any = graphene.Enum.from_enum(MessageLevel, name="MessageLevel")
+MessageLevelEnum: Any = graphene.Enum.from_enum(
+    MessageLevel,
+    name="MessageLevel",
+    description=lambda value: (
+        LEVEL_DESCRIPTIONS[value] if value is not None else MessageLevel.__doc__
+    ),
+)
 
 
 class SendMessageInput(graphene.InputObjectType):
@@ -523,11 +544,13 @@ class SendMessageInput(graphene.InputObjectType):
             "sendMessage fields of one request."
         ),
     )
-    level = MessageLevelEnum(required=True)
+    level = MessageLevelEnum(required=True, description=INPUT_LEVEL_DESCRIPTION)
     message = graphene.String(
         required=True, description="At most USER_MESSAGES['MAX_MESSAGE_LENGTH'] characters."
     )
-    extra_tags = graphene.String(required=True, default_value="")
+    extra_tags = graphene.String(
+        required=True, default_value="", description=INPUT_EXTRA_TAGS_DESCRIPTION
+    )
     meta = JSONObject(
         description="A JSON object; compact UTF-8 JSON of at most USER_MESSAGES['MAX_META_BYTES']."
     )
@@ -550,7 +573,7 @@ class SendMessage(UserMessagesMutation):
     )
 
     class Arguments:
-        input = SendMessageInput(required=True)
+        input = SendMessageInput(required=True, description=SEND_INPUT_DESCRIPTION)
 
     class Meta:
         permission = graphql_rules.send_permission

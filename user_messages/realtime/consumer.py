@@ -243,19 +243,53 @@ def _count_reader() -> _CountReader:
 
 def _origin_allowed(scope: dict[str, Any]) -> bool:
     """Whether Django's CSRF check would accept this handshake's Origin on a POST to this host."""
+    return _origin_refusal(scope) is None
+
+
+def _origin_refusal(scope: dict[str, Any]) -> str | None:
+    """Why Django's CSRF check would refuse this handshake's Origin, or None if it accepts it."""
     request = _handshake_request(scope)
-    if "HTTP_ORIGIN" not in request.META:
-        return False  # browsers send one with every WebSocket: no Origin, no browser page
+    origin = request.META.get("HTTP_ORIGIN")
+    if origin is None:
+        # Browsers send one with every WebSocket: no Origin, no browser page.
+        return "no Origin header (a browser sends one; a script must send its page's origin)"
     try:
-        request.get_host()
+        host = request.get_host()
     except DisallowedHost:
-        return False  # Django answers 400 to any request for a host not in ALLOWED_HOSTS
+        # Django answers 400 to any request for a host not in ALLOWED_HOSTS.
+        return f"the Host header {request.META.get('HTTP_HOST')!r} is not in ALLOWED_HOSTS"
     # Django's own rule, not a copy of it: the scheme, host and port of the request (proxy
     # settings included), or CSRF_TRUSTED_ORIGINS with its wildcards. _origin_verified is the
-    # same in Django 4.2 to 6.0, and tests/test_realtime_session.py runs a table of origins
+    # same in Django 4.2 to 6.1, and tests/test_realtime_session.py runs a table of origins
     # through it and through a real POST, so a Django that changes it fails a test.
     middleware = CsrfViewMiddleware(_no_response)
-    return bool(middleware._origin_verified(request))  # type: ignore[attr-defined]
+    if middleware._origin_verified(request):  # type: ignore[attr-defined]
+        return None
+    return (
+        f"Origin {origin!r} is neither {request.scheme}://{host} nor in CSRF_TRUSTED_ORIGINS"
+        " (behind a proxy: SECURE_PROXY_SSL_HEADER, USE_X_FORWARDED_HOST)"
+    )
+
+
+def log_refusal(scope: dict[str, Any], code: int, why: str) -> None:
+    """Log at WARNING why a socket was refused: runserver and daphne print it by default."""
+    # Python's last-resort handler prints WARNING and above when the project configures no
+    # logging for this logger, so a developer sees the reason without setting anything up.
+    logger.warning("user_messages: WebSocket %s refused (%s): %s", scope.get("path", ""), code, why)
+
+
+def refuse_origin(scope: dict[str, Any]) -> bool:
+    """Log and return True when the handshake's Origin must be refused (HTTP 403)."""
+    refusal = _origin_refusal(scope)
+    if refusal is not None:
+        log_refusal(scope, 403, refusal)
+    return refusal is not None
+
+
+NOT_SIGNED_IN = (
+    "no signed-in user at connection_init (no session cookie, a session that ended, or a"
+    " socket routed without AuthMiddlewareStack)"
+)
 
 
 def _handshake_request(scope: dict[str, Any]) -> HttpRequest:
@@ -541,7 +575,7 @@ class GraphQLWSConsumer(LiveSocket, AsyncJsonWebsocketConsumer):  # type: ignore
     schema: Any = None
 
     async def connect(self) -> None:
-        if not _origin_allowed(self.scope):
+        if refuse_origin(self.scope):
             # Refusing the handshake (HTTP 403): another site's page must not open a socket
             # that the browser authenticates with this site's session cookie.
             await self.close()
@@ -551,6 +585,11 @@ class GraphQLWSConsumer(LiveSocket, AsyncJsonWebsocketConsumer):  # type: ignore
         self._subscriptions: dict[str, asyncio.Task[None]] = {}
         self._live = LiveContext(user=self.scope.get("user"), scope=self.scope)
         if GRAPHQL_TRANSPORT_WS not in self.scope.get("subprotocols", []):
+            log_refusal(
+                self.scope,
+                SUBPROTOCOL_NOT_ACCEPTABLE,
+                f"the client did not offer the {GRAPHQL_TRANSPORT_WS} subprotocol",
+            )
             await self.accept()
             await self.close(code=SUBPROTOCOL_NOT_ACCEPTABLE)
             return
@@ -600,6 +639,7 @@ class GraphQLWSConsumer(LiveSocket, AsyncJsonWebsocketConsumer):  # type: ignore
         self._init_timeout.cancel()
         user = self._live.user
         if user is None or not user.is_authenticated:
+            log_refusal(self.scope, FORBIDDEN, NOT_SIGNED_IN)
             await self._close(FORBIDDEN, "Forbidden")
             return
         if not await self._go_live():

@@ -192,7 +192,13 @@ class Mutation:
         return AcknowledgeAllMessagesPayload(errors=[], acknowledged_count=count)
 
     @strawberry.mutation(description=SEND_MESSAGE_DESCRIPTION)
-    def send_message(self, info: strawberry.Info, input: SendMessageInput) -> SendMessagePayload:
+    def send_message(
+        self,
+        info: strawberry.Info,
+        input: Annotated[
+            SendMessageInput, strawberry.argument(description=graphql_rules.SEND_INPUT_DESCRIPTION)
+        ],
+    ) -> SendMessagePayload:
         data = SimpleNamespace(
             recipients=input.recipients,
             level=input.level,

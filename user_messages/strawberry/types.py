@@ -12,6 +12,7 @@ decisions are ``user_messages.graphql_rules``'.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import enum
 from typing import Any, NewType
@@ -35,6 +36,14 @@ from user_messages import api, graphql_rules
 from user_messages.graphql_rules import (
     CATEGORY_COUNT_DESCRIPTIONS,
     CATEGORY_DESCRIPTION,
+    EDGES_DESCRIPTION,
+    ERROR_CODE_DESCRIPTIONS,
+    EXTRA_TAGS_DESCRIPTION,
+    INPUT_EXTRA_TAGS_DESCRIPTION,
+    INPUT_LEVEL_DESCRIPTION,
+    LEVEL_DESCRIPTIONS,
+    MESSAGE_DESCRIPTION,
+    NODE_DESCRIPTION,
     PREFERENCE_DESCRIPTIONS,
     SEND_CATEGORY_DESCRIPTION,
     SET_MESSAGE_PREFERENCES_DESCRIPTION,
@@ -152,6 +161,15 @@ MessageLevel = strawberry.enum(
     name="MessageLevel",
     description="The five levels of django.contrib.messages.",
 )
+# The enum stays graphql_rules.MessageLevel (resolvers return its members), so its values'
+# descriptions are set on the definition Strawberry made of it.
+_levels = MessageLevel.__strawberry_definition__  # type: ignore[attr-defined]
+_levels.values = [
+    dataclasses.replace(
+        value, description=LEVEL_DESCRIPTIONS[graphql_rules.MessageLevel[value.name]]
+    )
+    for value in _levels.values
+]
 
 MessageStateEnum = strawberry.enum(  # type: ignore[call-overload]
     enum.Enum(
@@ -166,7 +184,13 @@ MessageStateEnum = strawberry.enum(  # type: ignore[call-overload]
 )
 
 UserMessagesErrorCode = strawberry.enum(  # type: ignore[call-overload]
-    enum.Enum("UserMessagesErrorCode", {code.name: code.value for code in ErrorCode}),
+    enum.Enum(
+        "UserMessagesErrorCode",
+        {
+            code.name: strawberry.enum_value(code.value, description=ERROR_CODE_DESCRIPTIONS[code])
+            for code in ErrorCode
+        },
+    ),
     name="UserMessagesErrorCode",
     description="Why a mutation refused (part of) its input.",
 )
@@ -189,7 +213,7 @@ class UserMessage:
         pk = _field(root, "id")
         return None if pk is None else strawberry.ID(str(pk))
 
-    @strawberry.field
+    @strawberry.field(description=MESSAGE_DESCRIPTION)
     def message(self, root: strawberry.Parent[Any]) -> str:
         # Session messages may hold lazy translations.
         return str(root.message)
@@ -215,7 +239,7 @@ class UserMessage:
     def tags(self, root: strawberry.Parent[Any]) -> str:
         return root.tags
 
-    @strawberry.field
+    @strawberry.field(description=EXTRA_TAGS_DESCRIPTION)
     def extra_tags(self, root: strawberry.Parent[Any]) -> str:
         return root.extra_tags
 
@@ -294,7 +318,7 @@ class UserMessageEdge:
     cursor: str = strawberry.field(
         description="Opaque: pass it as after for the messages older than node."
     )
-    node: UserMessage
+    node: UserMessage = strawberry.field(description=NODE_DESCRIPTION)
 
 
 @strawberry.type(
@@ -326,7 +350,7 @@ class PageInfo:
     ),
 )
 class UserMessageConnection:
-    edges: list[UserMessageEdge]
+    edges: list[UserMessageEdge] = strawberry.field(description=EDGES_DESCRIPTION)
     page_info: PageInfo = strawberry.field(
         description="hasNextPage and endCursor page on; hasPreviousPage is always false."
     )
@@ -444,11 +468,13 @@ class SendMessageInput:
             "sendMessage fields of one request."
         )
     )
-    level: MessageLevel  # type: ignore[valid-type]
+    level: MessageLevel = strawberry.field(  # type: ignore[valid-type]
+        description=INPUT_LEVEL_DESCRIPTION
+    )
     message: str = strawberry.field(
         description="At most USER_MESSAGES['MAX_MESSAGE_LENGTH'] characters."
     )
-    extra_tags: str = ""
+    extra_tags: str = strawberry.field(default="", description=INPUT_EXTRA_TAGS_DESCRIPTION)
     # UNSET, not None: a None default would print as "= null", which the contract has not.
     meta: JSONObject | None = strawberry.field(  # type: ignore[valid-type]
         default=strawberry.UNSET,
