@@ -147,6 +147,49 @@ def test_a_message_sent_while_reading_is_kept_for_the_next_read(user, monkeypatc
     assert [m.pk for m in api.get_messages(user=user)] == [late[0].pk]
 
 
+def postgresql_deadlock() -> OperationalError:
+    """What Django raises when PostgreSQL cancels a statement to break a deadlock."""
+    import psycopg
+
+    error = OperationalError("deadlock detected")
+    error.__cause__ = psycopg.errors.DeadlockDetected("deadlock detected")
+    return error
+
+
+@needs_returning
+@pytest.mark.django_db(transaction=True)  # outside any transaction, as a page view reads
+def test_a_claim_chosen_as_deadlock_victim_claims_again_and_delivers_once(user, monkeypatch):
+    once = api.info(user, "once")
+    sticky = api.warning(user, "sticky", deliver_once=False)
+    claim = models._claim_returning
+    attempts = []
+
+    def cancelled_once(alias, pks, now):
+        attempts.append(list(pks))
+        if len(attempts) == 1:
+            raise postgresql_deadlock()
+        return claim(alias, pks, now)
+
+    monkeypatch.setattr(models, "_claim_returning", cancelled_once)
+
+    assert [m.pk for m in api.get_messages(user=user)] == [once.pk, sticky.pk]
+    assert attempts == [[once.pk, sticky.pk]] * 2
+    assert list(Message.objects.filter(delivered_at__isnull=True)) == [sticky]
+
+
+@needs_returning
+def test_a_claim_deadlocked_inside_the_callers_transaction_is_left_to_the_caller(user, monkeypatch):
+    api.info(user, "once")
+
+    def cancelled(alias, pks, now):
+        raise postgresql_deadlock()
+
+    monkeypatch.setattr(models, "_claim_returning", cancelled)
+
+    with pytest.raises(OperationalError), transaction.atomic():
+        list(api.get_messages(user=user))
+
+
 @pytest.mark.django_db(transaction=True)  # outside any transaction, as a page view reads
 def test_a_locking_read_chosen_as_deadlock_victim_reads_again_and_delivers_once(user, monkeypatch):
     # InnoDB rolls a deadlock victim back entirely and says "try restarting transaction".

@@ -393,7 +393,7 @@ def _deliver(
         marked = _to_mark(messages)
         if not marked:
             return messages
-        claimed = _claim_returning(alias, marked, now)
+        claimed = _claim(connection, marked, now)
         shown = []
         for message in messages:
             if message.deliver_once:
@@ -428,6 +428,29 @@ def _deliver(
             return messages
         except OperationalError as error:
             if attempt == attempts or error.args[:1] != (_MYSQL_DEADLOCK,):
+                raise
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+#: PostgreSQL's deadlock_detected: the statement was rolled back; it may be retried.
+_POSTGRESQL_DEADLOCK = "40P01"
+
+
+def _claim(connection: BaseDatabaseWrapper, pks: list[int], now: datetime.datetime) -> set[int]:
+    """``_claim_returning``, again when PostgreSQL chose the claim as a deadlock victim.
+
+    Two readers of one user may update the same rows in different physical orders (a row's
+    newer version moves), and PostgreSQL then cancels one UPDATE. It wrote nothing, so when the
+    statement is its own transaction, claiming again is exactly once: it takes only what is
+    still pending. Inside the caller's transaction, the whole transaction is lost: theirs to redo.
+    """
+    attempts = 1 if connection.in_atomic_block else 3
+    for attempt in range(1, attempts + 1):
+        try:
+            return _claim_returning(connection.alias, pks, now)
+        except OperationalError as error:
+            deadlock = getattr(error.__cause__, "sqlstate", None) == _POSTGRESQL_DEADLOCK
+            if attempt == attempts or not deadlock:
                 raise
     raise AssertionError("unreachable: the last attempt returns or raises")
 
