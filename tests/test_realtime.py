@@ -136,6 +136,23 @@ async def next_count(communicator: WebsocketCommunicator, operation_id: str = "1
     return frame["payload"]["data"]["myMessageCount"]  # type: ignore[no-any-return]
 
 
+def count_frame(count: int, operation_id: str = "1") -> dict[str, Any]:
+    """The ``next`` frame of a myMessageCount subscription."""
+    return {"type": "next", "id": operation_id, "payload": {"data": {"myMessageCount": count}}}
+
+
+async def frames_until(communicator: WebsocketCommunicator, last: dict[str, Any]) -> list[Any]:
+    """Every frame up to ``last``, the answer to a sentinel sent after the action under test.
+
+    Whatever the action made the server send comes before the sentinel's answer, so this proves
+    what came of it, where waiting a while for nothing proves nothing on a slow machine.
+    """
+    frames: list[Any] = []
+    while last not in frames:
+        frames.append(await communicator.receive_json_from(timeout=5))
+    return frames
+
+
 async def closed_4400(communicator: WebsocketCommunicator) -> None:
     """Closed for a message that is not the protocol: 4400, with one of the stack's reasons."""
     code, reason = await closed_with(communicator)
@@ -190,15 +207,18 @@ def test_a_user_never_hears_another_users_count(
     alice: AbstractBaseUser, bob: AbstractBaseUser
 ) -> None:
     async def scenario() -> None:
+        await send(bob, "Bob's first.")
         alice_ws = await subscribed(alice)
         bob_ws = await subscribed(bob)
         assert await next_count(alice_ws) == 0
-        assert await next_count(bob_ws) == 0
+        assert await next_count(bob_ws) == 1
 
         await send(bob, "For Bob.")
+        assert await next_count(bob_ws) == 2
+        # The sentinel: Alice's own change, which her socket hears after Bob's, if at all.
+        await send(alice, "For Alice.")
 
-        assert await next_count(bob_ws) == 1
-        assert await alice_ws.receive_nothing(timeout=0.3)
+        assert await frames_until(alice_ws, count_frame(1)) == [count_frame(1)]
         await alice_ws.disconnect()
         await bob_ws.disconnect()
 
@@ -234,8 +254,9 @@ def test_a_change_that_leaves_the_count_unchanged_sends_nothing(
 
         # A change is announced, but the count the socket re-reads is still 0.
         await database_sync_to_async(groups.announce)([alice.pk])
+        await send(alice, "The sentinel.")  # a change heard after that one
 
-        assert await ws.receive_nothing(timeout=0.3)
+        assert await frames_until(ws, count_frame(1)) == [count_frame(1)]
         await ws.disconnect()
 
     run(scenario)
@@ -284,7 +305,9 @@ def test_ping_gets_pong_and_pong_gets_nothing(alice: AbstractBaseUser) -> None:
         await ws.send_json_to({"type": "ping", "payload": {"at": 1}})
         assert await ws.receive_json_from() == {"type": "pong"}
         await ws.send_json_to({"type": "pong"})
-        assert await ws.receive_nothing(timeout=0.2)
+        # The sentinel: a subscribe, answered after whatever the pong got.
+        await ws.send_json_to({"type": "subscribe", "id": "s", "payload": COUNT_CHANGED})
+        assert await frames_until(ws, count_frame(0, "s")) == [count_frame(0, "s")]
         await ws.disconnect()
 
     run(scenario)
@@ -296,12 +319,19 @@ def test_complete_from_the_client_stops_the_subscription(alice: AbstractBaseUser
         assert await next_count(ws) == 0
 
         await ws.send_json_to({"type": "complete", "id": "1"})
+        # The sentinel: a subscription of another id, which hears each change as "1" would.
+        await ws.send_json_to({"type": "subscribe", "id": "2", "payload": COUNT_CHANGED})
+        assert await next_count(ws, "2") == 0
         await send(alice, "After complete.")
+        heard = await frames_until(ws, count_frame(1, "2"))
+        # A second change, heard after every frame of the first.
+        await send(alice, "Again.")
+        heard += await frames_until(ws, count_frame(2, "2"))
 
-        assert await ws.receive_nothing(timeout=0.3)
+        assert heard == [count_frame(1, "2"), count_frame(2, "2")]
         # The id is free again.
         await ws.send_json_to({"type": "subscribe", "id": "1", "payload": COUNT_CHANGED})
-        assert await next_count(ws) == 1
+        assert await next_count(ws) == 2
         await ws.disconnect()
 
     run(scenario)
