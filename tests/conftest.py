@@ -28,7 +28,7 @@ from tests.test_realtime_e2e import (  # noqa: F401
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Skip the engine_independent tests off SQLite: the SQLite configurations run them."""
-    if config.getvalue("loadgroup"):
+    if getattr(config.option, "loadgroup", False):
         # pytest-xdist puts "@group" in the node id of an xdist_group test (its hook ran
         # first); where it cannot, the tests of a group would be spread over the workers.
         lost = [

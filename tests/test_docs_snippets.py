@@ -259,9 +259,11 @@ def run_sqlite_settings(user: AbstractBaseUser) -> None:
         namespace: dict[str, Any] = {"BASE_DIR": Path(folder)}
         exec(python_block("troubleshooting.md", 0), namespace)
         database = namespace["DATABASES"]["default"]
-        if django.VERSION < (5, 1):
-            # The page says: Django 5.1 or later (sqlite3.connect() knows no transaction_mode).
+        since_5_1 = django.VERSION >= (5, 1)
+        if not since_5_1:
+            # The page says: Django 5.1 or later (both options came with it).
             database["OPTIONS"].pop("transaction_mode")
+            database["OPTIONS"].pop("init_command")
         wrapper = DatabaseWrapper(
             {
                 **database,
@@ -280,11 +282,12 @@ def run_sqlite_settings(user: AbstractBaseUser) -> None:
         )
         try:
             with wrapper.cursor() as cursor:
-                cursor.execute("PRAGMA journal_mode")
-                assert cursor.fetchone() == ("wal",)
                 cursor.execute("PRAGMA busy_timeout")
                 assert cursor.fetchone() == (20_000,)
-            if django.VERSION >= (5, 1):
+                if since_5_1:
+                    cursor.execute("PRAGMA journal_mode")
+                    assert cursor.fetchone() == ("wal",)
+            if since_5_1:
                 assert wrapper.transaction_mode == "IMMEDIATE"
         finally:
             wrapper.close()
