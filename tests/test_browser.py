@@ -395,7 +395,7 @@ def test_graphiql_is_served_at_graphql_in_development(page: Page) -> None:
     assert response is not None
     assert response.status == 200
     # The page that loads GraphiQL; the test that runs a query in it is further down.
-    assert page.locator("#editor").count() == 1
+    assert page.locator("#graphiql").count() == 1
     assert page.locator("script[src$='user_messages/graphiql/graphiql.js']").count() == 1
 
 
