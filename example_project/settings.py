@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from django.contrib.messages import constants as message_constants
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent
 #: The published GraphQL operations, served verbatim to the single-page app.
@@ -176,6 +177,17 @@ USER_MESSAGES = {
     # cache that every worker shares (Redis, Memcached): with a per-process cache one worker
     # would not hear of another's sends. The demo keeps the default, always ask the database.
     "CACHE": None,
+    # What messages are about: the SPA shows a tab per category and lets users turn them off
+    # (all but the critical one).
+    "CATEGORIES": {
+        "billing": {"label": _("Billing"), "description": _("Invoices and payments")},
+        "security": {
+            "label": _("Security"),
+            "description": _("Sign-ins and password changes"),
+            "critical": True,
+        },
+        "product": {"label": _("Product news"), "description": _("What is new in the demo")},
+    },
 }
 
 GRAPHENE = {

@@ -25,8 +25,20 @@ from tests.test_realtime_e2e import (  # noqa: F401
 )
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Skip the engine_independent tests off SQLite: the SQLite configurations run them."""
+    if getattr(config.option, "loadgroup", False):
+        # pytest-xdist puts "@group" in the node id of an xdist_group test (its hook ran
+        # first); where it cannot, the tests of a group would be spread over the workers.
+        lost = [
+            i.nodeid for i in items if i.get_closest_marker("xdist_group") and "@" not in i.nodeid
+        ]
+        if lost:
+            raise pytest.UsageError(
+                f"pytest-xdist ignored the xdist_group of {lost[0]} (and {len(lost) - 1} more): "
+                "check the pytest and pytest-xdist versions against pyproject.toml."
+            )
     database = os.environ.get("TEST_DATABASE", "sqlite")
     if database == "sqlite":
         return

@@ -9,12 +9,14 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 
-from user_messages.admin import SendMessageAdminMixin, send_message
+from user_messages.admin import MessagePreferenceInline, SendMessageAdminMixin, send_message
 
 
 class PeopleAdmin(SendMessageAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["username", "email"]
     actions = [send_message]
+    fields = ["username", "email"]
+    inlines = [MessagePreferenceInline]
 
 
 site = admin.AdminSite(name="people_admin")

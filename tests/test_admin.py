@@ -214,3 +214,64 @@ def test_the_action_records_when_staff_acknowledged(admin_client, messages):
     sticky = Message.objects.get(pk=messages["sticky"].pk)
     assert sticky.acknowledged_at == sticky.delivered_at
     assert sticky.acknowledged_at is not None
+
+
+CATEGORIES = {"billing": {"label": "Billing"}, "security": {"label": "Security"}}
+
+
+@pytest.fixture
+def categorised(settings, user):
+    settings.USER_MESSAGES = {"CATEGORIES": CATEGORIES}
+    return {
+        "bill": api.info(user, "Invoice", category="billing"),
+        "alert": api.info(user, "New sign-in", category="security"),
+        "plain": api.info(user, "Hello"),
+    }
+
+
+def test_the_changelist_shows_each_messages_category_by_its_label(admin_client, categorised):
+    html = admin_client.get(URL).content.decode()
+
+    assert re.findall(r'<td class="field-category_display">(.*?)</td>', html) == [
+        "None",
+        "Security",
+        "Billing",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("category", "expected"),
+    [("billing", ["Invoice"]), ("security", ["New sign-in"]), ("-", ["Hello"])],
+)
+def test_the_changelist_filters_by_category(admin_client, categorised, category, expected):
+    response = admin_client.get(URL, {"category": category})
+
+    assert rows(response) == expected
+    html = response.content.decode()
+    for value in ("billing", "security", "-"):
+        assert f'href="?category={value}"' in html
+
+
+def test_the_change_form_offers_the_declared_categories_and_saves_one(
+    admin_client, categorised, user
+):
+    url = f"{URL}{categorised['plain'].pk}/change/"
+    html = admin_client.get(url).content.decode()
+    (select,) = re.findall(r'<select name="category".*?</select>', html, re.S)
+    assert re.findall(r'<option value="([^"]*)"', select) == ["", "billing", "security"]
+
+    response = admin_client.post(
+        url,
+        {
+            "user": user.pk,
+            "level": "20",
+            "category": "billing",
+            "message": "Hello",
+            "extra_tags": "",
+            "meta": "{}",
+            "deliver_once": "on",
+        },
+    )
+
+    assert response.status_code == 302
+    assert Message.objects.get(pk=categorised["plain"].pk).category == "billing"

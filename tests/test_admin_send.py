@@ -298,3 +298,39 @@ def test_the_action_joins_the_stock_user_admin_without_changing_its_class():
 
     assert send_message in admin.site._registry[get_user_model()].actions
     assert send_message not in (UserAdmin.actions or ())
+
+
+def test_the_form_offers_the_declared_categories_and_sends_in_one(admin_client, alice, settings):
+    settings.USER_MESSAGES = {
+        "CATEGORIES": {"billing": {"label": "Billing"}, "security": {"label": "Security"}}
+    }
+
+    html = admin_client.post(USERS_URL, choose([alice], index="0")).content.decode()
+    (select,) = re.findall(r'<select name="category".*?</select>', html, re.S)
+    assert re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)<', select) == [
+        ("", "None"),
+        ("billing", "Billing"),
+        ("security", "Security"),
+    ]
+    response = send(admin_client, [alice], category="security")
+
+    assert notices(response) == ["1 message was stored."]
+    assert list(Message.objects.values_list("category", flat=True)) == ["security"]
+
+
+def test_a_project_without_categories_sees_no_category_field(admin_client, alice):
+    html = admin_client.post(USERS_URL, choose([alice], index="0")).content.decode()
+
+    assert 'name="category"' not in html
+
+
+def test_an_undeclared_category_is_refused_by_the_form(admin_client, alice, settings):
+    settings.USER_MESSAGES = {"CATEGORIES": {"billing": {"label": "Billing"}}}
+
+    response = send(admin_client, [alice], category="nope")
+
+    assert response.status_code == 200
+    assert "Select a valid choice. nope is not one of the available choices." in (
+        response.content.decode()
+    )
+    assert not Message.objects.exists()

@@ -162,6 +162,55 @@ def test_history_pages_are_the_same_in_either_form(form, user):
     assert [m.pk for m in done.messages] == sent[:1]
 
 
+CATEGORIES = {
+    "billing": {"label": "Billing"},
+    "security": {"label": "Security", "critical": True},
+    "news": {"label": "News", "default": False},
+}
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_reads_filtered_by_category_are_the_same_in_either_form(form, user, settings):
+    settings.USER_MESSAGES = {"CATEGORIES": CATEGORIES}
+    billing = [api.info(user, f"b{i}", category="billing").pk for i in range(3)]
+    plain = api.info(user, "plain").pk
+    api.info(user, "secure", category="security")
+
+    assert call(form, "pending_count", user, categories=["billing", ""]) == 4
+    assert call(form, "pending_counts", user) == {"billing": 3, "security": 1, "news": 0, "": 1}
+    page, queries = counted(form, "history_page", user, first=2, categories=["billing"])
+    assert ([m.pk for m in page.messages], page.has_next_page, queries) == (
+        billing[:0:-1],
+        True,
+        1,
+    )
+    page = call(form, "history_page", user, categories=[""], states=["pending"])
+    assert [m.pk for m in page.messages] == [plain]
+    assert [m.pk for m in call(form, "get_messages", user=user, categories=["billing"])] == billing
+    assert call(form, "pending_count", user, categories=["billing"]) == 0
+    with pytest.raises(validation.InvalidInput):
+        call(form, "pending_count", user, categories=["unknown"])
+    with pytest.raises(validation.InvalidInput):
+        call(form, "history_page", user, categories=["unknown"])
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_preferences_are_the_same_in_either_form(form, user, settings):
+    settings.USER_MESSAGES = {"CATEGORIES": CATEGORIES}
+
+    chosen = call(form, "set_preferences", user, {"billing": False, "news": True})
+    assert [(p.category, p.enabled) for p in chosen] == [
+        ("billing", False),
+        ("security", True),
+        ("news", True),
+    ]
+    assert call(form, "preferences", user) == chosen
+    assert call(form, "info", user, "not for me", category="billing") is None
+    with pytest.raises(validation.InvalidInput):
+        call(form, "set_preferences", user, {"security": False})
+    assert call(form, "preferences", user) == chosen
+
+
 @pytest.mark.parametrize("form", FORMS)
 def test_a_request_reads_its_session_messages_then_the_users_in_either_form(form, rf, user):
     from django.contrib.messages import add_message as add_session_message
@@ -262,6 +311,9 @@ SYNC_CALLS: list[tuple[str, Callable[[Any], Any]]] = [
     ("acknowledge", lambda user: api.acknowledge(user, [1])),
     ("acknowledge_owned", lambda user: api.acknowledge_owned(user, [1])),
     ("acknowledge_all", lambda user: api.acknowledge_all(user)),
+    ("pending_counts", lambda user: api.pending_counts(user)),
+    ("preferences", lambda user: api.preferences(user)),
+    ("set_preferences", lambda user: api.set_preferences(user, {})),
 ]
 
 

@@ -36,6 +36,7 @@ SECTIONS = [
     "GraphQL stacks side by side",
     "Validation of hostile documents",
     "Sending",
+    "Sending in a category that 1 in 10 users turned off",
     "Live updates side by side: send -> event",
 ]
 

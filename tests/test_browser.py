@@ -395,8 +395,8 @@ def test_graphiql_is_served_at_graphql_in_development(page: Page) -> None:
     assert response is not None
     assert response.status == 200
     # The page that loads GraphiQL; the test that runs a query in it is further down.
-    assert page.locator("#editor").count() == 1
-    assert page.locator("script[src$='graphene_django/graphiql.js']").count() == 1
+    assert page.locator("#graphiql").count() == 1
+    assert page.locator("script[src$='user_messages/graphiql/graphiql.js']").count() == 1
 
 
 def test_spa_runs_the_published_operations_verbatim(page: Page) -> None:
@@ -406,12 +406,16 @@ def test_spa_runs_the_published_operations_verbatim(page: Page) -> None:
     page.goto("/spa/")
     page.locator("#count").get_by_text("pending").wait_for()
     page.locator("body[data-live=on]").wait_for()
+    page.locator("#tabs .tab").first.wait_for()
+    page.locator("#preference-list label").first.wait_for()
 
     operations = sorted(url.rsplit("/", 1)[1] for url in requested if "/spa/operations/" in url)
     assert operations == [
         "MyMessageCount.graphql",
         "MyMessageCountChanged.graphql",
+        "MyMessageCounts.graphql",
         "MyMessageHistory.graphql",
+        "MyMessagePreferences.graphql",
         "MyMessages.graphql",
     ]
     for name in operations:
@@ -552,17 +556,22 @@ def test_two_tabs_follow_a_send_and_an_acknowledge_live(
         context.close()
 
 
-def _send_from_admin(staff: Page, username: str, text: str, *, sticky: bool) -> None:
+def _send_from_admin(
+    staff: Page, username: str, text: str, *, sticky: bool, category: str = "", stored: int = 1
+) -> None:
     """Staff send one message to one user with the user admin's action."""
     staff.goto(f"/admin/auth/user/?q={username}")
     staff.locator("input[name=_selected_action]").check()
     staff.locator("select[name=action]").select_option("send_message")
     _submit(staff, staff.get_by_role("button", name="Go"))
     staff.get_by_label("Message").fill(text)
+    staff.get_by_label("Category").select_option(category)
     if sticky:
         staff.get_by_label("until they acknowledge it (sticky)").check()
     _submit(staff, staff.get_by_role("button", name="Send"))
-    assert staff.locator(".messagelist").inner_text() == "1 message was stored."
+    # A user who turned the category off gets nothing, and the count says so.
+    notice = "1 message was stored." if stored == 1 else f"{stored} messages were stored."
+    assert staff.locator(".messagelist").inner_text() == notice
 
 
 def _inbox(page: Page) -> list[str]:
@@ -631,6 +640,66 @@ def test_the_inbox_pages_through_the_history_and_acknowledges_all_in_both_tabs(
         # The other tab heard the count drop and re-read its first page.
         expect(second.locator("#history li .state-pending")).to_have_count(0)
         assert _inbox(second)[:10] == [f"Message {n} (acknowledged)" for n in range(30, 20, -1)]
+    finally:
+        staff_context.close()
+        context.close()
+
+
+def _tab_counts(page: Page) -> dict[str, str]:
+    """The tab bar as a reader sees it: each tab's label and count."""
+    return {
+        tab.locator(".tab-label").inner_text(): tab.locator(".tab-count").inner_text()
+        for tab in page.locator("#tabs .tab").all()
+    }
+
+
+def test_a_category_turned_off_gets_nothing_a_critical_one_still_arrives_in_both_tabs(
+    browser: Browser, example: ExampleProject
+) -> None:
+    from playwright.sync_api import expect
+
+    username = example.create_user("readercats")
+    context = browser.new_context(base_url=example.url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15_000)
+    staff_context = browser.new_context(base_url=example.url)
+    staff_context.set_default_timeout(15_000)
+    zero = {"Billing": "0", "Security": "0", "Product news": "0", "Other": "0"}
+    try:
+        first = context.new_page()
+        _log_in(first, username, username)
+        second = context.new_page()
+        for tab in (first, second):
+            tab.goto("/spa/")
+            tab.locator("body[data-live=on]").wait_for()
+            expect(tab.locator("#tabs .tab")).to_have_count(4)
+            assert _tab_counts(tab) == zero
+        # The critical category cannot be turned off.
+        expect(first.get_by_label("Security")).to_be_disabled()
+        expect(first.get_by_label("Security")).to_be_checked()
+
+        first.get_by_label("Billing").uncheck()
+        expect(first.locator("#preferences-status")).to_have_text("Saved.")
+        expect(first.get_by_label("Billing")).not_to_be_checked()
+
+        staff = staff_context.new_page()
+        _log_in(staff, "staff", "staff")
+        _send_from_admin(staff, username, "An invoice.", sticky=True, category="billing", stored=0)
+        _send_from_admin(staff, username, "A new sign-in.", sticky=True, category="security")
+
+        # The security message arrives live in both tabs; the billing one was never stored.
+        for tab in (first, second):
+            expect(tab.locator("#count")).to_have_text("1 pending")
+            expect(tab.locator("#tabs .tab[data-category=security] .tab-count")).to_have_text("1")
+            assert _tab_counts(tab) == {**zero, "Security": "1"}
+            expect(tab.locator("#messages li", has_text="A new sign-in.")).to_have_count(1)
+            expect(tab.locator("#messages li", has_text="An invoice.")).to_have_count(0)
+
+        # A tab lists its category's pending messages without consuming them.
+        first.locator("#tabs .tab[data-category=security]").click()
+        expect(first.locator("#tab-messages li .text")).to_have_text(["A new sign-in."])
+        first.locator("#tabs .tab[data-category=billing]").click()
+        expect(first.locator("#tab-status")).to_have_text("Nothing pending in this category.")
+        _screenshot(first, "spa-categories")
     finally:
         staff_context.close()
         context.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
+from django.utils.translation import gettext_lazy as _
 
 from user_messages.checks import check_context_processors, check_settings
 
@@ -114,10 +115,11 @@ def test_unknown_key_names_the_valid_ones(settings):
 
     assert error.msg == "USER_MESSAGES has unknown keys: MAX_RECIPIENT."
     assert error.hint == (
-        "Valid keys are: CACHE, LIVE_SEND_PAUSE, LIVE_SEND_TIMEOUT, MAX_ACKNOWLEDGE_IDS, "
-        "MAX_EXTRA_TAGS_LENGTH, MAX_HISTORY_PAGE, MAX_HISTORY_READS, MAX_LIST_LENGTH, "
-        "MAX_MESSAGES_PER_READ, MAX_MESSAGE_LENGTH, MAX_META_BYTES, MAX_QUERY_COMPARISONS, "
-        "MAX_QUERY_DEPTH, MAX_QUERY_FIELDS, MAX_QUERY_LENGTH, MAX_QUERY_TOKENS, MAX_RECIPIENTS, "
+        "Valid keys are: CACHE, CATEGORIES, LIVE_SEND_PAUSE, LIVE_SEND_TIMEOUT, "
+        "MAX_ACKNOWLEDGE_IDS, MAX_EXTRA_TAGS_LENGTH, MAX_HISTORY_PAGE, MAX_HISTORY_READS, "
+        "MAX_LIST_LENGTH, MAX_MESSAGES_PER_READ, MAX_MESSAGE_LENGTH, MAX_META_BYTES, "
+        "MAX_QUERY_COMPARISONS, MAX_QUERY_DEPTH, MAX_QUERY_FIELDS, MAX_QUERY_LENGTH, "
+        "MAX_QUERY_TOKENS, MAX_RECIPIENTS, "
         "SEND_PERMISSION, WEBSOCKET_INIT_TIMEOUT, WEBSOCKET_MAX_SUBSCRIPTIONS, "
         "WEBSOCKET_SESSION_RECHECK."
     )
@@ -133,3 +135,71 @@ def test_a_bad_session_recheck_says_how_to_fix_it(settings):
         "None, got -1."
     )
     assert error.hint == "Remove it to use the default, 300; None turns the periodic check off."
+
+
+@pytest.mark.parametrize(
+    ("categories", "ids"),
+    [
+        ({}, []),
+        ({"billing": {"label": "Billing"}}, []),
+        (
+            {
+                "billing": {
+                    "label": _("Billing"),
+                    "description": _("Invoices"),
+                    "default": False,
+                    "critical": False,
+                },
+                "security": {"label": "Security", "critical": True, "default": True},
+                "team.invites-2": {"label": "Invites"},
+            },
+            [],
+        ),
+        ([("billing", {"label": "Billing"})], ["user_messages.E011"]),
+        (None, ["user_messages.E011"]),
+        ({"": {"label": "None"}}, ["user_messages.E012"]),
+        ({"two words": {"label": "Two"}}, ["user_messages.E012"]),
+        ({"x" * 65: {"label": "Long"}}, ["user_messages.E012"]),
+        ({1: {"label": "One"}}, ["user_messages.E012"]),
+        ({"billing": "Billing"}, ["user_messages.E013"]),
+        ({"billing": {"description": "Invoices"}}, ["user_messages.E013"]),
+        ({"billing": {"label": "Billing", "lable": "x"}}, ["user_messages.E014"]),
+        ({"billing": {"label": "Billing", "default": "yes"}}, ["user_messages.E015"]),
+        ({"billing": {"label": "Billing", "critical": 1}}, ["user_messages.E015"]),
+        (
+            {"security": {"label": "Security", "critical": True, "default": False}},
+            ["user_messages.E016"],
+        ),
+        ({"bad name": "Bad"}, ["user_messages.E012", "user_messages.E013"]),
+    ],
+)
+def test_categories_are_validated(settings, categories, ids):
+    settings.USER_MESSAGES = {"CATEGORIES": categories}
+
+    assert [e.id for e in check_settings()] == ids
+
+
+def test_a_category_without_a_label_says_how_to_declare_one(settings):
+    settings.USER_MESSAGES = {"CATEGORIES": {"billing": {"description": "Invoices"}}}
+
+    (error,) = check_settings()
+
+    assert error.msg == (
+        "USER_MESSAGES['CATEGORIES']['billing'] must be a dict with a 'label', got "
+        "{'description': 'Invoices'}."
+    )
+    assert error.hint == "For example {\"label\": _('Billing')}."
+
+
+def test_a_critical_category_that_is_off_by_default_is_refused_with_a_fix(settings):
+    settings.USER_MESSAGES = {
+        "CATEGORIES": {"security": {"label": "Security", "critical": True, "default": False}}
+    }
+
+    (error,) = check_settings()
+
+    assert error.msg == (
+        "USER_MESSAGES['CATEGORIES']['security'] is critical, so nobody can turn it off, but its "
+        "default is False."
+    )
+    assert error.hint == "Remove 'default' from a critical category, or make it not critical."

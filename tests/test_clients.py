@@ -39,6 +39,7 @@ REPO = Path(__file__).resolve().parent.parent
 CLIENTS = REPO / "tests" / "clients"
 BIN = CLIENTS / "node_modules" / ".bin"
 PAGE = REPO / "docs" / "howto" / "spa.md"
+CATEGORIES_PAGE = REPO / "docs" / "howto" / "categories.md"
 MANAGE = REPO / "example_project" / "manage.py"
 
 TSCONFIG = {
@@ -56,11 +57,11 @@ TSCONFIG = {
 }
 
 
-def page_snippet(name: str) -> str:
+def page_snippet(name: str, page: Path = PAGE) -> str:
     """The page's TypeScript block whose first line is ``// <name>``."""
-    blocks = re.findall(r"```ts\n(// (\S+).*?)```", PAGE.read_text(), re.S)
+    blocks = re.findall(r"```ts\n(// (\S+).*?)```", page.read_text(), re.S)
     found = [code for code, title in blocks if title == name]
-    assert len(found) == 1, f"{PAGE.name} needs exactly one ```ts block starting // {name}"
+    assert len(found) == 1, f"{page.name} needs exactly one ```ts block starting // {name}"
     return found[0]
 
 
@@ -117,9 +118,17 @@ def test_codegen_maps_the_custom_scalars_and_the_enum_to_precise_types(generated
         "JSONObject: { input: Record<string, unknown>; output: Record<string, unknown>; }"
         in generated
     )
-    assert "export type MessageLevel =\n  | 'DEBUG'\n  | 'ERROR'\n  | 'INFO'\n  | 'SUCCESS'\n" in (
-        generated
-    )
+    # Each member follows its description as a doc comment.
+    levels = re.search(r"export type MessageLevel =(.*?);", generated, re.S)
+    assert levels is not None
+    assert re.findall(r"\| '(\w+)'", levels.group(1)) == [
+        "DEBUG",
+        "ERROR",
+        "INFO",
+        "SUCCESS",
+        "WARNING",
+    ]
+    assert "/** Something failed (level 40). */" in levels.group(1)
     states = re.search(r"export type MessageState =(.*?);", generated, re.S)
     assert states is not None
     assert re.findall(r"\| '(\w+)'", states.group(1)) == [
@@ -138,6 +147,16 @@ def test_the_docs_snippets_for_apollo_and_urql_type_check_strictly(
         workdir,
         {"apollo.ts": page_snippet("apollo.ts"), "urql.ts": page_snippet("urql.ts")},
     )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_tab_bar_snippet_of_the_categories_page_type_checks_strictly(
+    workdir: Path, generated: str
+) -> None:
+    snippet = page_snippet("apollo-tabs.ts", CATEGORIES_PAGE)
+
+    result = type_check(workdir, {"apollo-tabs.ts": snippet})
 
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -176,6 +195,7 @@ def built(workdir: Path, generated: str) -> Path:
     """The snippets and the generated module compiled to CommonJS, which Node runs as they are."""
     for name in ("apollo.ts", "urql.ts"):
         (workdir / "src" / name).write_text(page_snippet(name))
+    (workdir / "src" / "apollo-tabs.ts").write_text(page_snippet("apollo-tabs.ts", CATEGORIES_PAGE))
     build = workdir / "build"
     options = {
         **TSCONFIG["compilerOptions"],
@@ -186,7 +206,7 @@ def built(workdir: Path, generated: str) -> Path:
     }
     tsconfig = {
         "compilerOptions": options,
-        "files": ["src/gql/graphql.ts", "src/apollo.ts", "src/urql.ts"],
+        "files": ["src/gql/graphql.ts", "src/apollo.ts", "src/urql.ts", "src/apollo-tabs.ts"],
     }
     (workdir / "tsconfig.build.json").write_text(json.dumps(tsconfig))
 
@@ -375,4 +395,41 @@ def test_the_graphql_over_http_audit_passes_every_audit_including_the_mays(
         "total": 61,
         "counts": {"ok": 61, "notice": 0, "warn": 0, "error": 0},
         "unpassed": [],
+    }
+
+
+def test_the_tab_bar_snippet_counts_per_category_and_reads_one_tab(
+    built: Path, example: tuple[str, dict[str, str]]
+) -> None:
+    url, env = example
+    # The example project declares billing, security (critical) and product.
+    user_with_messages(
+        env,
+        "tabs",
+        "api.info(user, 'Invoice.', category='billing'); "
+        "api.warning(user, 'Sign-in.', category='security', deliver_once=False); "
+        "api.info(user, 'Hello.')",
+    )
+
+    report = run_snippet(built, "apollo-tabs", url, "tabs")
+
+    assert report == {
+        "before": [
+            ["billing", "Billing", 1],
+            ["security", "Security", 1],
+            ["product", "Product news", 0],
+            ["", "Other", 1],
+        ],
+        # Reading the billing tab delivered its message alone.
+        "opened": ["Invoice."],
+        "after": [
+            ["billing", "Billing", 0],
+            ["security", "Security", 1],
+            ["product", "Product news", 0],
+            ["", "Other", 1],
+        ],
+        "refused": ["The category 'security' is critical: it cannot be turned off."],
+        "accepted": [],
+        "requests": [{"method": "POST", "path": "/graphql"}] * 5,
+        "warnings": [],
     }

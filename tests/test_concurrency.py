@@ -109,6 +109,54 @@ def test_concurrent_async_senders_and_readers_lose_nothing_and_repeat_nothing(dj
     assert len(shown) >= READERS
 
 
+@pytest.mark.django_db(transaction=True)
+def test_readers_filtered_by_category_lose_nothing_and_repeat_nothing(django_user_model, settings):
+    settings.USER_MESSAGES = {
+        "CATEGORIES": {"billing": {"label": "Billing"}, "security": {"label": "Security"}}
+    }
+    user = django_user_model.objects.create_user("alice")
+    categories = ["billing", "security", ""]
+    sent: dict[int, str] = {}
+    shown: list[tuple[list[str] | None, list[Message]]] = []
+    lock = threading.Lock()
+    writers_done = threading.Event()
+
+    def write(writer: int) -> None:
+        for index in range(MESSAGES_PER_WRITER):
+            category = categories[(writer + index) % len(categories)]
+            message = api.info(user.pk, f"w{writer}-{index}", category=category)
+            with lock:
+                sent[message.pk] = category
+
+    def read(wanted: list[str] | None) -> None:
+        while True:
+            finished = writers_done.is_set()
+            messages = list(api.get_messages(user=user.pk, categories=wanted))
+            with lock:
+                shown.append((wanted, messages))
+            if finished:
+                return
+
+    # One reader per category, one of two categories, and one of all: they overlap.
+    readers = [["billing"], ["security"], [""], ["billing", "security"], None]
+    errors = run_writers_then_readers(
+        [lambda w=w: write(w) for w in range(WRITERS)],
+        [lambda r=r: read(r) for r in readers],
+        writers_done,
+    )
+
+    assert not errors, errors
+    assert len(sent) == WRITERS * MESSAGES_PER_WRITER
+    # Each reader got only what it asked for.
+    for wanted, messages in shown:
+        assert wanted is None or all(m.category in wanted for m in messages)
+    delivered = Counter(m.pk for _, messages in shown for m in messages)
+    delivered.update(m.pk for m in api.get_messages(user=user.pk))
+    assert [pk for pk, count in delivered.items() if count > 1] == [], "shown twice"
+    assert sorted(delivered) == sorted(sent), "lost"
+    assert not Message.objects.filter(delivered_at__isnull=True).exists()
+
+
 needs_returning = pytest.mark.skipif(
     connection.vendor not in ("postgresql", "sqlite"),
     reason="the UPDATE ... RETURNING path runs on PostgreSQL and SQLite",
@@ -144,6 +192,49 @@ def test_a_message_sent_while_reading_is_kept_for_the_next_read(user, monkeypatc
     monkeypatch.undo()
 
     assert [m.pk for m in api.get_messages(user=user)] == [late[0].pk]
+
+
+def postgresql_deadlock() -> OperationalError:
+    """What Django raises when PostgreSQL cancels a statement to break a deadlock."""
+    import psycopg
+
+    error = OperationalError("deadlock detected")
+    error.__cause__ = psycopg.errors.DeadlockDetected("deadlock detected")
+    return error
+
+
+@needs_returning
+@pytest.mark.django_db(transaction=True)  # outside any transaction, as a page view reads
+def test_a_claim_chosen_as_deadlock_victim_claims_again_and_delivers_once(user, monkeypatch):
+    once = api.info(user, "once")
+    sticky = api.warning(user, "sticky", deliver_once=False)
+    claim = models._claim_returning
+    attempts = []
+
+    def cancelled_once(alias, pks, now):
+        attempts.append(list(pks))
+        if len(attempts) == 1:
+            raise postgresql_deadlock()
+        return claim(alias, pks, now)
+
+    monkeypatch.setattr(models, "_claim_returning", cancelled_once)
+
+    assert [m.pk for m in api.get_messages(user=user)] == [once.pk, sticky.pk]
+    assert attempts == [[once.pk, sticky.pk]] * 2
+    assert list(Message.objects.filter(delivered_at__isnull=True)) == [sticky]
+
+
+@needs_returning
+def test_a_claim_deadlocked_inside_the_callers_transaction_is_left_to_the_caller(user, monkeypatch):
+    api.info(user, "once")
+
+    def cancelled(alias, pks, now):
+        raise postgresql_deadlock()
+
+    monkeypatch.setattr(models, "_claim_returning", cancelled)
+
+    with pytest.raises(OperationalError), transaction.atomic():
+        list(api.get_messages(user=user))
 
 
 @pytest.mark.django_db(transaction=True)  # outside any transaction, as a page view reads

@@ -10,17 +10,20 @@ own environment (venv, activate, pip install) are not run: the suite's environme
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import http.cookiejar
 import importlib.metadata
 import json
 import os
+import queue
 import re
 import shlex
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -32,7 +35,7 @@ from pathlib import Path
 import pytest
 import websockets
 
-from tests.test_realtime_e2e import RedisServer
+from tests.test_realtime_e2e import CLIENTS, RedisServer
 
 # The example project (or the tutorial's) runs on a SQLite file of its own whatever
 # TEST_DATABASE names: the runs on SQLite (one per Python in .ci/run) cover these. One worker
@@ -47,11 +50,28 @@ PAGE = TUTORIAL / "index.md"
 ENVIRONMENT = ("python -m venv ", ". .venv/bin/activate", "pip install ")
 
 
-def shell_commands(page: Path) -> list[str]:
-    """Every command of the page's ```sh blocks, in order (continuations joined)."""
-    blocks = re.findall(r"^```sh\n(.*?)^```", page.read_text(), re.S | re.M)
+def shell_commands(page: Path, step: str = "") -> list[str]:
+    """Every command of the page's ```sh blocks (of one "## N." step), in order."""
+    text = page.read_text()
+    if step:
+        found = re.search(rf"^## {step}\. .*?(?=^## |\Z)", text, re.S | re.M)
+        assert found, step
+        text = found.group(0)
+    blocks = re.findall(r"^```sh\n(.*?)^```", text, re.S | re.M)
     text = "\n".join(blocks).replace("\\\n", " ")
     return [line.split("  #")[0].strip() for line in text.splitlines() if line.strip()]
+
+
+def names_assigned(module: Path) -> set[str]:
+    """The names a settings file assigns at its top level."""
+    tree = ast.parse(module.read_text())
+    return {
+        target.id
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
 
 
 def graphql_block(page: Path) -> str:
@@ -79,6 +99,9 @@ class Project:
 
     folder: Path
     env: dict[str, str]
+    # The page's whole files, put in place after startproject.
+    mysite: Path = TUTORIAL / "mysite"
+    templates: Path = TUTORIAL / "templates"
     url: str = ""
     server: subprocess.Popen[bytes] | None = None
     ran: list[str] = field(default_factory=list)
@@ -102,10 +125,13 @@ class Project:
             )
             assert finished.returncode == 0, f"{command}\n{finished.stdout}{finished.stderr}"
         if "startproject" in words:
+            # The page's settings claim to be what startproject wrote, plus the package.
+            written = names_assigned(self.folder / "mysite" / "settings.py")
+            assert written - names_assigned(self.mysite / "settings.py") == set()
             # The page's whole files replace what startproject wrote.
-            for source in (TUTORIAL / "mysite").glob("*.py"):
+            for source in self.mysite.glob("*.py"):
                 shutil.copy(source, self.folder / "mysite" / source.name)
-            shutil.copytree(TUTORIAL / "templates", self.folder / "templates")
+            shutil.copytree(self.templates, self.folder / "templates")
         self.ran.append(command)
 
     def serve(self, command: list[str], env: dict[str, str]) -> None:
@@ -203,11 +229,11 @@ def test_the_tutorial_installs_only_extras_the_package_has() -> None:
 
 
 def test_the_tutorial_shows_a_message_in_a_template_then_in_graphql_then_live(
-    followed: Project,
+    followed: Project, node: str
 ) -> None:
     project = followed
     commands = [c for c in shell_commands(PAGE) if not c.startswith(ENVIRONMENT)]
-    # The page's order: set up and send (steps 1-4), serve (5), one more send (6).
+    # The page's order: set up and send (steps 1-4), serve (5), one more send (6), live (7).
     serve_at = commands.index("python manage.py runserver")
     for command in commands[: serve_at + 1]:
         project.run(command)
@@ -221,8 +247,15 @@ def test_the_tutorial_shows_a_message_in_a_template_then_in_graphql_then_live(
     # Reload: the deliver-once message is gone, the sticky one stays.
     assert texts(browser.get("/")[1]) == ["Verify your e-mail address."]
 
-    # Step 6: one more message, then the page's query, as GraphiQL sends it (POST + CSRF).
-    for command in commands[serve_at + 1 :]:
+    # Step 6: GraphiQL's page loads every file from the server (it works offline); one more
+    # message, then the page's query, as GraphiQL sends it (POST + CSRF).
+    _, graphiql = browser.get("/graphiql/")
+    assets = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', graphiql)
+    assert len(assets) == 8
+    for asset in assets:
+        assert asset.startswith("/static/user_messages/graphiql/"), asset
+        assert browser.get(asset)[1]
+    for command in shell_commands(PAGE, "6"):
         project.run(command)
     query = graphql_block(PAGE)
     peeked = browser.graphql(query)
@@ -256,11 +289,56 @@ def test_the_tutorial_shows_a_message_in_a_template_then_in_graphql_then_live(
 
     # Step 7: the tutorial's asgi.py serves the subscription; a send from manage.py shell
     # (another process) reaches it through Redis.
-    counts = asyncio.run(live_counts(project, browser))
+    (send,) = shell_commands(PAGE, "7")
+    counts = asyncio.run(live_counts(project, browser, send))
     assert counts == [1, 2]
+    # A socket refused for its Origin (a script that sends none): runserver's output says why.
+    assert asyncio.run(handshake_status(project.url.replace("http", "ws") + "/graphql")) == 403
+    wait_for_log(project, "user_messages: WebSocket /graphql refused (403): no Origin header")
+
+    # Step 7 as the reader sees it: the home page's own script, run as a browser runs it,
+    # shows the count (the sticky message; rendering the page delivered 'Live.'), then the
+    # count after another send.
+    events = PageScript(node, project.url + "/", browser)
+    try:
+        assert events.next() == {"id": "live-count", "text": "1"}
+        project.run(send)
+        assert events.next() == {"id": "live-count", "text": "2"}
+    finally:
+        events.stop()
 
 
-async def live_counts(project: Project, browser: Browser) -> list[int]:
+class PageScript:
+    """tests/clients/page_script.mjs: a page's scripts run in Node, what they show, a line each."""
+
+    def __init__(self, node: str, url: str, browser: Browser) -> None:
+        cookie = "; ".join(f"{c.name}={c.value}" for c in browser.jar)
+        self.process = subprocess.Popen(
+            [node, str(CLIENTS / "page_script.mjs"), url, cookie],
+            cwd=CLIENTS,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line)
+
+    def next(self, timeout: float = 20) -> object:
+        try:
+            return json.loads(self.lines.get(timeout=timeout))
+        except queue.Empty:
+            raise AssertionError(f"the page showed nothing within {timeout} s") from None
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+async def live_counts(project: Project, browser: Browser, send: str) -> list[int]:
     """Subscribe to myMessageCount, send from another process, return the counts received."""
     headers = {"Origin": project.url, "Cookie": f"sessionid={browser.cookie('sessionid')}"}
     uri = project.url.replace("http", "ws") + "/graphql"
@@ -274,12 +352,25 @@ async def live_counts(project: Project, browser: Browser) -> list[int]:
         subscribe = {"query": "subscription { myMessageCount }"}
         await socket_.send(json.dumps({"id": "1", "type": "subscribe", "payload": subscribe}))
         counts = [await next_count(socket_)]
-        await asyncio.to_thread(
-            project.run,
-            "python manage.py shell -c \"from user_messages import api; api.info(1, 'Live.')\"",
-        )
+        await asyncio.to_thread(project.run, send)
         counts.append(await next_count(socket_))
         return counts
+
+
+async def handshake_status(uri: str) -> int:
+    """The HTTP status a handshake without an Origin header gets (websockets sends none)."""
+    try:
+        async with websockets.connect(uri, subprotocols=["graphql-transport-ws"]):  # type: ignore[list-item]
+            return 101
+    except websockets.InvalidStatus as refused:
+        return refused.response.status_code
+
+
+def wait_for_log(project: Project, line: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while line not in project.log():
+        assert time.monotonic() < deadline, project.log()
+        time.sleep(0.05)
 
 
 async def next_count(socket_: websockets.ClientConnection) -> int:

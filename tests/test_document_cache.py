@@ -196,6 +196,8 @@ def flag_mutation_errors(next_: Any, root: Any, info: Any, **arguments: Any) -> 
     return next_(root, info, **arguments)
 
 
+# ATOMIC_MUTATIONS and MUTATION_ERRORS_FLAG are graphene-django's: graphene only.
+@pytest.mark.parametrize("stack", ["graphene"], indirect=True)
 @pytest.mark.parametrize("atomic_mutations", [None, "GRAPHENE", "DATABASES"])
 def test_atomic_mutations_roll_back_a_mutation_that_flags_errors(
     alice: Client,
@@ -203,10 +205,7 @@ def test_atomic_mutations_roll_back_a_mutation_that_flags_errors(
     calls: Calls,
     monkeypatch: pytest.MonkeyPatch,
     atomic_mutations: str | None,
-    stack: str,
 ) -> None:
-    if stack == "strawberry":
-        pytest.skip("ATOMIC_MUTATIONS and MUTATION_ERRORS_FLAG are graphene-django's")
     import graphene_django.views
 
     from user_messages.views import GraphQLView

@@ -297,7 +297,7 @@ def test_graphql_stack_picks_who_serves_graphql_with_the_same_answers_and_graphi
         "libraries = {c.__module__.split('.')[0] for c in view.__mro__}\n"
         "print(json.dumps({'library': sorted(libraries & {'graphene_django', 'strawberry'}),"
         " 'answer': sorted(answer['data']), 'graphiql': [page.status_code,"
-        " '/static/example_project/graphiql/graphiql.min.js' in page.content.decode()]}))",
+        " '/static/user_messages/graphiql/graphiql.min.js' in page.content.decode()]}))",
         GRAPHQL_STACK=stack,
     )
 

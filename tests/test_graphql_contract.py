@@ -32,14 +32,22 @@ REGENERATE = (
 
 #: What the example SPA relies on: operation name -> its variable definitions.
 OPERATIONS = {
-    "MyMessages": ["$peek: Boolean"],
-    "MyMessageCount": [],
+    "MyMessages": ["$peek: Boolean", "$categories: [String!]"],
+    "MyMessageCount": ["$categories: [String!]"],
+    "MyMessageCounts": [],
+    "MyMessagePreferences": [],
+    "SetMessagePreferences": ["$input: [MessagePreferenceInput!]!"],
     "AcknowledgeMessages": ["$ids: [ID!]!"],
     "AcknowledgeAllMessages": [],
-    "MyMessageHistory": ["$first: Int", "$after: String", "$states: [MessageState!]"],
+    "MyMessageHistory": [
+        "$first: Int",
+        "$after: String",
+        "$states: [MessageState!]",
+        "$categories: [String!]",
+    ],
     "SendMessage": ["$input: SendMessageInput!"],
     # Served over WebSocket only: tests/test_realtime.py runs it.
-    "MyMessageCountChanged": [],
+    "MyMessageCountChanged": ["$categories: [String!]"],
 }
 
 
@@ -117,6 +125,12 @@ def test_each_operation_is_valid_against_the_schema(stack: str, name: str) -> No
     [
         ("MyMessages", {"peek": True}, {"myMessages": []}),
         ("MyMessageCount", {}, {"myMessageCount": 0}),
+        ("MyMessageCount", {"categories": [""]}, {"myMessageCount": 0}),
+        (
+            "MyMessageCounts",
+            {},
+            {"myMessageCounts": [{"category": "", "label": "", "pendingCount": 0}]},
+        ),
         (
             "MyMessageHistory",
             {"first": 5},
@@ -127,6 +141,12 @@ def test_each_operation_is_valid_against_the_schema(stack: str, name: str) -> No
                     "pendingCount": 0,
                 }
             },
+        ),
+        ("MyMessagePreferences", {}, {"myMessagePreferences": []}),
+        (
+            "SetMessagePreferences",
+            {"input": []},
+            {"setMessagePreferences": {"preferences": [], "errors": []}},
         ),
         (
             "AcknowledgeAllMessages",
@@ -199,3 +219,35 @@ def test_my_message_history_operation_asks_for_every_field_of_a_message(
 
     (edge,) = data["edges"]
     assert sorted(edge["node"]) == sorted(CONTRACT.get_type("UserMessage").fields)  # type: ignore[union-attr]
+
+
+def test_every_type_field_argument_and_enum_value_of_the_contract_is_described() -> None:
+    from graphql import (
+        GraphQLEnumType,
+        GraphQLInputObjectType,
+        GraphQLObjectType,
+        build_schema,
+    )
+
+    schema = build_schema(SDL.read_text())
+    # The root types are the host project's: it composes the package's fields into its own.
+    roots = {"Query", "Mutation", "Subscription"}
+    undescribed = []
+    for name, type_ in schema.type_map.items():
+        if name.startswith("__") or name in {"String", "Int", "Float", "Boolean", "ID"}:
+            continue
+        if not type_.description and name not in roots:
+            undescribed.append(name)
+        if isinstance(type_, GraphQLObjectType | GraphQLInputObjectType):
+            for field_name, field in type_.fields.items():
+                if not field.description:
+                    undescribed.append(f"{name}.{field_name}")
+                for arg_name, arg in getattr(field, "args", {}).items():
+                    if not arg.description:
+                        undescribed.append(f"{name}.{field_name}({arg_name})")
+        if isinstance(type_, GraphQLEnumType):
+            undescribed += [
+                f"{name}.{v}" for v, value in type_.values.items() if not value.description
+            ]
+
+    assert undescribed == []

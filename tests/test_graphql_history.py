@@ -161,6 +161,27 @@ def test_a_bad_cursor_or_page_size_is_a_graphql_error_not_a_500(
     assert [error["message"] for error in response["errors"]] == [message]
 
 
+@pytest.mark.parametrize("signed_in", [True, False])
+@pytest.mark.parametrize("limit", [30, 150])
+def test_the_page_size_limit_is_the_setting_signed_in_or_out(
+    client: Client, user: AbstractBaseUser, settings: Any, signed_in: bool, limit: int
+) -> None:
+    settings.USER_MESSAGES = {"MAX_HISTORY_PAGE": limit}
+    if signed_in:
+        client.force_login(user)
+    api.info(user, "m")
+
+    within = get(client, PAGE, {"first": limit})
+    over = get(client, PAGE, {"first": limit + 1})
+
+    assert "errors" not in within
+    assert texts(within["data"]["myMessageHistory"]) == (["m"] if signed_in else [])
+    assert over["data"] is None
+    assert [error["message"] for error in over["errors"]] == [
+        f"first must be from 1 to {limit}, got {limit + 1}."
+    ]
+
+
 def test_a_cursor_of_another_users_message_shows_nothing_of_theirs(
     alice: Client, user: AbstractBaseUser, other_user: AbstractBaseUser
 ) -> None:

@@ -470,7 +470,7 @@ def test_a_clients_mistake_logs_nothing_above_info_and_no_traceback(
 def test_an_unexpected_exception_in_a_resolver_logs_an_error_with_its_traceback(
     alice: Client, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def broken(user: Any) -> int:
+    def broken(user: Any, **options: Any) -> int:
         raise ZeroDivisionError("a bug in the server")
 
     # A fault injected where a bug would be: the view and the schema stay real.

@@ -158,6 +158,7 @@ def test_anonymous_user_gets_session_messages_only(client: Client, user: Abstrac
             "state": None,
             "seenAt": None,
             "acknowledgedAt": None,
+            "category": "",
         }
     ]
     assert post_operation(client, "MyMessageCount") == {"data": {"myMessageCount": 0}}

@@ -144,6 +144,58 @@ def test_a_get_cannot_send(sender: Client, user: AbstractBaseUser, stack: str) -
     assert not Message.objects.exists()
 
 
+def run_as_a_host_view_does(stack: str, request: Any, query: str) -> list[str]:
+    """Run ``query`` as a host's own endpoint would: the schema, with no check of the method.
+
+    Both libraries' views refuse a mutation over GET before any resolver runs; a host view
+    that executes the schema itself (a persisted-query endpoint, a GraphQLView subclass that
+    replaces the execution) has only the package's resolvers between a GET and a write.
+    Returns the messages of the result's errors.
+    """
+    if stack == "strawberry":
+        from tests.strawberry_schema import plain_schema
+
+        result = plain_schema.execute_sync(query, context_value={"request": request})
+    else:
+        from tests.schema import schema
+
+        result = schema.execute(query, context_value=request)
+    return [error.message for error in result.errors or []]
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS", "TRACE"])
+def test_a_host_view_that_runs_mutations_over_any_method_still_writes_nothing_over_get(
+    rf: Any, user: AbstractBaseUser, stack: str, method: str
+) -> None:
+    from django.contrib.auth.models import Permission
+
+    user.user_permissions.add(
+        Permission.objects.get(content_type__app_label="user_messages", codename="add_message")
+    )
+    message = api.info(user, "Sticky.", deliver_once=False)
+    acknowledge = f'mutation {{ acknowledgeMessages(ids: ["{message.pk}"]) {{ __typename }} }}'
+    send = (
+        f'mutation {{ sendMessage(input: {{recipients: ["{user.pk}"], level: INFO, '
+        'message: "Hi"}) { count } }'
+    )
+    request = rf.generic(method, URL)
+    request.user = user
+
+    errors = [run_as_a_host_view_does(stack, request, query) for query in (acknowledge, send)]
+
+    assert errors == [
+        ["acknowledgeMessages changes data, so it needs a POST request."],
+        ["sendMessage changes data, so it needs a POST request."],
+    ]
+    assert list(Message.objects.values_list("message", flat=True)) == ["Sticky."]
+    assert pending_rows(user) == ["Sticky."]
+    # The same view over POST (which Django's CSRF middleware checks) writes.
+    request.method = "POST"
+    assert run_as_a_host_view_does(stack, request, acknowledge) == []
+    assert run_as_a_host_view_does(stack, request, send) == []
+    assert pending_rows(user) == ["Hi"]
+
+
 def test_a_cross_site_post_without_the_csrf_token_is_refused(
     user: AbstractBaseUser,
 ) -> None:

@@ -207,3 +207,48 @@ def test_the_history_index_is_built_concurrently_and_migrating_back_drops_it(tra
     finally:
         migrate(latest())
     assert "user_history" in indexes_leading_with_user_id()
+
+
+def test_messages_stored_before_categories_get_no_category(transactional_db):
+    apps = migrate([("user_messages", "0009_user_history_index")])
+    try:
+        user = apps.get_model("auth", "User").objects.create(username="alice")
+        OldMessage = apps.get_model("user_messages", "Message")
+        OldMessage.objects.create(user_id=user.pk, level=20, message="pending")
+        OldMessage.objects.create(
+            user_id=user.pk, level=20, message="done", delivered_at="2024-01-01T00:00Z"
+        )
+    finally:
+        migrate(latest())
+
+    assert dict(Message.objects.values_list("message", "category")) == {
+        "pending": "",
+        "done": "",
+    }
+    assert Message.objects.in_categories([""]).count() == 2
+
+
+@pytest.mark.skipif(
+    connection.vendor not in ("postgresql", "mysql"),
+    reason="SQLite cannot give an existing column a database default",
+)
+def test_a_row_inserted_by_code_older_than_categories_gets_no_category(db, django_user_model):
+    user = django_user_model.objects.create(username="alice")
+    qn = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        # What django-user-messages 1.1 (or this package before 0010) inserts: no category.
+        cursor.execute(
+            f"INSERT INTO {qn('user_messages_message')} "
+            f"({qn('created_at')}, {qn('user_id')}, {qn('level')}, {qn('message')}, "
+            f"{qn('extra_tags')}, {qn('meta')}, {qn('deliver_once')}) "
+            "VALUES (%s, %s, 20, 'old', '', '{}', %s)",
+            [
+                connection.ops.adapt_datetimefield_value(
+                    datetime.datetime.now(datetime.timezone.utc)
+                ),
+                user.pk,
+                True,
+            ],
+        )
+
+    assert list(Message.objects.values_list("message", "category")) == [("old", "")]

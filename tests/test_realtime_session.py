@@ -378,7 +378,9 @@ def test_signing_in_elsewhere_and_other_saves_leave_the_sockets_open(
         ws = await live(tab)
         await database_sync_to_async(sign_in_and_edit)()
         await still_live(ws, alice)
-        assert await ws.receive_nothing(timeout=0.5)
+        # A close the sign-in or the save made the socket decide would come before the count
+        # of a later send: the sentinel.
+        await still_live(ws, alice)
         await ws.disconnect()
 
     run(scenario)

@@ -4,12 +4,14 @@ from django.contrib import admin
 from django.urls import path
 
 from tests import custom_admin, views
+from user_messages.graphiql import GraphiQLView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("people-admin/", custom_admin.site.urls),
     path("plain-people-admin/", custom_admin.plain_site.urls),
     path("messages/", views.messages_page, name="messages_page"),
+    path("graphiql/", GraphiQLView.as_view(), name="graphiql"),
 ]
 
 # graphene is optional: a Strawberry-only environment runs the suite without it.

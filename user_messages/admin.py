@@ -23,15 +23,20 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from user_messages import api
+from user_messages.categories import declared
 from user_messages.conf import conf
 from user_messages.links import safe_link
-from user_messages.models import Message, MessageState
+from user_messages.models import Message, MessagePreference, MessageState
 from user_messages.signals import changed_after_commit
 
 __all__ = [
     "MessageAdmin",
+    "MessagePreferenceAdmin",
+    "MessagePreferenceInline",
     "SendMessageAdminMixin",
     "SendMessageForm",
+    "category_choices",
+    "category_label",
     "level_choices",
     "level_label",
     "send_message",
@@ -74,6 +79,42 @@ def _colour(level: int) -> str:
         if level >= bound:
             return name
     return "debug"
+
+
+def category_label(name: str) -> str:
+    """A category's label for people; "" is none, an undeclared name shows as it is."""
+    if not name:
+        return gettext("None")
+    category = declared().get(name)
+    return str(category.label) if category is not None else name
+
+
+def category_choices(*, include: str | None = None) -> list[tuple[str, str]]:
+    """None, then the declared categories in the setting's order (plus ``include``)."""
+    names = ["", *declared()]
+    if include is not None and include not in names:
+        names.append(include)  # stored before its declaration was removed: keep it editable
+    return [(name, category_label(name)) for name in names]
+
+
+class CategoryFilter(admin.SimpleListFilter):
+    title = _("category")
+    parameter_name = "category"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        # "" would read as "no filter" in the URL: none has a value of its own.
+        return [(name or _NO_CATEGORY, label) for name, label in category_choices()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Message]) -> QuerySet[Message]:
+        value = self.value()
+        if value is None:
+            return queryset
+        name = "" if value == _NO_CATEGORY else value
+        return queryset.in_categories([name])  # type: ignore[attr-defined,no-any-return]
+
+
+#: The category filter's value for messages of no category.
+_NO_CATEGORY = "-"
 
 
 class LevelFilter(admin.SimpleListFilter):
@@ -144,13 +185,29 @@ class MessageForm(forms.ModelForm):  # type: ignore[type-arg]
 
     class Meta:
         model = Message
-        fields = ["user", "level", "message", "extra_tags", "meta", "deliver_once", "expires_at"]
+        fields = [
+            "user",
+            "level",
+            "category",
+            "message",
+            "extra_tags",
+            "meta",
+            "deliver_once",
+            "expires_at",
+        ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # A stored custom level MESSAGE_TAGS no longer names stays selectable as it is.
         current = self.instance.level if self.instance.pk is not None else None
         self.fields["level"].choices = level_choices(include=current)  # type: ignore[attr-defined]
+        category = self.instance.category if self.instance.pk is not None else None
+        self.fields["category"] = forms.ChoiceField(
+            label=_("category"),
+            choices=category_choices(include=category),
+            required=False,
+            initial="",
+        )
 
 
 @admin.register(Message)
@@ -161,6 +218,7 @@ class MessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "delivered_at",
         "user",
         "level_display",
+        "category_display",
         "message",
         "deliver_once",
         "expires_at",
@@ -168,7 +226,7 @@ class MessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "seen_at",
         "acknowledged_at",
     ]
-    list_filter = [StateFilter, LevelFilter, DeliveredFilter, "deliver_once"]
+    list_filter = [StateFilter, LevelFilter, CategoryFilter, DeliveredFilter, "deliver_once"]
     readonly_fields = ["created_at", "delivered_at", "seen_at", "acknowledged_at"]
     list_select_related = ["user"]
     ordering = ["-created_at", "-pk"]
@@ -187,6 +245,10 @@ class MessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             obj.level,
             level_label(obj.level),
         )
+
+    @admin.display(description=_("category"), ordering="category")
+    def category_display(self, obj: Message) -> str:
+        return category_label(obj.category)
 
     @admin.display(description=_("state"))
     def state_display(self, obj: Message) -> str:
@@ -235,6 +297,70 @@ class MessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         changed_after_commit(user_ids)
 
 
+class MessagePreferenceForm(forms.ModelForm):  # type: ignore[type-arg]
+    """A user's choice for one declared category; a critical one cannot be turned off."""
+
+    class Meta:
+        model = MessagePreference
+        fields = ["user", "category", "enabled"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        current = self.instance.category if self.instance.pk is not None else None
+        self.fields["category"] = forms.ChoiceField(
+            label=_("category"),
+            # "" is no category: nobody can turn it off.
+            choices=[c for c in category_choices(include=current) if c[0]],
+        )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        category = declared().get(cleaned.get("category", ""))
+        if category is not None and category.critical and cleaned.get("enabled") is False:
+            raise ValidationError(
+                _("%(category)s is critical: it cannot be turned off."),
+                code="critical",
+                params={"category": category.label},
+            )
+        return cleaned
+
+
+@admin.register(MessagePreference)
+class MessagePreferenceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Each user's choices that differ from a category's default; staff may change them."""
+
+    form = MessagePreferenceForm
+    list_display = ["user", "category_display", "enabled"]
+    list_filter = [CategoryFilter, "enabled"]
+    list_select_related = ["user"]
+    raw_id_fields = ["user"]
+    ordering = ["user", "category"]
+
+    @admin.display(description=_("category"), ordering="category")
+    def category_display(self, obj: MessagePreference) -> str:
+        return category_label(obj.category)
+
+    def get_search_fields(self, request: HttpRequest) -> list[str]:
+        return [f"user__{get_user_model().USERNAME_FIELD}"]
+
+
+class _PreferenceFormSet(forms.BaseInlineFormSet):  # type: ignore[type-arg]
+    @classmethod
+    def get_default_prefix(cls) -> str:
+        # The foreign key has no reverse accessor (related_name="+") to name the prefix after.
+        return "message_preferences"
+
+
+class MessagePreferenceInline(admin.TabularInline):  # type: ignore[type-arg]
+    """Add to a user admin's ``inlines`` to show and edit that user's preferences."""
+
+    model = MessagePreference
+    form = MessagePreferenceForm
+    formset = _PreferenceFormSet
+    fields = ["category", "enabled"]
+    extra = 0
+
+
 class SendMessageForm(forms.Form):
     """What staff fill in to send one message to each selected user."""
 
@@ -272,6 +398,13 @@ class SendMessageForm(forms.Form):
             max_length=conf.MAX_MESSAGE_LENGTH,
             widget=widgets.AdminTextareaWidget(attrs={"rows": 4}),
         )
+        choices = category_choices()
+        if len(choices) > 1:  # a project that declares no category sees no such field
+            self.fields["category"] = forms.ChoiceField(
+                label=_("Category"), choices=choices, required=False, initial=""
+            )
+            # Right after the level, as on the message form.
+            self.order_fields(["level", "category"])
 
     def clean_link(self) -> str:
         """The link, if the page will render it as one (``user_messages.links``' rule)."""
@@ -324,6 +457,7 @@ def send_message(
                 deliver_once=data["deliver_once"],
                 meta={"url": data["link"]} if data["link"] else {},
                 expires_at=data["expires_at"],
+                category=data.get("category", ""),
             )
             modeladmin.message_user(
                 request,

@@ -21,6 +21,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from user_messages import cache, validation
+from user_messages.categories import declared as declared_categories
 from user_messages.conf import conf
 from user_messages.signals import _committed_for_async, asend_changed, changed_after_commit
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "HistoryPage",
     "LazyList",
+    "Preference",
     "aacknowledge",
     "aacknowledge_all",
     "aacknowledge_owned",
@@ -45,6 +47,9 @@ __all__ = [
     "ainfo",
     "apeek_messages",
     "apending_count",
+    "apending_counts",
+    "apreferences",
+    "aset_preferences",
     "asuccess",
     "awarning",
     "debug",
@@ -55,6 +60,9 @@ __all__ = [
     "info",
     "peek_messages",
     "pending_count",
+    "pending_counts",
+    "preferences",
+    "set_preferences",
     "success",
     "warning",
 ]
@@ -125,7 +133,8 @@ def add_message(
     deliver_once: bool = True,
     meta: dict[str, Any] | None = None,
     expires_at: datetime.datetime | None = None,
-) -> Message: ...
+    category: str = "",
+) -> Message | None: ...
 
 
 @overload
@@ -138,6 +147,7 @@ def add_message(
     deliver_once: bool = True,
     meta: dict[str, Any] | None = None,
     expires_at: datetime.datetime | None = None,
+    category: str = "",
 ) -> int: ...
 
 
@@ -150,8 +160,14 @@ def add_message(
     deliver_once: bool = True,
     meta: dict[str, Any] | None = None,
     expires_at: datetime.datetime | None = None,
-) -> Message | int:
-    """Store a message for one user (returns it) or for many users (returns how many)."""
+    category: str = "",
+) -> Message | int | None:
+    """Store a message for one user (returns it) or for many users (returns how many).
+
+    ``category`` is ``""`` (none) or a name declared in ``USER_MESSAGES["CATEGORIES"]``;
+    any other raises ``ValueError`` before anything is stored. Users who turned the category
+    off get nothing: a one-user send returns None, a broadcast does not count them.
+    """
     _refuse_in_event_loop("add_message", "aadd_message")
     fields = {
         "level": validation.level(level),
@@ -160,6 +176,7 @@ def add_message(
         "deliver_once": validation.boolean(deliver_once, field="deliver_once"),
         "meta": validation.meta(meta),
         "expires_at": validation.expires_at(expires_at),
+        "category": validation.category(category),
     }
 
     if isinstance(user, models.Model):
@@ -172,13 +189,15 @@ def add_message(
     return _broadcast(cast("Users", user), fields)
 
 
-def _send_to_one(user_id: Any, fields: dict[str, Any]) -> Message:
+def _send_to_one(user_id: Any, fields: dict[str, Any]) -> Message | None:
     from user_messages.models import Message
 
-    # One statement that writes only if the user exists (see create_for_user). The id has been
-    # through validation.user_id, so it fits every backend's column.
+    # One statement that writes only if the user exists and wants the category (see
+    # create_for_user). The id has been through validation.user_id, so it fits every column.
     stored = Message.objects.create_for_user(user_id, fields)
     if stored is None:
+        if fields["category"] and get_user_model()._default_manager.filter(pk=user_id).exists():
+            return None  # the user turned the category off
         raise ValueError(f"There is no user with id {user_id!r}.")
     changed_after_commit([user_id], using=stored._state.db)
     return stored
@@ -205,12 +224,11 @@ def _broadcast(users: Users, fields: dict[str, Any]) -> int:
             for batch in _batched(user_ids, BATCH_SIZE):
                 recipients = user_model._default_manager.filter(pk__in=batch)
                 created += messages.insert_for_users(recipients, fields)
-            if created != len(user_ids):
+            # Fewer rows than ids: unknown ids, or users who turned the category off.
+            missing = _missing_user_ids(user_ids) if created != len(user_ids) else []
+            if missing:
                 # Raising rolls back what the batches inserted.
-                raise ValueError(
-                    f"There are no users with ids {_missing_user_ids(user_ids)!r}; "
-                    "nothing was sent."
-                )
+                raise ValueError(f"There are no users with ids {missing!r}; nothing was sent.")
             announced = user_ids
         else:
             raise TypeError(
@@ -270,7 +288,8 @@ def _shortcut(level: int, name: str) -> Callable[..., Any]:
         deliver_once: bool = True,
         meta: dict[str, Any] | None = None,
         expires_at: datetime.datetime | None = None,
-    ) -> Message | int:
+        category: str = "",
+    ) -> Message | int | None:
         _refuse_in_event_loop(name, f"a{name}")
         return add_message(
             user,
@@ -280,6 +299,7 @@ def _shortcut(level: int, name: str) -> Callable[..., Any]:
             deliver_once=deliver_once,
             meta=meta,
             expires_at=expires_at,
+            category=category,
         )
 
     send.__name__ = send.__qualname__ = name
@@ -366,20 +386,34 @@ class LazyList(Sequence[Any]):
         return getattr(self._list(), name)
 
 
-def get_messages(*, request: HttpRequest | None = None, user: User | None = None) -> LazyList:
+def get_messages(
+    *,
+    request: HttpRequest | None = None,
+    user: User | None = None,
+    categories: Iterable[str] | None = None,
+) -> LazyList:
     """A lazy list: the request's django.contrib.messages, then the user's stored messages.
 
     Nothing runs until the list is used. Using it consumes what it shows: Django's messages
     are marked used and deliver-once messages delivered; sticky ones stay until acknowledged.
+    ``categories`` (None: all) keeps the messages of those categories only, and consumes only
+    them; Django's messages have no category, so they come only when ``""`` is among them.
     """
     _check_source(request, user)
-    return LazyList(lambda: _read(request, user, consume=True))
+    chosen = validation.categories(categories)
+    return LazyList(lambda: _read(request, user, consume=True, categories=chosen))
 
 
-def peek_messages(*, request: HttpRequest | None = None, user: User | None = None) -> LazyList:
+def peek_messages(
+    *,
+    request: HttpRequest | None = None,
+    user: User | None = None,
+    categories: Iterable[str] | None = None,
+) -> LazyList:
     """The lazy list ``get_messages`` would give, consuming nothing (for badges and previews)."""
     _check_source(request, user)
-    return LazyList(lambda: _read(request, user, consume=False))
+    chosen = validation.categories(categories)
+    return LazyList(lambda: _read(request, user, consume=False, categories=chosen))
 
 
 def _check_source(request: HttpRequest | None, user: User | None) -> None:
@@ -387,7 +421,13 @@ def _check_source(request: HttpRequest | None, user: User | None) -> None:
         raise TypeError("Pass exactly one of request= or user=.")
 
 
-def _read(request: HttpRequest | None, user: User | None, *, consume: bool) -> list[Any]:
+def _read(
+    request: HttpRequest | None,
+    user: User | None,
+    *,
+    consume: bool,
+    categories: list[str] | None = None,
+) -> list[Any]:
     from user_messages.models import Message, deliver_to
 
     if consume:
@@ -396,7 +436,7 @@ def _read(request: HttpRequest | None, user: User | None, *, consume: bool) -> l
         _refuse_in_event_loop("peek_messages", "apeek_messages")
     messages: list[Any] = []
     recipient = user
-    if request is not None:
+    if request is not None and (categories is None or "" in categories):
         storage = django_messages.get_messages(request)
         was_used = getattr(storage, "used", False)
         messages.extend(storage)
@@ -404,39 +444,50 @@ def _read(request: HttpRequest | None, user: User | None, *, consume: bool) -> l
             # Django's documented way to keep messages after iterating them. Restoring the old
             # value keeps an earlier consuming read of the same request in force.
             storage.used = was_used
+    if request is not None:
         request_user = getattr(request, "user", None)
         if request_user is not None and request_user.is_authenticated:
             recipient = request_user
-    if recipient is not None:
+    if recipient is not None and categories != []:
         user_id = _pk(recipient)
         nothing_pending, version = cache.lookup(user_id)
         if not nothing_pending:
             limit = conf.MAX_MESSAGES_PER_READ
-            if consume:
+            if consume and categories is None:
+                # Every page view's read: no QuerySet is built (see deliver_to).
                 stored = deliver_to(user_id, limit=limit)
-                if any(message.deliver_once for message in stored):
-                    changed_after_commit([user_id])
             else:
-                stored = list(Message.objects.for_user(user_id).deliverable()[:limit])
-            if not stored:
+                mine = Message.objects.for_user(user_id)
+                if categories is not None:
+                    mine = mine.in_categories(categories)
+                stored = mine.deliver(limit=limit) if consume else list(mine.deliverable()[:limit])
+            if consume and any(message.deliver_once for message in stored):
+                changed_after_commit([user_id])
+            # Nothing in some categories says nothing of the others.
+            if not stored and categories is None:
                 cache.remember_nothing_pending(user_id, version)
             messages.extend(stored)
     return messages
 
 
-def history(user: User) -> MessageQuerySet:
+def history(user: User, *, categories: Iterable[str] | None = None) -> MessageQuerySet:
     """Every stored message of ``user``, newest first, whatever its state; consumes nothing.
 
     Delivered, acknowledged and expired messages stay in it until ``purge_user_messages``
     deletes them. Filter it with ``.with_state(...)``; page it with ``.before(pk)``.
+    ``categories`` (None: all) keeps the messages of those categories only.
     """
     from user_messages.models import Message
 
-    return Message.objects.for_user(_pk(user)).history()
+    messages = Message.objects.for_user(_pk(user))
+    chosen = validation.categories(categories)
+    if chosen is not None:
+        messages = messages.in_categories(chosen)
+    return messages.history()
 
 
 class HistoryPage(NamedTuple):
-    """One page of a user's history: the messages, newest first, and whether more follow."""
+    """One page of a user's history: ``messages`` (newest first) and ``has_next_page``."""
 
     messages: list[Message]
     has_next_page: bool
@@ -453,26 +504,32 @@ def history_page(
     first: int = 20,
     after: str | None = None,
     states: Iterable[MessageState | str] | None = None,
+    categories: Iterable[str] | None = None,
 ) -> HistoryPage:
     """A page of ``history(user)``: at most ``first`` messages older than the cursor ``after``.
 
     One query however deep the page (keyset on the id, never OFFSET). ``first`` may be at most
     ``USER_MESSAGES["MAX_HISTORY_PAGE"]``; a bad ``first`` or ``after`` raises
     ``validation.InvalidInput``. A cursor of another user's message only sets where the page
-    starts: the page holds ``user``'s messages alone. ``states`` (None: all) filters by state.
+    starts: the page holds ``user``'s messages alone. ``states`` and ``categories`` (None: all)
+    filter by state and by category.
     """
     _refuse_in_event_loop("history_page", "ahistory_page")
-    first, query = _history_page_rows(user, first, after, states)
+    first, query = _history_page_rows(user, first, after, states, categories)
     rows = list(query)
     return HistoryPage(messages=rows[:first], has_next_page=len(rows) > first)
 
 
 def _history_page_rows(
-    user: User, first: int, after: str | None, states: Iterable[MessageState | str] | None
+    user: User,
+    first: int,
+    after: str | None,
+    states: Iterable[MessageState | str] | None,
+    categories: Iterable[str] | None,
 ) -> tuple[int, MessageQuerySet]:
     """The checked page size and the page's rows, one more than the page to tell if more follow."""
     first = validation.page_size(first, maximum=conf.MAX_HISTORY_PAGE)
-    messages = history(user)
+    messages = history(user, categories=categories)
     if after is not None:
         messages = messages.before(validation.history_cursor(after))
     if states is not None:
@@ -543,16 +600,113 @@ def _pk(user: User) -> Any:
     return user.pk if isinstance(user, models.Model) else user
 
 
-def pending_count(user: User) -> int:
-    """How many stored messages ``user`` would be shown next (expired ones do not count)."""
+def pending_count(user: User, *, categories: Iterable[str] | None = None) -> int:
+    """How many stored messages ``user`` would be shown next (expired ones do not count).
+
+    ``categories`` (None: all) counts the messages of those categories only.
+    """
     _refuse_in_event_loop("pending_count", "apending_count")
-    return _pending(user).count()
+    return _pending(user, categories).count()
 
 
-def _pending(user: User) -> MessageQuerySet:
+def _pending(user: User, categories: Iterable[str] | None = None) -> MessageQuerySet:
+    """``user``'s pending unexpired messages, of ``categories`` only unless None (checked)."""
     from user_messages.models import Message
 
-    return Message.objects.for_user(user).pending().unexpired()
+    messages = Message.objects.for_user(user).pending().unexpired()
+    chosen = validation.categories(categories)
+    if chosen is not None:
+        messages = messages.in_categories(chosen)
+    return messages
+
+
+def pending_counts(user: User) -> dict[str, int]:
+    """``pending_count`` of every category at once: each declared one, then ``""``; one query.
+
+    Categories stored but no longer declared count under their own names.
+    """
+
+    _refuse_in_event_loop("pending_counts", "apending_counts")
+    counts = dict.fromkeys([*declared_categories(), ""], 0)
+    counts.update(_pending(user).count_by_category())
+    return counts
+
+
+class Preference(NamedTuple):
+    """A declared category as one user has it: what ``preferences`` returns."""
+
+    category: str
+    label: str
+    description: str
+    critical: bool
+    enabled: bool
+
+
+def preferences(user: User) -> list[Preference]:
+    """Every declared category, in the setting's order, and whether ``user`` gets it; one query.
+
+    A category the user never chose is on or off as its ``default`` says; a critical one is
+    always on.
+    """
+    from user_messages.models import MessagePreference
+
+    _refuse_in_event_loop("preferences", "apreferences")
+    declared = declared_categories()
+    if not declared:
+        return []
+    chosen = dict(
+        MessagePreference.objects.filter(
+            user_id=_pk(user), category__in=list(declared)
+        ).values_list("category", "enabled")
+    )
+    return [
+        Preference(
+            category=name,
+            label=str(category.label),
+            description=str(category.description),
+            critical=category.critical,
+            enabled=True if category.critical else chosen.get(name, category.default),
+        )
+        for name, category in declared.items()
+    ]
+
+
+def set_preferences(user: User, choices: dict[str, bool]) -> list[Preference]:
+    """Turn categories on (True) or off (False) for ``user``; return ``preferences(user)``.
+
+    All or nothing: an undeclared category, a value that is not a bool, or turning a critical
+    category off raises ``ValueError`` (``validation.InvalidInput``) before anything changes.
+    """
+    from user_messages.models import MessagePreference
+
+    _refuse_in_event_loop("set_preferences", "aset_preferences")
+    user_id = _pk(user)
+    if isinstance(user, models.Model) and user_id is None:
+        raise ValueError(f"Cannot set the preferences of the unsaved user {user!r}.")
+    clean = validation.preference_choices(choices)
+    declared = declared_categories()
+    back_to_default = [name for name, on in clean.items() if on == declared[name].default]
+    changed = [
+        MessagePreference(user_id=user_id, category=name, enabled=on)
+        for name, on in clean.items()
+        if on != declared[name].default
+    ]
+    preferences_ = MessagePreference.objects.db_manager(router.db_for_write(MessagePreference))
+    with transaction.atomic(using=preferences_.db):
+        if back_to_default:
+            preferences_.filter(user_id=user_id, category__in=back_to_default).delete()
+        if changed:
+            # An upsert: two requests choosing at once must not collide on the unique pair.
+            features = transaction.get_connection(preferences_.db).features
+            preferences_.bulk_create(
+                changed,
+                update_conflicts=True,
+                update_fields=["enabled"],
+                unique_fields=(
+                    ["user", "category"] if features.supports_update_conflicts_with_target else None
+                ),
+            )
+    return preferences(user_id)
 
 
 def _message_ids(ids: Iterable[int | str]) -> list[int]:
@@ -591,11 +745,14 @@ apeek_messages.__doc__ = (
 aacknowledge = _in_thread(acknowledge)
 aacknowledge_owned = _in_thread(acknowledge_owned)
 aacknowledge_all = _in_thread(acknowledge_all)
+apending_counts = _in_thread(pending_counts)
+apreferences = _in_thread(preferences)
+aset_preferences = _in_thread(set_preferences)
 
 
-async def apending_count(user: User) -> int:
+async def apending_count(user: User, *, categories: Iterable[str] | None = None) -> int:
     """The async twin of ``pending_count``: the same count, through the async ORM."""
-    return await _pending(user).acount()
+    return await _pending(user, categories).acount()
 
 
 async def ahistory_page(
@@ -604,8 +761,9 @@ async def ahistory_page(
     first: int = 20,
     after: str | None = None,
     states: Iterable[MessageState | str] | None = None,
+    categories: Iterable[str] | None = None,
 ) -> HistoryPage:
     """The async twin of ``history_page``: the same page, through the async ORM."""
-    first, rows = _history_page_rows(user, first, after, states)
+    first, rows = _history_page_rows(user, first, after, states, categories)
     page = [message async for message in rows]
     return HistoryPage(messages=page[:first], has_next_page=len(page) > first)

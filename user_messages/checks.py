@@ -12,6 +12,7 @@ from django.template import engines
 from django.template.backends.django import DjangoTemplates
 from django.utils.module_loading import import_string
 
+from user_messages.categories import KEYS, NAME_PATTERN
 from user_messages.conf import DEFAULTS
 
 DJANGO_PROCESSOR = "django.contrib.messages.context_processors.messages"
@@ -133,6 +134,7 @@ def check_settings(**kwargs: Any) -> list[checks.CheckMessage]:
                     id="user_messages.E010",
                 )
             )
+    errors.extend(_check_categories(value.get("CATEGORIES", DEFAULTS["CATEGORIES"])))
     alias = value.get("CACHE")
     if alias is not None:
         try:
@@ -172,6 +174,68 @@ _LISTS_WITHIN = ("MAX_LIST_LENGTH", "MAX_ACKNOWLEDGE_IDS", "MAX_RECIPIENTS")
 
 def _positive_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _check_categories(value: Any) -> list[checks.CheckMessage]:
+    """USER_MESSAGES["CATEGORIES"]: names that fit the column, each with a label and booleans."""
+    setting = "USER_MESSAGES['CATEGORIES']"
+    if not isinstance(value, dict):
+        return [
+            checks.Error(
+                f"{setting} must be a dict of category names to declarations, got {value!r}.",
+                hint='For example {"billing": {"label": _("Billing")}}; {} declares none.',
+                id="user_messages.E011",
+            )
+        ]
+    errors: list[checks.CheckMessage] = []
+    for name, declaration in value.items():
+        if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+            errors.append(
+                checks.Error(
+                    f"{setting} has the category name {name!r}, which is not 1 to 64 letters, "
+                    "digits, '_', '-' or '.'.",
+                    hint="Rename it, for example to 'billing' or 'team-invites'.",
+                    id="user_messages.E012",
+                )
+            )
+        if not isinstance(declaration, dict) or "label" not in declaration:
+            errors.append(
+                checks.Error(
+                    f"{setting}[{name!r}] must be a dict with a 'label', got {declaration!r}.",
+                    hint=f'For example {{"label": _({str(name).capitalize()!r})}}.',
+                    id="user_messages.E013",
+                )
+            )
+            continue
+        unknown = sorted(set(declaration) - set(KEYS), key=str)
+        if unknown:
+            errors.append(
+                checks.Error(
+                    f"{setting}[{name!r}] has unknown keys: {', '.join(map(str, unknown))}.",
+                    hint=f"Valid keys are: {', '.join(KEYS)}.",
+                    id="user_messages.E014",
+                )
+            )
+        for key in ("default", "critical"):
+            if not isinstance(declaration.get(key, KEYS[key]), bool):
+                errors.append(
+                    checks.Error(
+                        f"{setting}[{name!r}][{key!r}] must be True or False, got "
+                        f"{declaration[key]!r}.",
+                        hint=f"Remove it to use the default, {KEYS[key]}.",
+                        id="user_messages.E015",
+                    )
+                )
+        if declaration.get("critical") is True and declaration.get("default") is False:
+            errors.append(
+                checks.Error(
+                    f"{setting}[{name!r}] is critical, so nobody can turn it off, but its "
+                    "default is False.",
+                    hint="Remove 'default' from a critical category, or make it not critical.",
+                    id="user_messages.E016",
+                )
+            )
+    return errors
 
 
 def check_channel_layers(**kwargs: Any) -> list[checks.CheckMessage]:

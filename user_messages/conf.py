@@ -59,6 +59,9 @@ DEFAULTS: dict[str, Any] = {
     # redis-py's socket_timeout), and seconds the process stops sending after a failure.
     "LIVE_SEND_TIMEOUT": 0.25,
     "LIVE_SEND_PAUSE": 2,
+    # The categories messages may be sent in: {"billing": {"label": _("Billing"), ...}}. See
+    # user_messages.categories for the keys of each declaration.
+    "CATEGORIES": {},
 }
 
 
@@ -163,6 +166,10 @@ class Settings:
     @property
     def LIVE_SEND_PAUSE(self) -> float:
         return cast("float", self._get("LIVE_SEND_PAUSE"))
+
+    @property
+    def CATEGORIES(self) -> dict[str, dict[str, Any]]:
+        return cast("dict[str, dict[str, Any]]", self._get("CATEGORIES"))
 
 
 conf = Settings()

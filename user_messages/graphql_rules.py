@@ -18,6 +18,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from graphql import GraphQLError
 
 from user_messages import api, validation
+from user_messages.categories import declared as declared_categories
 from user_messages.conf import conf
 from user_messages.models import Message, MessageState, distinct_states
 from user_messages.validation import ErrorCode
@@ -29,14 +30,18 @@ __all__ = [
     "MessageLevel",
     "acknowledge",
     "acknowledge_all",
+    "categories_argument",
     "check_permissions",
     "errors_as_data",
     "forget_results",
     "history_page",
+    "my_message_preferences",
     "my_messages",
     "pending_count",
+    "pending_counts",
     "refuse_over_safe_method",
     "send_message",
+    "set_message_preferences",
     "signed_in_user",
 ]
 
@@ -56,6 +61,45 @@ STATE_DESCRIPTIONS = {
     MessageState.ACKNOWLEDGED: "Marked done by its user, or by staff in the admin.",
     MessageState.EXPIRED: "Its expiry passed before it was delivered or acknowledged.",
 }
+CATEGORY_DESCRIPTION = (
+    "A name declared in USER_MESSAGES['CATEGORIES']; empty: none (and for session messages)."
+)
+SEND_CATEGORY_DESCRIPTION = (
+    "A name declared in USER_MESSAGES['CATEGORIES']; empty (the default): none."
+)
+CATEGORIES_ARGUMENT_DESCRIPTION = (
+    'Only messages of these categories ("": of none); null: all. Names must be declared.'
+)
+MY_MESSAGE_COUNTS_DESCRIPTION = (
+    "The current user's pending count per category, in one query: each declared category in "
+    "the order of USER_MESSAGES['CATEGORIES'], then \"\" (none). Counts are 0 when signed out."
+)
+#: The GraphQL descriptions of MessageCategoryCount's fields.
+CATEGORY_COUNT_DESCRIPTIONS = {
+    "category": "The category's name; empty: messages of no category.",
+    "label": "The category's label, in the request's language; empty for no category.",
+    "pending_count": "What myMessageCount(categories: [category]) says.",
+}
+MY_MESSAGE_PREFERENCES_DESCRIPTION = (
+    "Every declared category and whether the current user gets its messages; empty when signed out."
+)
+SET_MESSAGE_PREFERENCES_DESCRIPTION = (
+    "Turn categories on or off for the caller: all or nothing. An undeclared category is "
+    "INVALID, turning a critical one off PERMISSION_DENIED. Requires login."
+)
+#: The GraphQL descriptions of MessagePreference's and MessagePreferenceInput's fields.
+PREFERENCE_DESCRIPTIONS = {
+    "type": "A declared category as the current user has it.",
+    "input": "Turn one category on or off.",
+    "category": "The category's name, as declared in USER_MESSAGES['CATEGORIES'].",
+    "label": "The category's label, in the request's language.",
+    "description": "The category's description; empty if it has none.",
+    "critical": "A critical category cannot be turned off.",
+    "enabled": "Whether the user gets messages of this category.",
+    "input_enabled": "True: get messages of this category; false: get none.",
+    "preferences": "The caller's preferences after the change; empty when refused.",
+    "argument": "At most one entry per declared category.",
+}
 STATE_DESCRIPTION = (
     "Where a stored message is in its life: derived from when it was delivered, "
     "acknowledged and when it expires."
@@ -70,6 +114,32 @@ class MessageLevel(enum.IntEnum):
     SUCCESS = constants.SUCCESS
     WARNING = constants.WARNING
     ERROR = constants.ERROR
+
+
+LEVEL_DESCRIPTIONS = {
+    MessageLevel.DEBUG: "Development details (level 10).",
+    MessageLevel.INFO: "Information (level 20).",
+    MessageLevel.SUCCESS: "An action succeeded (level 25).",
+    MessageLevel.WARNING: "Something needs the user's attention (level 30).",
+    MessageLevel.ERROR: "Something failed (level 40).",
+}
+ERROR_CODE_DESCRIPTIONS = {
+    ErrorCode.INVALID: "The value breaks a rule of its field (the error's message says which).",
+    ErrorCode.NOT_FOUND: "No such message of the caller's: unknown, or another user's.",
+    ErrorCode.PERMISSION_DENIED: "The caller lacks the permission the mutation requires.",
+    ErrorCode.REQUIRED: "The field may not be empty.",
+    ErrorCode.TOO_LONG: "The value is longer than the setting allows.",
+    ErrorCode.TOO_MANY: "More items than the setting allows in one request.",
+    ErrorCode.UNAUTHENTICATED: "The mutation needs a signed-in user.",
+}
+# The same field descriptions on both GraphQL stacks: the contract prints them.
+MESSAGE_DESCRIPTION = "The text of the message."
+EXTRA_TAGS_DESCRIPTION = "Tags the sender added, space-separated; tags puts them first."
+EDGES_DESCRIPTION = "The messages of this page, newest first, each with its cursor."
+NODE_DESCRIPTION = "The message."
+INPUT_LEVEL_DESCRIPTION = "The message's level."
+INPUT_EXTRA_TAGS_DESCRIPTION = "Tags to add, space-separated, before the level tag in tags."
+SEND_INPUT_DESCRIPTION = "The message, its recipients and how it is delivered."
 
 
 def level_name(level: int) -> MessageLevel | None:
@@ -120,48 +190,112 @@ def _spend(request: Any, budget: str, amount: int, limit: int) -> int | None:
     return None
 
 
-def my_messages(request: Any, *, peek: bool) -> list[Any]:
+def categories_argument(values: Iterable[str] | None) -> list[str] | None:
+    """A ``categories`` argument, checked: None (all), or declared names (``""``: none).
+
+    Its length is bounded by the number of names there are (the declared ones and ``""``),
+    checked before anything else; an unknown name is a GraphQLError listing the declared ones.
+    """
+    if values is None:
+        return None
+    values = list(values)
+    most = len(declared_categories()) + 1
+    if len(values) > most:
+        raise GraphQLError(
+            f'categories may name at most {most} categories (the declared ones and ""), '
+            f"got {len(values)}."
+        )
+    try:
+        return validation.categories(values)
+    except validation.InvalidInput as error:
+        raise GraphQLError(str(error)) from None
+
+
+def _categories_key(categories: list[str] | None) -> tuple[str, ...] | None:
+    return None if categories is None else tuple(sorted(categories))
+
+
+def my_messages(request: Any, *, peek: bool, categories: Iterable[str] | None = None) -> list[Any]:
     """myMessages' answer: consumed only over POST, shared by the aliases of one request."""
+    chosen = categories_argument(categories)
+    key = _categories_key(chosen)
     if peek:
         return _once_per_request(  # type: ignore[no-any-return]
-            request, "peek", lambda: list(api.peek_messages(request=request))
+            request,
+            repr(("peek", key)),
+            lambda: list(api.peek_messages(request=request, categories=chosen)),
         )
     # A context without a method (schema.execute() in a shell) is treated as a GET.
     if getattr(request, "method", "GET") in SAFE_METHODS:
         raise GraphQLError(CONSUMING_NEEDS_POST)
     return _once_per_request(  # type: ignore[no-any-return]
-        request, "read", lambda: list(api.get_messages(request=request))
+        request,
+        repr(("read", key)),
+        lambda: list(api.get_messages(request=request, categories=chosen)),
     )
 
 
-def pending_count(request: Any) -> int:
+def pending_count(request: Any, categories: Iterable[str] | None = None) -> int:
     """myMessageCount's answer, computed once per request whichever field asks."""
+    chosen = categories_argument(categories)
     user = signed_in_user(request)
     if user is None:
         return 0
     return _once_per_request(  # type: ignore[no-any-return]
-        request, "count", lambda: api.pending_count(user)
+        request,
+        repr(("count", _categories_key(chosen))),
+        lambda: api.pending_count(user, categories=chosen),
     )
 
 
+class CategoryCount(NamedTuple):
+    """One entry of myMessageCounts: a category, its label and how many are pending in it."""
+
+    category: str
+    label: str
+    pending_count: int
+
+
+def pending_counts(request: Any) -> list[CategoryCount]:
+    """myMessageCounts: each declared category, then ``""``, with its pending count."""
+    user = signed_in_user(request)
+    counts = (
+        {}
+        if user is None
+        else _once_per_request(request, "counts", lambda: api.pending_counts(user))
+    )
+    labels = {name: str(category.label) for name, category in declared_categories().items()}
+    labels[""] = ""
+    return [CategoryCount(name, label, counts.get(name, 0)) for name, label in labels.items()]
+
+
 def history_page(
-    request: Any, first: int | None, after: str | None, states: list[MessageState] | None
+    request: Any,
+    first: int | None,
+    after: str | None,
+    states: list[MessageState] | None,
+    categories: Iterable[str] | None = None,
 ) -> api.HistoryPage:
     """myMessageHistory's page, shared by aliases asking for the same page.
 
-    The arguments are normalised first (``states`` as a set), so ``[PENDING]`` and ``[PENDING,
-    PENDING]`` share one answer. Each distinct page read counts against the request's
-    ``MAX_HISTORY_READS``; over it, a GraphQLError and no query.
+    The arguments are normalised first (``states`` as a set, ``categories`` checked and sorted),
+    so ``[PENDING]`` and ``[PENDING, PENDING]`` share one answer. Each distinct page read counts
+    against the request's ``MAX_HISTORY_READS``; over it, a GraphQLError and no query.
     """
     wanted = None if states is None else distinct_states(states)
-    key = repr(("history", first, after, wanted))
+    chosen = categories_argument(categories)
+    key = repr(("history", first, after, wanted, _categories_key(chosen)))
     return _once_per_request(  # type: ignore[no-any-return]
-        request, key, lambda: _history_page(request, first, after, wanted)
+        request, key, lambda: _history_page(request, first, after, wanted, chosen)
     )
 
 
 def _history_page(
-    request: Any, first: int | None, after: str | None, states: tuple[MessageState, ...] | None
+    request: Any,
+    first: int | None,
+    after: str | None,
+    states: tuple[MessageState, ...] | None,
+    categories: list[str] | None,
 ) -> api.HistoryPage:
     user = signed_in_user(request)
     try:
@@ -180,7 +314,50 @@ def _history_page(
             f"At most {limit} different myMessageHistory pages per request; this request "
             "already read them. Aliases with the same arguments share one page."
         )
-    return api.history_page(user, first=first, after=after, states=states)  # type: ignore[arg-type]
+    return api.history_page(
+        user,
+        first=first,  # type: ignore[arg-type]
+        after=after,
+        states=states,
+        categories=categories,
+    )
+
+
+def my_message_preferences(request: Any) -> list[api.Preference]:
+    """myMessagePreferences: the signed-in user's preferences, shared by aliases."""
+    user = signed_in_user(request)
+    if user is None:
+        return []
+    return _once_per_request(  # type: ignore[no-any-return]
+        request, "preferences", lambda: api.preferences(user)
+    )
+
+
+def set_message_preferences(request: Any, entries: list[Any]) -> list[api.Preference]:
+    """setMessagePreferences: apply ``entries`` (``category`` and ``enabled`` attributes).
+
+    Raises ValidationError, before anything changes, for an entry that breaks a rule.
+    """
+    most = len(declared_categories())
+    if len(entries) > most:
+        raise ValidationError(
+            {
+                "input": [
+                    _error(
+                        f"At most {most} preferences, one per declared category, got "
+                        f"{len(entries)}.",
+                        ErrorCode.TOO_MANY,
+                    )
+                ]
+            }
+        )
+    choices = {entry.category: entry.enabled for entry in entries}
+    try:
+        return api.set_preferences(request.user, choices)
+    except validation.InvalidInput as error:
+        raise ValidationError(
+            {_camel_case(error.field): [_error(str(error), error.code)]}
+        ) from None
 
 
 def refuse_over_safe_method(request: Any, field_name: str) -> None:
@@ -329,6 +506,7 @@ def _validated_send_input(request: Any, data: Any) -> dict[str, Any]:
         "expires_at": lambda: validation.expires_at(
             data.expires_at, field="expiresAt", future=True
         ),
+        "category": lambda: validation.category(data.category),
     }
     for name, rule in rules.items():
         try:
@@ -358,6 +536,7 @@ def send_message(request: Any, data: Any) -> int:
             deliver_once=fields["deliver_once"],
             meta=fields["meta"],
             expires_at=fields["expires_at"],
+            category=fields["category"],
         )
     except ValueError as error:
         # Everything else was validated above; what remains is the API's check, made
@@ -385,4 +564,5 @@ _SESSION_DEFAULTS: dict[str, Any] = {
     "state": None,
     "seen_at": None,
     "acknowledged_at": None,
+    "category": "",
 }

@@ -126,6 +126,18 @@ class MessageQuerySet(models.QuerySet["Message"]):
             condition |= _state_condition(member, now)
         return self.filter(condition)
 
+    def in_categories(self, categories: Iterable[str]) -> MessageQuerySet:
+        """Messages in any of ``categories`` (names; ``""`` is the messages of no category)."""
+        return self.filter(category__in=list(categories))
+
+    def count_by_category(self) -> dict[str, int]:
+        """How many messages of this queryset each category has, in one GROUP BY query.
+
+        Categories without messages are left out.
+        """
+        rows = self.order_by().values_list("category").annotate(count=models.Count("pk"))
+        return dict(rows)
+
     def history(self) -> MessageQuerySet:
         """Every stored message in this queryset, newest first, as an inbox lists them."""
         return self.order_by("-pk")
@@ -191,7 +203,8 @@ class MessageQuerySet(models.QuerySet["Message"]):
         """Store one message with ``fields`` for each user of ``users``; return how many.
 
         One INSERT ... SELECT: the user rows never leave the database and no Message object
-        is built per recipient, which is what makes a broadcast to thousands cheap.
+        is built per recipient, which is what makes a broadcast to thousands cheap. Users who
+        turned the message's category off are left out by the same statement.
         """
         alias = self._write_db()
         connection = connections[alias]
@@ -202,12 +215,18 @@ class MessageQuerySet(models.QuerySet["Message"]):
         except EmptyResultSet:  # users.none(), or a filter Django knows matches nothing
             return 0
         insert, params = _insert_select(connection, self.model(**fields))
+        wanted, wanted_params = _wanted_condition(connection, fields.get("category", ""))
         with connection.cursor() as cursor:
-            cursor.execute(f"{insert} IN ({recipients_sql})", [*params, *recipients_params])
+            cursor.execute(
+                f"{insert} IN ({recipients_sql}){wanted}",
+                [*params, *recipients_params, *wanted_params],
+            )
             return int(cursor.rowcount)
 
     def create_for_user(self, user_id: Any, fields: dict[str, Any]) -> Message | None:
         """Store a message with ``fields`` for the user ``user_id``; None if there is none.
+
+        Nor is anything stored (None again) when the user turned the message's category off.
 
         Where the backend can return columns from an INSERT (PostgreSQL, SQLite 3.35+, MariaDB
         10.5+), this is one INSERT ... SELECT ... RETURNING: the statement that writes is the
@@ -222,6 +241,8 @@ class MessageQuerySet(models.QuerySet["Message"]):
             users = user_pk.model._default_manager.using(alias)
             if not users.filter(pk=user_id).exists():
                 return None
+            if not _wants(alias, user_id, message.category):
+                return None
             message.save(using=alias, force_insert=True)
             return message
         # As Model.save() would: receivers written for django-user-messages keep working.
@@ -229,14 +250,15 @@ class MessageQuerySet(models.QuerySet["Message"]):
             sender=self.model, instance=message, raw=False, using=alias, update_fields=None
         )
         insert, params = _insert_select(connection, message)
+        wanted, wanted_params = _wanted_condition(connection, message.category)
         # Django 6 renamed return_insert_columns() to returning_columns(); the stubs know neither.
         ops: Any = connection.ops
         returning_columns = getattr(ops, "returning_columns", None) or ops.return_insert_columns
         returning, _ = returning_columns([self.model._meta.pk])
         with connection.cursor() as cursor:
             cursor.execute(
-                f"{insert} = %s {returning}",
-                [*params, user_pk.get_db_prep_value(user_id, connection)],
+                f"{insert} = %s{wanted} {returning}",
+                [*params, user_pk.get_db_prep_value(user_id, connection), *wanted_params],
             )
             row = cursor.fetchone()
         if row is None:
@@ -301,6 +323,51 @@ def _build_insert_select(
     return sql, fields
 
 
+def _wanted_condition(connection: BaseDatabaseWrapper, category: str) -> tuple[str, list[Any]]:
+    """The SQL after ``_insert_select``'s condition that leaves out users who do not want
+    messages of ``category``: a NOT EXISTS on the preferences (an EXISTS for a category that
+    is off by default). Nothing for no category, which nobody can turn off."""
+    from user_messages.categories import declared
+
+    if not category:
+        return "", []
+    declaration = declared().get(category)
+    default = True if declaration is None else declaration.default
+    if declaration is not None and declaration.critical:
+        return "", []
+    qn = connection.ops.quote_name
+    meta = MessagePreference._meta
+
+    def column(name: str) -> str:
+        return qn(str(cast("models.Field[Any, Any]", meta.get_field(name)).column))
+
+    recipient_pk = f"recipient.{qn(str(_user_pk_field().column))}"
+    # Default on: a row saying "off" excludes the user. Default off: only a row saying "on"
+    # lets the user in.
+    sql = (
+        f" AND {'NOT ' if default else ''}EXISTS (SELECT 1 FROM {qn(meta.db_table)} preference "
+        f"WHERE preference.{column('user')} = {recipient_pk} "
+        f"AND preference.{column('category')} = %s AND preference.{column('enabled')} = %s)"
+    )
+    return sql, [category, not default]
+
+
+def _wants(alias: str, user_id: Any, category: str) -> bool:
+    """Whether the user ``user_id`` gets messages of ``category`` (the condition, in Python)."""
+    from user_messages.categories import declared
+
+    declaration = declared().get(category) if category else None
+    if declaration is None or declaration.critical:
+        return True
+    choice = (
+        MessagePreference._default_manager.using(alias)
+        .filter(user_id=user_id, category=category)
+        .values_list("enabled", flat=True)
+        .first()
+    )
+    return declaration.default if choice is None else choice
+
+
 #: Columns a new message leaves NULL: what happened to it since.
 _UNSET_ON_INSERT = frozenset({"delivered_at", "seen_at", "acknowledged_at"})
 
@@ -326,7 +393,7 @@ def _deliver(
         marked = _to_mark(messages)
         if not marked:
             return messages
-        claimed = _claim_returning(alias, marked, now)
+        claimed = _claim(connection, marked, now)
         shown = []
         for message in messages:
             if message.deliver_once:
@@ -361,6 +428,29 @@ def _deliver(
             return messages
         except OperationalError as error:
             if attempt == attempts or error.args[:1] != (_MYSQL_DEADLOCK,):
+                raise
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+#: PostgreSQL's deadlock_detected: the statement was rolled back; it may be retried.
+_POSTGRESQL_DEADLOCK = "40P01"
+
+
+def _claim(connection: BaseDatabaseWrapper, pks: list[int], now: datetime.datetime) -> set[int]:
+    """``_claim_returning``, again when PostgreSQL chose the claim as a deadlock victim.
+
+    Two readers of one user may update the same rows in different physical orders (a row's
+    newer version moves), and PostgreSQL then cancels one UPDATE. It wrote nothing, so when the
+    statement is its own transaction, claiming again is exactly once: it takes only what is
+    still pending. Inside the caller's transaction, the whole transaction is lost: theirs to redo.
+    """
+    attempts = 1 if connection.in_atomic_block else 3
+    for attempt in range(1, attempts + 1):
+        try:
+            return _claim_returning(connection.alias, pks, now)
+        except OperationalError as error:
+            deadlock = getattr(error.__cause__, "sqlstate", None) == _POSTGRESQL_DEADLOCK
+            if attempt == attempts or not deadlock:
                 raise
     raise AssertionError("unreachable: the last attempt returns or raises")
 
@@ -608,6 +698,8 @@ class Message(models.Model):
     # delivered_at keeps its 1.1 meaning, "no longer pending"; these two say what happened.
     seen_at = models.DateTimeField(_("seen at"), blank=True, null=True)
     acknowledged_at = models.DateTimeField(_("acknowledged at"), blank=True, null=True)
+    # A name declared in USER_MESSAGES["CATEGORIES"]; "" is none, as on every row older than it.
+    category = models.CharField(_("category"), max_length=64, blank=True, default="")
 
     objects = MessageQuerySet.as_manager()
 
@@ -652,3 +744,30 @@ class Message(models.Model):
     def tags(self) -> str:
         """Extra tags followed by the level tag, as on Django's messages."""
         return " ".join(tag for tag in (self.extra_tags, self.level_tag) if tag)
+
+
+class MessagePreference(models.Model):
+    """A user's choice for one category, stored only where it differs from the default."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        verbose_name=_("user"),
+        related_name="+",
+        # The unique constraint starts with user_id and serves every lookup by user.
+        db_index=False,
+    )
+    category = models.CharField(_("category"), max_length=64)
+    enabled = models.BooleanField(_("enabled"))
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "category"], name="user_messages_one_preference"
+            )
+        ]
+        verbose_name = _("message preference")
+        verbose_name_plural = _("message preferences")
+
+    def __str__(self) -> str:
+        return f"{self.category}: {'on' if self.enabled else 'off'}"

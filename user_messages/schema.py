@@ -28,8 +28,25 @@ from graphene.utils.trim_docstring import trim_docstring
 
 from user_messages import api, graphql_rules
 from user_messages.graphql_rules import (
+    CATEGORIES_ARGUMENT_DESCRIPTION,
+    CATEGORY_COUNT_DESCRIPTIONS,
+    CATEGORY_DESCRIPTION,
     CONSUMING_NEEDS_POST,
+    EDGES_DESCRIPTION,
+    ERROR_CODE_DESCRIPTIONS,
+    EXTRA_TAGS_DESCRIPTION,
+    INPUT_EXTRA_TAGS_DESCRIPTION,
+    INPUT_LEVEL_DESCRIPTION,
+    LEVEL_DESCRIPTIONS,
+    MESSAGE_DESCRIPTION,
+    MY_MESSAGE_COUNTS_DESCRIPTION,
+    MY_MESSAGE_PREFERENCES_DESCRIPTION,
+    NODE_DESCRIPTION,
+    PREFERENCE_DESCRIPTIONS,
     SAFE_METHODS,
+    SEND_CATEGORY_DESCRIPTION,
+    SEND_INPUT_DESCRIPTION,
+    SET_MESSAGE_PREFERENCES_DESCRIPTION,
     STATE_DESCRIPTION,
     STATE_DESCRIPTIONS,
     MessageLevel,
@@ -44,12 +61,16 @@ __all__ = [
     "AcknowledgeAllMessages",
     "AcknowledgeMessages",
     "JSONObject",
+    "MessageCategoryCount",
     "MessageLevel",
+    "MessagePreference",
+    "MessagePreferenceInput",
     "MessageStateEnum",
     "Mutation",
     "Query",
     "SendMessage",
     "SendMessageInput",
+    "SetMessagePreferences",
     "Subscription",
     "UserMessage",
     "UserMessageConnection",
@@ -75,7 +96,7 @@ class UserMessage(graphene.ObjectType):
     """A message for the current user: from the session (no id) or stored (has an id)."""
 
     id = graphene.ID(description="Pass it to acknowledgeMessages; null for session messages.")
-    message = graphene.String(required=True)
+    message = graphene.String(required=True, description=MESSAGE_DESCRIPTION)
     level = graphene.Int(
         required=True, description="Django's message level (10 debug ... 40 error, or custom)."
     )
@@ -91,7 +112,7 @@ class UserMessage(graphene.ObjectType):
         required=True, description="The level's tag (info, error ...), honouring MESSAGE_TAGS."
     )
     tags = graphene.String(required=True, description="Extra tags followed by the level tag.")
-    extra_tags = graphene.String(required=True)
+    extra_tags = graphene.String(required=True, description=EXTRA_TAGS_DESCRIPTION)
     meta = JSONObject(required=True, description="Data the sender attached; {} if none.")
     created_at = graphene.DateTime(description="Null for session messages.")
     deliver_once = graphene.Boolean(
@@ -108,6 +129,10 @@ class UserMessage(graphene.ObjectType):
     )
     acknowledged_at = graphene.DateTime(
         description="When it was acknowledged; null if it was not, and for session messages."
+    )
+    category = graphene.String(
+        required=True,
+        description=CATEGORY_DESCRIPTION,
     )
 
     # Roots are either stored Messages or django.contrib.messages' own Message objects.
@@ -152,6 +177,10 @@ class UserMessage(graphene.ObjectType):
     def resolve_acknowledged_at(root: Any, info: graphene.ResolveInfo) -> Any:
         return graphql_rules.message_field(root, "acknowledged_at")
 
+    @staticmethod
+    def resolve_category(root: Any, info: graphene.ResolveInfo) -> str:
+        return graphql_rules.message_field(root, "category")  # type: ignore[no-any-return]
+
 
 class UserMessageEdge(graphene.ObjectType):
     """A message of the history, with the cursor of the messages older than it."""
@@ -159,13 +188,15 @@ class UserMessageEdge(graphene.ObjectType):
     cursor = graphene.String(
         required=True, description="Opaque: pass it as after for the messages older than node."
     )
-    node = graphene.Field(UserMessage, required=True)
+    node = graphene.Field(UserMessage, required=True, description=NODE_DESCRIPTION)
 
 
 class UserMessageConnection(graphene.ObjectType):
     """A page of the current user's stored messages, newest first (a Relay connection)."""
 
-    edges = graphene.List(graphene.NonNull(UserMessageEdge), required=True)
+    edges = graphene.List(
+        graphene.NonNull(UserMessageEdge), required=True, description=EDGES_DESCRIPTION
+    )
     page_info = graphene.Field(
         graphene.relay.PageInfo,
         required=True,
@@ -179,6 +210,33 @@ class UserMessageConnection(graphene.ObjectType):
     @staticmethod
     def resolve_pending_count(root: Any, info: graphene.ResolveInfo) -> int:
         return graphql_rules.pending_count(info.context)
+
+
+class MessageCategoryCount(graphene.ObjectType):
+    """How many stored messages of one category the current user has pending."""
+
+    category = graphene.String(required=True, description=CATEGORY_COUNT_DESCRIPTIONS["category"])
+    label = graphene.String(required=True, description=CATEGORY_COUNT_DESCRIPTIONS["label"])
+    pending_count = graphene.Int(
+        required=True, description=CATEGORY_COUNT_DESCRIPTIONS["pending_count"]
+    )
+
+
+class MessagePreference(graphene.ObjectType):
+    class Meta:
+        description = PREFERENCE_DESCRIPTIONS["type"]
+
+    category = graphene.String(required=True, description=PREFERENCE_DESCRIPTIONS["category"])
+    label = graphene.String(required=True, description=PREFERENCE_DESCRIPTIONS["label"])
+    description = graphene.String(required=True, description=PREFERENCE_DESCRIPTIONS["description"])
+    critical = graphene.Boolean(required=True, description=PREFERENCE_DESCRIPTIONS["critical"])
+    enabled = graphene.Boolean(required=True, description=PREFERENCE_DESCRIPTIONS["enabled"])
+
+
+def _categories_argument() -> graphene.List:
+    return graphene.List(
+        graphene.NonNull(graphene.String), description=CATEGORIES_ARGUMENT_DESCRIPTION
+    )
 
 
 def _history_connection(page: api.HistoryPage) -> UserMessageConnection:
@@ -204,6 +262,7 @@ class Query(graphene.ObjectType):
             default_value=False,
             description="Read without consuming: nothing is marked used or delivered.",
         ),
+        categories=_categories_argument(),
         description=(
             "The current request's messages, exactly as the template context processor shows "
             "them: session messages first, then stored ones (at most "
@@ -215,7 +274,18 @@ class Query(graphene.ObjectType):
     )
     my_message_count = graphene.Int(
         required=True,
+        categories=_categories_argument(),
         description="How many stored messages the current user has pending; 0 when signed out.",
+    )
+    my_message_counts = graphene.List(
+        graphene.NonNull(MessageCategoryCount),
+        required=True,
+        description=MY_MESSAGE_COUNTS_DESCRIPTION,
+    )
+    my_message_preferences = graphene.List(
+        graphene.NonNull(MessagePreference),
+        required=True,
+        description=MY_MESSAGE_PREFERENCES_DESCRIPTION,
     )
     my_message_history = graphene.Field(
         UserMessageConnection,
@@ -228,6 +298,7 @@ class Query(graphene.ObjectType):
         states=graphene.List(
             graphene.NonNull(MessageStateEnum), description="Only these states; null: all."
         ),
+        categories=_categories_argument(),
         description=(
             "The current user's stored messages, newest first, whatever their state: a page of "
             "at most first, older than after. Never consumes, so GET may read it. Aliases with "
@@ -236,12 +307,31 @@ class Query(graphene.ObjectType):
     )
 
     @staticmethod
-    def resolve_my_messages(root: Any, info: graphene.ResolveInfo, peek: bool = False) -> list[Any]:
-        return graphql_rules.my_messages(info.context, peek=peek)
+    def resolve_my_messages(
+        root: Any,
+        info: graphene.ResolveInfo,
+        peek: bool = False,
+        categories: list[str] | None = None,
+    ) -> list[Any]:
+        return graphql_rules.my_messages(info.context, peek=peek, categories=categories)
 
     @staticmethod
-    def resolve_my_message_count(root: Any, info: graphene.ResolveInfo) -> int:
-        return graphql_rules.pending_count(info.context)
+    def resolve_my_message_count(
+        root: Any, info: graphene.ResolveInfo, categories: list[str] | None = None
+    ) -> int:
+        return graphql_rules.pending_count(info.context, categories)
+
+    @staticmethod
+    def resolve_my_message_counts(
+        root: Any, info: graphene.ResolveInfo
+    ) -> list[graphql_rules.CategoryCount]:
+        return graphql_rules.pending_counts(info.context)
+
+    @staticmethod
+    def resolve_my_message_preferences(
+        root: Any, info: graphene.ResolveInfo
+    ) -> list[api.Preference]:
+        return graphql_rules.my_message_preferences(info.context)
 
     @staticmethod
     def resolve_my_message_history(
@@ -250,13 +340,18 @@ class Query(graphene.ObjectType):
         first: int = 20,
         after: str | None = None,
         states: list[MessageState] | None = None,
+        categories: list[str] | None = None,
     ) -> UserMessageConnection:
-        page = graphql_rules.history_page(info.context, first, after, states)
+        page = graphql_rules.history_page(info.context, first, after, states, categories)
         return _history_connection(page)
 
 
 UserMessagesErrorCodeEnum = graphene.Enum.from_enum(
-    UserMessagesErrorCode, name="UserMessagesErrorCode"
+    UserMessagesErrorCode,
+    name="UserMessagesErrorCode",
+    description=lambda value: (
+        ERROR_CODE_DESCRIPTIONS[value] if value is not None else UserMessagesErrorCode.__doc__
+    ),
 )
 
 
@@ -429,7 +524,13 @@ class AcknowledgeAllMessages(UserMessagesMutation):
         return {"acknowledged_count": 0}
 
 
-MessageLevelEnum: Any = graphene.Enum.from_enum(MessageLevel, name="MessageLevel")
+MessageLevelEnum: Any = graphene.Enum.from_enum(
+    MessageLevel,
+    name="MessageLevel",
+    description=lambda value: (
+        LEVEL_DESCRIPTIONS[value] if value is not None else MessageLevel.__doc__
+    ),
+)
 
 
 class SendMessageInput(graphene.InputObjectType):
@@ -443,11 +544,13 @@ class SendMessageInput(graphene.InputObjectType):
             "sendMessage fields of one request."
         ),
     )
-    level = MessageLevelEnum(required=True)
+    level = MessageLevelEnum(required=True, description=INPUT_LEVEL_DESCRIPTION)
     message = graphene.String(
         required=True, description="At most USER_MESSAGES['MAX_MESSAGE_LENGTH'] characters."
     )
-    extra_tags = graphene.String(required=True, default_value="")
+    extra_tags = graphene.String(
+        required=True, default_value="", description=INPUT_EXTRA_TAGS_DESCRIPTION
+    )
     meta = JSONObject(
         description="A JSON object; compact UTF-8 JSON of at most USER_MESSAGES['MAX_META_BYTES']."
     )
@@ -457,6 +560,9 @@ class SendMessageInput(graphene.InputObjectType):
         description="False: show the message until the recipient acknowledges it.",
     )
     expires_at = graphene.DateTime(description="A future time with a UTC offset; null: never.")
+    category = graphene.String(
+        required=True, default_value="", description=SEND_CATEGORY_DESCRIPTION
+    )
 
 
 class SendMessage(UserMessagesMutation):
@@ -467,7 +573,7 @@ class SendMessage(UserMessagesMutation):
     )
 
     class Arguments:
-        input = SendMessageInput(required=True)
+        input = SendMessageInput(required=True, description=SEND_INPUT_DESCRIPTION)
 
     class Meta:
         permission = graphql_rules.send_permission
@@ -485,12 +591,52 @@ class SendMessage(UserMessagesMutation):
         return {"count": 0}
 
 
+class MessagePreferenceInput(graphene.InputObjectType):
+    class Meta:
+        description = PREFERENCE_DESCRIPTIONS["input"]
+
+    category = graphene.String(required=True, description=PREFERENCE_DESCRIPTIONS["category"])
+    enabled = graphene.Boolean(required=True, description=PREFERENCE_DESCRIPTIONS["input_enabled"])
+
+
+class SetMessagePreferences(UserMessagesMutation):
+    preferences = graphene.List(
+        graphene.NonNull(MessagePreference),
+        required=True,
+        description=PREFERENCE_DESCRIPTIONS["preferences"],
+    )
+
+    class Arguments:
+        input = graphene.List(
+            graphene.NonNull(MessagePreferenceInput),
+            required=True,
+            description=PREFERENCE_DESCRIPTIONS["argument"],
+        )
+
+    class Meta:
+        # The shared text already says "Requires login."; graphene would add it again.
+        description = SET_MESSAGE_PREFERENCES_DESCRIPTION.removesuffix(" Requires login.")
+        login_required = True
+
+    @classmethod
+    def perform_mutation(
+        cls, info: graphene.ResolveInfo, input: list[Any]
+    ) -> SetMessagePreferences:
+        preferences = graphql_rules.set_message_preferences(info.context, input)
+        return cls(preferences=preferences, errors=[])
+
+    @classmethod
+    def nothing_done(cls) -> dict[str, Any]:
+        return {"preferences": []}
+
+
 class Mutation(graphene.ObjectType):
     """Mix into your project's Mutation: ``class Mutation(user_messages.schema.Mutation, ...)``."""
 
     acknowledge_messages = AcknowledgeMessages.Field(required=True)
     acknowledge_all_messages = AcknowledgeAllMessages.Field(required=True)
     send_message = SendMessage.Field(required=True)
+    set_message_preferences = SetMessagePreferences.Field(required=True)
 
 
 class Subscription(graphene.ObjectType):
@@ -498,6 +644,7 @@ class Subscription(graphene.ObjectType):
 
     my_message_count = graphene.Int(
         required=True,
+        categories=_categories_argument(),
         description=(
             "The current user's pending count: at once, then each time it changes (a message "
             "stored, delivered or acknowledged anywhere). Consumes nothing: read the messages "
@@ -506,6 +653,8 @@ class Subscription(graphene.ObjectType):
     )
 
     @staticmethod
-    def subscribe_my_message_count(root: Any, info: graphene.ResolveInfo) -> Any:
+    def subscribe_my_message_count(
+        root: Any, info: graphene.ResolveInfo, categories: list[str] | None = None
+    ) -> Any:
         # info.context is the socket's user_messages.realtime.consumer.LiveContext.
-        return count_stream(info.context)
+        return count_stream(info.context, categories)

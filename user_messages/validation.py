@@ -21,6 +21,8 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.functional import Promise
 
+from user_messages import categories as declared_categories
+
 #: Every backend stores ids in at most a signed 64-bit integer. Larger numbers crash some
 #: drivers (SQLite's raises OverflowError) instead of matching nothing, so no query sees them.
 MAX_ID = 2**63 - 1
@@ -207,6 +209,75 @@ def expires_at(
     if future and value <= (timezone.now() if settings.USE_TZ else datetime.datetime.now()):
         raise InvalidInput(f"{field} must be in the future.", field=field)
     return value
+
+
+def _category_choices(names: Any) -> str:
+    return ", ".join(repr(name) for name in ("", *names))
+
+
+def category(value: object, *, field: str = "category") -> str:
+    """A category's name: ``""`` (none) or one declared in ``USER_MESSAGES["CATEGORIES"]``."""
+    if value == "":
+        return ""
+    if not isinstance(value, str):
+        raise WrongType(f"{field} must be a str, got {_shown(value)}.", field=field)
+    names = declared_categories.declared()
+    if value not in names:
+        raise InvalidInput(
+            f"Unknown category {_shown(value)}, must be one of: {_category_choices(names)}.",
+            field=field,
+        )
+    return value
+
+
+def categories(value: object, *, field: str = "categories") -> list[str] | None:
+    """Category names to read (``""`` is none), without repeats; None means all of them."""
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise WrongType(
+            f"{field} must be a list of category names or None, got {_shown(value)}.",
+            field=field,
+        )
+    names = declared_categories.declared()
+    chosen: dict[str, None] = {}
+    for name in value:
+        if name != "" and (not isinstance(name, str) or name not in names):
+            raise InvalidInput(
+                f"Unknown category {_shown(name)}, must be one of: {_category_choices(names)}.",
+                field=field,
+            )
+        chosen[name] = None
+    return list(chosen)
+
+
+def preference_choices(value: object, *, field: str = "category") -> dict[str, bool]:
+    """Choices of categories to turn on or off: declared names to bools, none critical-off."""
+    if not isinstance(value, dict):
+        raise WrongType(
+            f"Preferences must be a dict of category names to True or False, got {_shown(value)}.",
+            field=field,
+        )
+    names = declared_categories.declared()
+    for name, enabled in value.items():
+        if not isinstance(name, str) or name not in names:
+            raise InvalidInput(
+                f"Unknown category {_shown(name)}, must be one of: "
+                f"{', '.join(repr(n) for n in names)}.",
+                field=field,
+            )
+        if not isinstance(enabled, bool):
+            raise WrongType(
+                f"The preference for {name!r} must be True or False, got {_shown(enabled)}.",
+                field="enabled",
+            )
+        if names[name].critical and not enabled:
+            raise InvalidInput(
+                f"The category {name!r} is critical: it cannot be turned off.",
+                field=field,
+                code=ErrorCode.PERMISSION_DENIED,
+            )
+    return dict(value)
 
 
 def storable(value: int) -> bool:

@@ -12,10 +12,12 @@ field lists its arguments (with defaults) and links its types to their sections.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from docutils import nodes
+from docutils.statemachine import StringList
 from graphql import (
     GraphQLArgument,
     GraphQLEnumType,
@@ -56,8 +58,7 @@ def _type_nodes(type_: GraphQLType) -> list[nodes.Node]:
     return [ref]
 
 
-def _paragraphs(text: str | None) -> list[nodes.Node]:
-    return [nodes.paragraph(text=part) for part in (text or "").split("\n\n") if part.strip()]
+Render = Callable[[str | None], list[nodes.Node]]
 
 
 def _default(arg: GraphQLArgument | GraphQLInputField) -> str:
@@ -67,7 +68,10 @@ def _default(arg: GraphQLArgument | GraphQLInputField) -> str:
 
 
 def _field_item(
-    name: str, field: GraphQLField | GraphQLInputField, args: dict[str, GraphQLArgument]
+    name: str,
+    field: GraphQLField | GraphQLInputField,
+    args: dict[str, GraphQLArgument],
+    markdown: Render,
 ) -> nodes.definition_list_item:
     term = nodes.term()
     term += nodes.literal(text=name)
@@ -86,16 +90,13 @@ def _field_item(
     if isinstance(field, GraphQLInputField):
         term += nodes.Text(_default(field))
     definition = nodes.definition()
-    definition += _paragraphs(field.description)
+    definition += markdown(field.description)
     if args and any(arg.description for arg in args.values()):
         arg_list = nodes.bullet_list()
         for arg_name, arg in args.items():
             if arg.description:
                 item = nodes.list_item()
-                para = nodes.paragraph()
-                para += nodes.literal(text=arg_name)
-                para += nodes.Text(f": {arg.description}")
-                item += para
+                item += markdown(f"`{arg_name}`: {arg.description}")
                 arg_list += item
         definition += arg_list
     if getattr(field, "deprecation_reason", None):
@@ -117,6 +118,17 @@ class GraphQLSchemaDirective(SphinxDirective):
         schema = build_schema(path.read_text())
         return [*self._roots(schema), *self._types(schema)]
 
+    def _markdown(self, text: str | None) -> list[nodes.Node]:
+        """A description as the Markdown it is written in (backticks, links), parsed by MyST."""
+        if not text or not text.strip():
+            return []
+        container = nodes.container()
+        source = self.env.docname
+        self.state.nested_parse(
+            StringList(text.splitlines(), source=source), self.content_offset, container
+        )
+        return list(container.children)
+
     def _section(self, title: str, anchor: str) -> nodes.section:
         section = nodes.section(ids=[anchor], names=[anchor])
         section += nodes.title(text=title)
@@ -135,7 +147,7 @@ class GraphQLSchemaDirective(SphinxDirective):
             section += nodes.paragraph(text=f"The fields of the root type {root.name}.")
             fields = nodes.definition_list()
             for name, field in root.fields.items():
-                fields += _field_item(name, field, field.args)
+                fields += _field_item(name, field, field.args, self._markdown)
             section += fields
             sections.append(section)
         return sections
@@ -160,12 +172,12 @@ class GraphQLSchemaDirective(SphinxDirective):
             group = self._section(label, _anchor(label.replace(" ", "-")))
             for type_ in (t for t in named if isinstance(t, kind)):
                 section = self._section(type_.name, _anchor(type_.name))
-                section += _paragraphs(type_.description)
+                section += self._markdown(type_.description)
                 if isinstance(type_, GraphQLObjectType | GraphQLInputObjectType):
                     fields = nodes.definition_list()
                     for name, field in type_.fields.items():
                         args = field.args if isinstance(field, GraphQLField) else {}
-                        fields += _field_item(name, field, args)
+                        fields += _field_item(name, field, args, self._markdown)
                     section += fields
                 elif isinstance(type_, GraphQLEnumType):
                     values = nodes.definition_list()
@@ -175,7 +187,7 @@ class GraphQLSchemaDirective(SphinxDirective):
                         term += nodes.literal(text=name)
                         item += term
                         definition = nodes.definition()
-                        definition += _paragraphs(value.description)
+                        definition += self._markdown(value.description)
                         item += definition
                         values += item
                     section += values

@@ -1,6 +1,6 @@
 // Runs the docs' Apollo or urql snippet (docs/howto/spa.md) (compiled by tests/test_clients.py) in Node against
 // a live example project:
-//   node run_docs_snippets.cjs BUILD_DIR apollo|urql|apollo-inbox BASE_URL USER PASSWORD [ID]
+//   node run_docs_snippets.cjs BUILD_DIR apollo|urql|apollo-inbox|apollo-tabs BASE_URL USER PASSWORD [ID]
 // The snippets are written for a browser; this gives them what a browser would: relative URLs
 // resolved against the page, a cookie jar, and document.cookie. It prints one JSON report.
 // apollo-inbox also listens to myMessageCount over WebSocket (graphql-ws, ws) and has the demo's
@@ -179,9 +179,21 @@ async function apolloInbox() {
   return { firstPage, merged, delivered, afterRise, riseRequests, counts: live.counts };
 }
 
+// docs/howto/categories.md's tab bar: counts per tab, one tab read, preferences changed.
+async function apolloTabs() {
+  const snippet = require(path.join(buildDir, "apollo-tabs.js"));
+  const bar = (tabs) => tabs.map((tab) => [tab.category, tab.label, tab.pendingCount]);
+  const before = bar(await snippet.tabs());
+  const opened = texts(await snippet.openTab("billing"));
+  const after = bar(await snippet.tabs());
+  const refused = await snippet.choose("security", false);
+  const accepted = await snippet.choose("product", false);
+  return { before, opened, after, refused, accepted };
+}
+
 (async () => {
   await logIn();
-  const drivers = { apollo, urql, "apollo-inbox": apolloInbox };
+  const drivers = { apollo, urql, "apollo-inbox": apolloInbox, "apollo-tabs": apolloTabs };
   const result = await drivers[which]();
   process.stdout.write(JSON.stringify({ ...result, requests, warnings }));
 })().catch((error) => {

@@ -15,6 +15,7 @@ snapshots['test_the_stored_history_operation_answers_as_recorded 1'] = {
                     'cursor': 'aGlzdG9yeToz',
                     'node': {
                         'acknowledgedAt': None,
+                        'category': '',
                         'createdAt': '2024-05-01T12:00:00+00:00',
                         'deliverOnce': True,
                         'expiresAt': None,
@@ -35,6 +36,7 @@ snapshots['test_the_stored_history_operation_answers_as_recorded 1'] = {
                     'cursor': 'aGlzdG9yeToy',
                     'node': {
                         'acknowledgedAt': '2024-05-01T12:00:00+00:00',
+                        'category': '',
                         'createdAt': '2024-05-01T12:00:00+00:00',
                         'deliverOnce': False,
                         'expiresAt': None,

@@ -18,6 +18,7 @@ snapshots['test_my_messages_shows_session_messages_first_then_stored_ones 1'] = 
         'myMessages': [
             {
                 'acknowledgedAt': None,
+                'category': '',
                 'createdAt': None,
                 'deliverOnce': True,
                 'expiresAt': None,
@@ -35,6 +36,7 @@ snapshots['test_my_messages_shows_session_messages_first_then_stored_ones 1'] = 
             },
             {
                 'acknowledgedAt': None,
+                'category': '',
                 'createdAt': '2024-05-01T12:00:00+00:00',
                 'deliverOnce': True,
                 'expiresAt': None,
@@ -53,6 +55,7 @@ snapshots['test_my_messages_shows_session_messages_first_then_stored_ones 1'] = 
             },
             {
                 'acknowledgedAt': None,
+                'category': '',
                 'createdAt': '2024-05-01T12:00:00+00:00',
                 'deliverOnce': False,
                 'expiresAt': '2100-01-01T00:00:00+00:00',

@@ -42,7 +42,7 @@ from graphql import (
     execute,
 )
 from graphql.execution.collect_fields import collect_fields
-from graphql.execution.values import get_variable_values
+from graphql.execution.values import get_argument_values, get_variable_values
 from graphql.language import DocumentNode, FragmentDefinitionNode, OperationDefinitionNode
 from graphql.utilities import get_operation_ast
 
@@ -104,9 +104,12 @@ class LiveContext:
         self.scope = scope
         self._wakeups: set[asyncio.Event] = set()
 
-    async def pending_count(self) -> int:
-        """The user's pending count, read with those other sockets of this process ask for."""
-        return await _count_reader().count(self.user.pk)
+    async def pending_count(self, categories: list[str] | None = None) -> int:
+        """The user's pending count, read with those other sockets of this process ask for.
+
+        ``categories`` (checked names; None: all) counts those categories only.
+        """
+        return await _count_reader().count(self.user.pk, categories)
 
     @contextlib.asynccontextmanager
     async def message_changes(self) -> AsyncIterator[AsyncIterator[None]]:
@@ -134,19 +137,35 @@ async def _wakeups(wakeup: asyncio.Event) -> AsyncIterator[None]:
         yield None
 
 
-def _pending_counts(user_ids: list[Any]) -> dict[Any, int]:
-    """Pending counts of these users in one query, as ``api.pending_count`` counts them."""
+#: What a socket asks a count of: a user's id, and the categories (None: all) as a frozenset.
+_CountKey = tuple[Any, frozenset[str] | None]
+
+
+def _pending_counts(keys: list[_CountKey]) -> dict[_CountKey, int]:
+    """Pending counts of these users in one query, as ``api.pending_count`` counts them.
+
+    Counted per user, and per category when some socket asked for only some categories.
+    """
     from user_messages.models import Message
 
-    rows = (
-        Message.objects.filter(user_id__in=user_ids)
-        .pending()
-        .unexpired()
-        .order_by()
-        .values_list("user_id")
-        .annotate(count=Count("pk"))
-    )
-    return dict(rows)
+    user_ids = list(dict.fromkeys(user_id for user_id, _ in keys))
+    pending = Message.objects.filter(user_id__in=user_ids).pending().unexpired().order_by()
+    if all(categories is None for _, categories in keys):
+        totals = dict(pending.values_list("user_id").annotate(count=Count("pk")))
+        return {key: totals.get(key[0], 0) for key in keys}
+    by_category: dict[Any, dict[str, int]] = {}
+    for user_id, category, count in pending.values_list("user_id", "category").annotate(
+        count=Count("pk")
+    ):
+        by_category.setdefault(user_id, {})[category] = count
+    return {
+        (user_id, categories): sum(
+            count
+            for category, count in by_category.get(user_id, {}).items()
+            if categories is None or category in categories
+        )
+        for user_id, categories in keys
+    }
 
 
 class _CountReader:
@@ -160,13 +179,14 @@ class _CountReader:
     MAX_USERS = 500
 
     def __init__(self) -> None:
-        self._waiting: dict[Any, list[asyncio.Future[int]]] = {}
+        self._waiting: dict[_CountKey, list[asyncio.Future[int]]] = {}
         self._reading: asyncio.Task[None] | None = None
         self._callers = 0  # count() calls not returned yet
 
-    async def count(self, user_id: Any) -> int:
+    async def count(self, user_id: Any, categories: list[str] | None = None) -> int:
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._waiting.setdefault(user_id, []).append(future)
+        key = (user_id, None if categories is None else frozenset(categories))
+        self._waiting.setdefault(key, []).append(future)
         if self._reading is None:
             self._reading = asyncio.create_task(self._read_all())
         reading = self._reading
@@ -186,23 +206,23 @@ class _CountReader:
     async def _read_all(self) -> None:
         try:
             while self._waiting:
-                user_ids = list(itertools.islice(self._waiting, self.MAX_USERS))
-                batch = {user_id: self._waiting.pop(user_id) for user_id in user_ids}
+                keys = list(itertools.islice(self._waiting, self.MAX_USERS))
+                batch = {key: self._waiting.pop(key) for key in keys}
                 try:
                     # The one thread-sensitive thread, as Channels does by default: grouped,
                     # these reads are few, and its connection is closed like any other's.
-                    counts = await database_sync_to_async(_pending_counts)(user_ids)
+                    counts = await database_sync_to_async(_pending_counts)(keys)
                 except Exception as error:
                     for futures in batch.values():
                         for future in futures:
                             if not future.done():
                                 future.set_exception(error)
                     continue
-                for user_id, futures in batch.items():
+                for key, futures in batch.items():
                     for future in futures:
                         # A subscription cancelled meanwhile has cancelled its future.
                         if not future.done():
-                            future.set_result(counts.get(user_id, 0))
+                            future.set_result(counts.get(key, 0))
         finally:
             if self._reading is asyncio.current_task():
                 self._reading = None
@@ -223,19 +243,53 @@ def _count_reader() -> _CountReader:
 
 def _origin_allowed(scope: dict[str, Any]) -> bool:
     """Whether Django's CSRF check would accept this handshake's Origin on a POST to this host."""
+    return _origin_refusal(scope) is None
+
+
+def _origin_refusal(scope: dict[str, Any]) -> str | None:
+    """Why Django's CSRF check would refuse this handshake's Origin, or None if it accepts it."""
     request = _handshake_request(scope)
-    if "HTTP_ORIGIN" not in request.META:
-        return False  # browsers send one with every WebSocket: no Origin, no browser page
+    origin = request.META.get("HTTP_ORIGIN")
+    if origin is None:
+        # Browsers send one with every WebSocket: no Origin, no browser page.
+        return "no Origin header (a browser sends one; a script must send its page's origin)"
     try:
-        request.get_host()
+        host = request.get_host()
     except DisallowedHost:
-        return False  # Django answers 400 to any request for a host not in ALLOWED_HOSTS
+        # Django answers 400 to any request for a host not in ALLOWED_HOSTS.
+        return f"the Host header {request.META.get('HTTP_HOST')!r} is not in ALLOWED_HOSTS"
     # Django's own rule, not a copy of it: the scheme, host and port of the request (proxy
     # settings included), or CSRF_TRUSTED_ORIGINS with its wildcards. _origin_verified is the
-    # same in Django 4.2 to 6.0, and tests/test_realtime_session.py runs a table of origins
+    # same in Django 4.2 to 6.1, and tests/test_realtime_session.py runs a table of origins
     # through it and through a real POST, so a Django that changes it fails a test.
     middleware = CsrfViewMiddleware(_no_response)
-    return bool(middleware._origin_verified(request))  # type: ignore[attr-defined]
+    if middleware._origin_verified(request):  # type: ignore[attr-defined]
+        return None
+    return (
+        f"Origin {origin!r} is neither {request.scheme}://{host} nor in CSRF_TRUSTED_ORIGINS"
+        " (behind a proxy: SECURE_PROXY_SSL_HEADER, USE_X_FORWARDED_HOST)"
+    )
+
+
+def log_refusal(scope: dict[str, Any], code: int, why: str) -> None:
+    """Log at WARNING why a socket was refused: runserver and daphne print it by default."""
+    # Python's last-resort handler prints WARNING and above when the project configures no
+    # logging for this logger, so a developer sees the reason without setting anything up.
+    logger.warning("user_messages: WebSocket %s refused (%s): %s", scope.get("path", ""), code, why)
+
+
+def refuse_origin(scope: dict[str, Any]) -> bool:
+    """Log and return True when the handshake's Origin must be refused (HTTP 403)."""
+    refusal = _origin_refusal(scope)
+    if refusal is not None:
+        log_refusal(scope, 403, refusal)
+    return refusal is not None
+
+
+NOT_SIGNED_IN = (
+    "no signed-in user at connection_init (no session cookie, a session that ended, or a"
+    " socket routed without AuthMiddlewareStack)"
+)
 
 
 def _handshake_request(scope: dict[str, Any]) -> HttpRequest:
@@ -521,7 +575,7 @@ class GraphQLWSConsumer(LiveSocket, AsyncJsonWebsocketConsumer):  # type: ignore
     schema: Any = None
 
     async def connect(self) -> None:
-        if not _origin_allowed(self.scope):
+        if refuse_origin(self.scope):
             # Refusing the handshake (HTTP 403): another site's page must not open a socket
             # that the browser authenticates with this site's session cookie.
             await self.close()
@@ -531,6 +585,11 @@ class GraphQLWSConsumer(LiveSocket, AsyncJsonWebsocketConsumer):  # type: ignore
         self._subscriptions: dict[str, asyncio.Task[None]] = {}
         self._live = LiveContext(user=self.scope.get("user"), scope=self.scope)
         if GRAPHQL_TRANSPORT_WS not in self.scope.get("subprotocols", []):
+            log_refusal(
+                self.scope,
+                SUBPROTOCOL_NOT_ACCEPTABLE,
+                f"the client did not offer the {GRAPHQL_TRANSPORT_WS} subprotocol",
+            )
             await self.accept()
             await self.close(code=SUBPROTOCOL_NOT_ACCEPTABLE)
             return
@@ -580,6 +639,7 @@ class GraphQLWSConsumer(LiveSocket, AsyncJsonWebsocketConsumer):  # type: ignore
         self._init_timeout.cancel()
         user = self._live.user
         if user is None or not user.is_authenticated:
+            log_refusal(self.scope, FORBIDDEN, NOT_SIGNED_IN)
             await self._close(FORBIDDEN, "Forbidden")
             return
         if not await self._go_live():
@@ -753,6 +813,9 @@ async def check_subscription(
         return None, _errors(
             "The subscription selects no field: @skip or @include left its root empty."
         )
+    errors = _argument_errors(schema, document, operation, payload.get("variables"))
+    if errors:
+        return None, errors
     return document, []
 
 
@@ -776,6 +839,38 @@ def _errors(message: str) -> list[GraphQLError]:
     return [GraphQLError(message)]
 
 
+def _root_fields(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    variables: dict[str, Any] | None,
+) -> tuple[dict[str, list[Any]], dict[str, Any]] | None:
+    """The operation's root fields once @skip and @include apply (response key -> field
+    nodes) and the coerced variables; None if the variables are invalid (then
+    create_source_event_stream reports that)."""
+    root_type = schema.subscription_type
+    coerced = get_variable_values(schema, operation.variable_definitions or (), variables or {})
+    if isinstance(coerced, list) or root_type is None:
+        return None
+    fragments: dict[str, Any] = {
+        definition.name.value: definition
+        for definition in document.definitions
+        if isinstance(definition, FragmentDefinitionNode)
+    }
+    collect: Any = collect_fields  # its signature changed in graphql-core 3.3
+    if graphql.version_info < (3, 3):
+        fields = collect(schema, fragments, coerced, root_type, operation.selection_set)
+        return dict(fields), coerced
+    # 3.3 (Strawberry 0.328 and later): fragments with their variables' signatures (None: the
+    # experimental fragment variables, which the schema does not enable), and the operation.
+    from graphql.execution.collect_fields import FragmentDetails  # type: ignore[attr-defined]
+
+    details = {name: FragmentDetails(fragment) for name, fragment in fragments.items()}
+    grouped = collect(schema, details, coerced, root_type, operation).grouped_field_set
+    # 3.3 groups FieldDetails, whose node is the field.
+    return {key: [item.node for item in items] for key, items in grouped.items()}, coerced
+
+
 def _selects_a_field(
     schema: GraphQLSchema,
     document: DocumentNode,
@@ -784,26 +879,39 @@ def _selects_a_field(
 ) -> bool:
     """Whether the operation's root selects a field once @skip and @include apply (or the
     variables are invalid: create_source_event_stream reports that)."""
-    root_type = schema.subscription_type
-    if root_type is None:
-        return True
-    coerced = get_variable_values(schema, operation.variable_definitions or (), variables or {})
-    if isinstance(coerced, list):
-        return True
-    fragments: dict[str, Any] = {
-        definition.name.value: definition
-        for definition in document.definitions
-        if isinstance(definition, FragmentDefinitionNode)
-    }
-    collect: Any = collect_fields  # its signature changed in graphql-core 3.3
-    if graphql.version_info < (3, 3):
-        return bool(collect(schema, fragments, coerced, root_type, operation.selection_set))
-    # 3.3 (Strawberry 0.328 and later): fragments with their variables' signatures (None: the
-    # experimental fragment variables, which the schema does not enable), and the operation.
-    from graphql.execution.collect_fields import FragmentDetails  # type: ignore[attr-defined]
+    found = _root_fields(schema, document, operation, variables)
+    return found is None or bool(found[0])
 
-    details = {name: FragmentDetails(fragment) for name, fragment in fragments.items()}
-    return bool(collect(schema, details, coerced, root_type, operation).grouped_field_set)
+
+def _argument_errors(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    variables: dict[str, Any] | None,
+) -> list[GraphQLError]:
+    """What the root field's arguments break of the package's rules (its categories)."""
+    # Imported here: graphql_rules imports the models, and this module loads before apps may.
+    from user_messages.graphql_rules import categories_argument
+
+    found = _root_fields(schema, document, operation, variables)
+    root_type = schema.subscription_type
+    if found is None or root_type is None:
+        return []
+    fields, coerced = found
+    errors = []
+    for nodes in fields.values():
+        node = nodes[0]
+        field = root_type.fields.get(node.name.value)
+        if field is None or "categories" not in field.args:
+            continue
+        arguments = get_argument_values(field, node, coerced)
+        try:
+            # Checked here, before anything runs, so that both stacks answer with an error
+            # message: a stream that raised later would be a "next" on one and not the other.
+            categories_argument(arguments.get("categories"))
+        except GraphQLError as error:
+            errors.append(error)
+    return errors
 
 
 def _failed(message: str) -> ExecutionResult:

@@ -46,12 +46,16 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from user_messages.conf import conf
 from user_messages.realtime.consumer import (
+    FORBIDDEN,
     INTERNAL_SERVER_ERROR,
+    NOT_SIGNED_IN,
     LiveContext,
     LiveSocket,
     _origin_allowed,
     check_subscription,
     close_reason,
+    log_refusal,
+    refuse_origin,
     too_many_subscriptions,
 )
 
@@ -186,7 +190,7 @@ class GraphQLWSConsumer(  # type: ignore[misc]
         )
 
     async def connect(self) -> None:
-        if not _origin_allowed(self.scope):
+        if refuse_origin(self.scope):
             # Refusing the handshake (HTTP 403): another site's page must not open a socket
             # that the browser authenticates with this site's session cookie.
             await self.close()
@@ -225,6 +229,7 @@ class GraphQLWSConsumer(  # type: ignore[misc]
     async def on_ws_connect(self, context: StrawberryLiveContext) -> UnsetType:
         user = self._live.user
         if user is None or not user.is_authenticated:
+            log_refusal(self.scope, FORBIDDEN, NOT_SIGNED_IN)
             raise ConnectionRejectionError  # Strawberry closes 4403 "Forbidden"
         if not await self._go_live():
             raise _Unavailable

@@ -17,6 +17,13 @@ import strawberry
 from django.core.exceptions import ValidationError
 
 from user_messages import graphql_rules
+from user_messages.graphql_rules import (
+    CATEGORIES_ARGUMENT_DESCRIPTION,
+    MY_MESSAGE_COUNTS_DESCRIPTION,
+    MY_MESSAGE_PREFERENCES_DESCRIPTION,
+    PREFERENCE_DESCRIPTIONS,
+    SET_MESSAGE_PREFERENCES_DESCRIPTION,
+)
 from user_messages.models import MessageState
 from user_messages.realtime.streams import count_stream
 from user_messages.strawberry.types import (
@@ -25,9 +32,13 @@ from user_messages.strawberry.types import (
     SEND_MESSAGE_DESCRIPTION,
     AcknowledgeAllMessagesPayload,
     AcknowledgeMessagesPayload,
+    MessageCategoryCount,
+    MessagePreference,
+    MessagePreferenceInput,
     MessageStateEnum,
     SendMessageInput,
     SendMessagePayload,
+    SetMessagePreferencesPayload,
     UserMessage,
     UserMessageConnection,
     UserMessagesError,
@@ -36,6 +47,11 @@ from user_messages.strawberry.types import (
 )
 
 __all__ = ["Mutation", "Query", "Subscription"]
+
+#: The ``categories`` argument of myMessages, myMessageCount and myMessageHistory.
+Categories = Annotated[
+    list[str] | None, strawberry.argument(description=CATEGORIES_ARGUMENT_DESCRIPTION)
+]
 
 
 @strawberry.type
@@ -62,15 +78,37 @@ class Query:
                 description="Read without consuming: nothing is marked used or delivered."
             ),
         ] = False,
+        categories: Categories = strawberry.UNSET,
     ) -> list[UserMessage]:
-        return graphql_rules.my_messages(request_of(info), peek=bool(peek))
+        return graphql_rules.my_messages(
+            request_of(info), peek=bool(peek), categories=_given(categories)
+        )
 
     @strawberry.field(
         description="How many stored messages the current user has pending; 0 when signed out."
     )
     @in_django
-    def my_message_count(self, info: strawberry.Info) -> int:
-        return graphql_rules.pending_count(request_of(info))
+    def my_message_count(
+        self, info: strawberry.Info, categories: Categories = strawberry.UNSET
+    ) -> int:
+        return graphql_rules.pending_count(request_of(info), _given(categories))
+
+    @strawberry.field(description=MY_MESSAGE_COUNTS_DESCRIPTION)
+    @in_django
+    def my_message_counts(self, info: strawberry.Info) -> list[MessageCategoryCount]:
+        return [
+            MessageCategoryCount(
+                category=entry.category, label=entry.label, pending_count=entry.pending_count
+            )
+            for entry in graphql_rules.pending_counts(request_of(info))
+        ]
+
+    @strawberry.field(description=MY_MESSAGE_PREFERENCES_DESCRIPTION)
+    @in_django
+    def my_message_preferences(self, info: strawberry.Info) -> list[MessagePreference]:
+        return MessagePreference.from_preferences(
+            graphql_rules.my_message_preferences(request_of(info))
+        )
 
     @strawberry.field(
         description=(
@@ -97,6 +135,7 @@ class Query:
             list[MessageStateEnum] | None,
             strawberry.argument(description="Only these states; null: all."),
         ] = strawberry.UNSET,
+        categories: Categories = strawberry.UNSET,
     ) -> UserMessageConnection:
         wanted: list[Any] | None = _given(states)
         page = graphql_rules.history_page(
@@ -104,6 +143,7 @@ class Query:
             first,
             _given(after),
             None if wanted is None else [MessageState[state.name] for state in wanted],
+            _given(categories),
         )
         return UserMessageConnection.from_page(page)
 
@@ -161,7 +201,13 @@ class Mutation:
 
     @strawberry.mutation(description=SEND_MESSAGE_DESCRIPTION)
     @in_django
-    def send_message(self, info: strawberry.Info, input: SendMessageInput) -> SendMessagePayload:
+    def send_message(
+        self,
+        info: strawberry.Info,
+        input: Annotated[
+            SendMessageInput, strawberry.argument(description=graphql_rules.SEND_INPUT_DESCRIPTION)
+        ],
+    ) -> SendMessagePayload:
         data = SimpleNamespace(
             recipients=input.recipients,
             level=input.level,
@@ -170,6 +216,7 @@ class Mutation:
             meta=_given(input.meta),
             deliver_once=input.deliver_once,
             expires_at=_given(input.expires_at),
+            category=input.category,
         )
         try:
             request = _refused(info, login_required=True, permission=graphql_rules.send_permission)
@@ -178,6 +225,26 @@ class Mutation:
             return SendMessagePayload(errors=_as_data(error), count=0)
         graphql_rules.forget_results(request)
         return SendMessagePayload(errors=[], count=count)
+
+    @strawberry.mutation(description=SET_MESSAGE_PREFERENCES_DESCRIPTION)
+    @in_django
+    def set_message_preferences(
+        self,
+        info: strawberry.Info,
+        input: Annotated[
+            list[MessagePreferenceInput],
+            strawberry.argument(description=PREFERENCE_DESCRIPTIONS["argument"]),
+        ],
+    ) -> SetMessagePreferencesPayload:
+        try:
+            request = _refused(info, login_required=True)
+            preferences = graphql_rules.set_message_preferences(request, list(input))
+        except ValidationError as error:
+            return SetMessagePreferencesPayload(errors=_as_data(error), preferences=[])
+        graphql_rules.forget_results(request)
+        return SetMessagePreferencesPayload(
+            errors=[], preferences=MessagePreference.from_preferences(preferences)
+        )
 
 
 def _as_data(error: ValidationError) -> list[UserMessagesError]:
@@ -195,8 +262,11 @@ class Subscription:
             "with myMessages when it goes up. Needs a signed-in user."
         )
     )
-    async def my_message_count(self, info: strawberry.Info) -> AsyncGenerator[int, None]:
+    async def my_message_count(
+        self, info: strawberry.Info, categories: Categories = strawberry.UNSET
+    ) -> AsyncGenerator[int, None]:
         # The consumer (user_messages.strawberry.channels) puts the socket's
         # user_messages.realtime.consumer.LiveContext on its context as ``live``.
-        async for count in count_stream(getattr(info.context, "live", None)):
+        live = getattr(info.context, "live", None)
+        async for count in count_stream(live, _given(categories)):
             yield count

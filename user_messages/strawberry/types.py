@@ -12,6 +12,7 @@ decisions are ``user_messages.graphql_rules``'.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import enum
 from typing import Any, NewType
@@ -33,7 +34,24 @@ from graphql.type.scalars import GRAPHQL_MAX_INT, GRAPHQL_MIN_INT
 from strawberry_django import django_resolver
 
 from user_messages import api, graphql_rules
-from user_messages.graphql_rules import STATE_DESCRIPTION, STATE_DESCRIPTIONS, FieldError
+from user_messages.graphql_rules import (
+    CATEGORY_COUNT_DESCRIPTIONS,
+    CATEGORY_DESCRIPTION,
+    EDGES_DESCRIPTION,
+    ERROR_CODE_DESCRIPTIONS,
+    EXTRA_TAGS_DESCRIPTION,
+    INPUT_EXTRA_TAGS_DESCRIPTION,
+    INPUT_LEVEL_DESCRIPTION,
+    LEVEL_DESCRIPTIONS,
+    MESSAGE_DESCRIPTION,
+    NODE_DESCRIPTION,
+    PREFERENCE_DESCRIPTIONS,
+    SEND_CATEGORY_DESCRIPTION,
+    SET_MESSAGE_PREFERENCES_DESCRIPTION,
+    STATE_DESCRIPTION,
+    STATE_DESCRIPTIONS,
+    FieldError,
+)
 from user_messages.models import MessageState
 from user_messages.validation import ErrorCode
 
@@ -42,11 +60,15 @@ __all__ = [
     "AcknowledgeMessagesPayload",
     "DateTime",
     "JSONObject",
+    "MessageCategoryCount",
     "MessageLevel",
+    "MessagePreference",
+    "MessagePreferenceInput",
     "MessageStateEnum",
     "PageInfo",
     "SendMessageInput",
     "SendMessagePayload",
+    "SetMessagePreferencesPayload",
     "UserMessage",
     "UserMessageConnection",
     "UserMessageEdge",
@@ -146,6 +168,15 @@ MessageLevel = strawberry.enum(
     name="MessageLevel",
     description="The five levels of django.contrib.messages.",
 )
+# The enum stays graphql_rules.MessageLevel (resolvers return its members), so its values'
+# descriptions are set on the definition Strawberry made of it.
+_levels = MessageLevel.__strawberry_definition__  # type: ignore[attr-defined]
+_levels.values = [
+    dataclasses.replace(
+        value, description=LEVEL_DESCRIPTIONS[graphql_rules.MessageLevel[value.name]]
+    )
+    for value in _levels.values
+]
 
 MessageStateEnum = strawberry.enum(  # type: ignore[call-overload]
     enum.Enum(
@@ -160,7 +191,13 @@ MessageStateEnum = strawberry.enum(  # type: ignore[call-overload]
 )
 
 UserMessagesErrorCode = strawberry.enum(  # type: ignore[call-overload]
-    enum.Enum("UserMessagesErrorCode", {code.name: code.value for code in ErrorCode}),
+    enum.Enum(
+        "UserMessagesErrorCode",
+        {
+            code.name: strawberry.enum_value(code.value, description=ERROR_CODE_DESCRIPTIONS[code])
+            for code in ErrorCode
+        },
+    ),
     name="UserMessagesErrorCode",
     description="Why a mutation refused (part of) its input.",
 )
@@ -183,7 +220,7 @@ class UserMessage:
         pk = _field(root, "id")
         return None if pk is None else strawberry.ID(str(pk))
 
-    @strawberry.field
+    @strawberry.field(description=MESSAGE_DESCRIPTION)
     def message(self, root: strawberry.Parent[Any]) -> str:
         # Session messages may hold lazy translations.
         return str(root.message)
@@ -209,7 +246,7 @@ class UserMessage:
     def tags(self, root: strawberry.Parent[Any]) -> str:
         return root.tags
 
-    @strawberry.field
+    @strawberry.field(description=EXTRA_TAGS_DESCRIPTION)
     def extra_tags(self, root: strawberry.Parent[Any]) -> str:
         return root.extra_tags
 
@@ -251,6 +288,34 @@ class UserMessage:
     def acknowledged_at(self, root: strawberry.Parent[Any]) -> DateTime | None:  # type: ignore[valid-type]
         return _field(root, "acknowledged_at")
 
+    @strawberry.field(description=CATEGORY_DESCRIPTION)
+    def category(self, root: strawberry.Parent[Any]) -> str:
+        return _field(root, "category")
+
+
+@strawberry.type(
+    name="MessageCategoryCount",
+    description="How many stored messages of one category the current user has pending.",
+)
+class MessageCategoryCount:
+    category: str = strawberry.field(description=CATEGORY_COUNT_DESCRIPTIONS["category"])
+    label: str = strawberry.field(description=CATEGORY_COUNT_DESCRIPTIONS["label"])
+    pending_count: int = strawberry.field(description=CATEGORY_COUNT_DESCRIPTIONS["pending_count"])
+
+
+@strawberry.type(name="MessagePreference", description=PREFERENCE_DESCRIPTIONS["type"])
+class MessagePreference:
+    category: str = strawberry.field(description=PREFERENCE_DESCRIPTIONS["category"])
+    label: str = strawberry.field(description=PREFERENCE_DESCRIPTIONS["label"])
+    description: str = strawberry.field(description=PREFERENCE_DESCRIPTIONS["description"])
+    critical: bool = strawberry.field(description=PREFERENCE_DESCRIPTIONS["critical"])
+    enabled: bool = strawberry.field(description=PREFERENCE_DESCRIPTIONS["enabled"])
+
+    @classmethod
+    def from_preferences(cls, preferences: list[api.Preference]) -> list[MessagePreference]:
+        """The GraphQL objects of ``api.preferences``' answer."""
+        return [cls(**preference._asdict()) for preference in preferences]
+
 
 @strawberry.type(
     name="UserMessageEdge",
@@ -260,7 +325,7 @@ class UserMessageEdge:
     cursor: str = strawberry.field(
         description="Opaque: pass it as after for the messages older than node."
     )
-    node: UserMessage
+    node: UserMessage = strawberry.field(description=NODE_DESCRIPTION)
 
 
 @strawberry.type(
@@ -292,7 +357,7 @@ class PageInfo:
     ),
 )
 class UserMessageConnection:
-    edges: list[UserMessageEdge]
+    edges: list[UserMessageEdge] = strawberry.field(description=EDGES_DESCRIPTION)
     page_info: PageInfo = strawberry.field(
         description="hasNextPage and endCursor page on; hasPreviousPage is always false."
     )
@@ -413,11 +478,13 @@ class SendMessageInput:
             "sendMessage fields of one request."
         )
     )
-    level: MessageLevel  # type: ignore[valid-type]
+    level: MessageLevel = strawberry.field(  # type: ignore[valid-type]
+        description=INPUT_LEVEL_DESCRIPTION
+    )
     message: str = strawberry.field(
         description="At most USER_MESSAGES['MAX_MESSAGE_LENGTH'] characters."
     )
-    extra_tags: str = ""
+    extra_tags: str = strawberry.field(default="", description=INPUT_EXTRA_TAGS_DESCRIPTION)
     # UNSET, not None: a None default would print as "= null", which the contract has not.
     meta: JSONObject | None = strawberry.field(  # type: ignore[valid-type]
         default=strawberry.UNSET,
@@ -431,6 +498,23 @@ class SendMessageInput:
     expires_at: DateTime | None = strawberry.field(  # type: ignore[valid-type]
         default=strawberry.UNSET, description="A future time with a UTC offset; null: never."
     )
+    category: str = strawberry.field(default="", description=SEND_CATEGORY_DESCRIPTION)
+
+
+@strawberry.type(
+    name="SetMessagePreferencesPayload", description=SET_MESSAGE_PREFERENCES_DESCRIPTION
+)
+class SetMessagePreferencesPayload:
+    errors: list[UserMessagesError] = strawberry.field(description=_ERRORS_DESCRIPTION)
+    preferences: list[MessagePreference] = strawberry.field(
+        description=PREFERENCE_DESCRIPTIONS["preferences"]
+    )
+
+
+@strawberry.input(name="MessagePreferenceInput", description=PREFERENCE_DESCRIPTIONS["input"])
+class MessagePreferenceInput:
+    category: str = strawberry.field(description=PREFERENCE_DESCRIPTIONS["category"])
+    enabled: bool = strawberry.field(description=PREFERENCE_DESCRIPTIONS["input_enabled"])
 
 
 def request_of(info: strawberry.Info) -> Any:

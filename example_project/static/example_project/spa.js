@@ -159,7 +159,7 @@ async function acknowledge(id, item, button) {
       list.hidden = true;
       showStatus("No messages.");
     }
-    await Promise.all([loadCount(), refreshHistory()]);
+    await Promise.all([loadCount(), refreshHistory(), loadTabs()]);
   } catch (error) {
     showStatus(error.message, { error: true });
     button.disabled = false;
@@ -199,6 +199,7 @@ async function subscribeToCount() {
         if (previous !== null && liveCount > previous) load();
         // Fewer pending: another tab acknowledged. The inbox reads without consuming.
         else if (previous !== null && liveCount < previous) refreshHistory();
+        if (previous !== null && liveCount !== previous) loadTabs();
       },
       error: () => {
         document.body.dataset.live = "off";
@@ -220,7 +221,7 @@ async function load() {
     showStatus(myMessages.length ? "" : "No messages.");
     // After the read: what is still pending is what a next read would show, and the inbox
     // shows the new messages at its top, with the states the read left them in.
-    await Promise.all([loadCount(), refreshHistory()]);
+    await Promise.all([loadCount(), refreshHistory(), loadTabs()]);
   } catch (error) {
     showStatus(error.message, { error: true });
   }
@@ -297,6 +298,7 @@ async function acknowledgeAll() {
       return;
     }
     showCount(result.pendingCount);
+    loadTabs();
     // Sticky messages stay in the live list until acknowledged: they are now.
     list.replaceChildren(...[...list.children].filter((item) => !("sticky" in item.dataset)));
     list.hidden = list.children.length === 0;
@@ -309,8 +311,123 @@ async function acknowledgeAll() {
   }
 }
 
+// Categories: a tab per category with its pending count (myMessageCounts, one request), the
+// selected tab's pending messages (peek: reading a tab consumes nothing), and the user's
+// preferences (setMessagePreferences; a critical category cannot be turned off).
+
+const tabs = document.getElementById("tabs");
+const tabStatus = document.getElementById("tab-status");
+const tabMessages = document.getElementById("tab-messages");
+const preferenceList = document.getElementById("preference-list");
+const preferencesStatus = document.getElementById("preferences-status");
+let selectedCategory = null;
+let tabsGeneration = 0;
+
+function categoryLabel(entry) {
+  return entry.label || "Other"; // "" is no category
+}
+
+async function loadTabs() {
+  const generation = ++tabsGeneration;
+  try {
+    const { myMessageCounts } = await graphql("MyMessageCounts");
+    if (generation !== tabsGeneration) return;
+    tabs.replaceChildren(
+      ...myMessageCounts.map((entry) => {
+        const tab = element("button", "tab");
+        tab.type = "button";
+        tab.setAttribute("role", "tab");
+        tab.dataset.category = entry.category;
+        tab.setAttribute("aria-selected", String(entry.category === selectedCategory));
+        tab.append(element("span", "tab-label", categoryLabel(entry)));
+        tab.append(element("span", "tab-count", String(entry.pendingCount)));
+        tab.addEventListener("click", () => showTab(entry.category));
+        return tab;
+      }),
+    );
+    if (selectedCategory !== null) await showTab(selectedCategory);
+  } catch (error) {
+    tabStatus.textContent = error.message;
+    tabStatus.classList.add("error");
+  }
+}
+
+async function showTab(category) {
+  selectedCategory = category;
+  for (const tab of tabs.children) {
+    tab.setAttribute("aria-selected", String(tab.dataset.category === category));
+  }
+  const { myMessages } = await graphql("MyMessages", { peek: true, categories: [category] });
+  if (selectedCategory !== category) return;
+  const stored = myMessages.filter((message) => message.id !== null);
+  tabMessages.replaceChildren(...stored.map(messageItem));
+  tabMessages.hidden = stored.length === 0;
+  tabStatus.classList.remove("error");
+  tabStatus.textContent = stored.length ? "" : "Nothing pending in this category.";
+  tabStatus.hidden = stored.length !== 0;
+}
+
+function renderPreferences(preferences) {
+  preferenceList.replaceChildren(
+    ...preferences.map((preference) => {
+      const label = element("label", "preference");
+      const box = element("input");
+      box.type = "checkbox";
+      box.name = "category";
+      box.value = preference.category;
+      box.checked = preference.enabled;
+      // A critical category cannot be turned off: the server refuses it too.
+      box.disabled = preference.critical;
+      box.addEventListener("change", () => choose(preference.category, box));
+      label.append(box, ` ${preference.label}`);
+      const note = preference.critical ? "always on" : preference.description;
+      if (note) label.append(element("small", "description", note));
+      return label;
+    }),
+  );
+}
+
+async function loadPreferences() {
+  try {
+    const { myMessagePreferences } = await graphql("MyMessagePreferences");
+    renderPreferences(myMessagePreferences);
+  } catch (error) {
+    showPreferencesStatus(error.message, { error: true });
+  }
+}
+
+function showPreferencesStatus(text, { error = false } = {}) {
+  preferencesStatus.textContent = text;
+  preferencesStatus.classList.toggle("error", error);
+  preferencesStatus.hidden = text === "";
+}
+
+async function choose(category, box) {
+  box.disabled = true;
+  try {
+    const { setMessagePreferences: result } = await graphql("SetMessagePreferences", {
+      input: [{ category, enabled: box.checked }],
+    });
+    if (result.errors.length) {
+      box.checked = !box.checked;
+      showPreferencesStatus(result.errors.map((error) => error.message).join("; "), {
+        error: true,
+      });
+      return;
+    }
+    renderPreferences(result.preferences);
+    showPreferencesStatus("Saved.");
+  } catch (error) {
+    box.checked = !box.checked;
+    showPreferencesStatus(error.message, { error: true });
+  } finally {
+    box.disabled = false;
+  }
+}
+
 document.getElementById("reload").addEventListener("click", load);
 more.addEventListener("click", () => loadHistory({ after: endCursor }));
 acknowledgeAllButton.addEventListener("click", acknowledgeAll);
 load();
+loadPreferences();
 subscribeToCount();

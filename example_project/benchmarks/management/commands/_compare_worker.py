@@ -253,6 +253,8 @@ class Worker:
             # This project's inbox: a delivered deliver-once message was seen when delivered.
             "seen_at": ("CASE WHEN n < %s THEN %s ELSE NULL END", [delivered_rows, now]),
             "acknowledged_at": ("NULL", []),
+            # This project's categories: none.
+            "category": ("''", []),
         }
         columns, values, params = [], [], []
         for model_field in self.Message._meta.concrete_fields:

@@ -43,6 +43,23 @@ TRANSACTION_CONTROL = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT"
 BENCH_USER_PREFIX = "bench-"
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 BROADCAST_SPEEDUP_TARGET = 50.0
+#: A broadcast in a category with opted-out users, over a loop of single sends in it.
+CATEGORY_BROADCAST_SPEEDUP_TARGET = 40.0
+#: Bench users who turn the bench's category off: every tenth.
+OPTED_OUT_EVERY = 10
+#: The sections after the large table (which every other one reads), for --only.
+SECTIONS = (
+    "history_pages",
+    "page_views",
+    "graphql",
+    "graphql_stacks",
+    "validation",
+    "delivery_statements",
+    "cache",
+    "sends",
+    "category_sends",
+    "live_stacks",
+)
 #: How deep (messages of one user) the history page that must cost what the first costs lies.
 HISTORY_DEPTH = 10_000
 HISTORY_DEPTH_RATIO_TARGET = 1.2
@@ -180,6 +197,15 @@ class Command(BaseCommand):
             help=(
                 "Rounds of the send -> event comparison: each sends once through each server "
                 "(the floor, graphene, Strawberry). 0 leaves the comparison out."
+            ),
+        )
+        parser.add_argument(
+            "--only",
+            metavar="SECTION,SECTION",
+            default=None,
+            help=(
+                "Run only these sections after the large table (which they all read): "
+                f"{', '.join(SECTIONS)}."
             ),
         )
         parser.add_argument(
@@ -350,6 +376,11 @@ class Bench:
         self.repeat: int = options["repeat"]
         self.live_rounds: int = options["live_rounds"]
         self.loop_users: int = options["loop_users"] or self.users
+        only = options.get("only")
+        self.sections: list[str] = list(SECTIONS) if not only else only.split(",")
+        unknown = sorted(set(self.sections) - set(SECTIONS))
+        if unknown:
+            raise CommandError(f"--only: unknown sections {unknown}, must be among {SECTIONS}.")
         self.user_model = get_user_model()
         self.page_user = self.user_model._default_manager.create(username="page-user")
         self.client = Client()
@@ -364,16 +395,11 @@ class Bench:
     def run(self) -> None:
         """Every measurement, each printing its lines."""
         self.large_table()
-        self.history_pages()
-        self.page_views()
-        self.graphql()
-        self.graphql_stacks()
-        self.validation()
-        self.delivery_statements()
-        self.cache()
-        self.sends()
-        # Last: it starts servers and swaps the channel layer for Redis while it runs.
-        self.live_stacks()
+        # In SECTIONS' order; live_stacks last: it starts servers and swaps the channel layer
+        # for Redis while it runs.
+        for section in SECTIONS:
+            if section in self.sections:
+                getattr(self, section)()
 
     # -- data ---------------------------------------------------------------------------------
 
@@ -411,6 +437,7 @@ class Bench:
                 "deliver_once",
                 "expires_at",
                 "seen_at",
+                "category",
             )
         )
         # The last pending_per_user * users rows are pending: n % users walks every user. (%% is
@@ -420,7 +447,7 @@ class Bench:
         select = (
             "SELECT %s, CASE WHEN n < %s THEN %s ELSE NULL END, %s + n %% %s, 20, "
             "'Benchmark message', '', {meta}, %s, NULL, "
-            "CASE WHEN n < %s THEN %s ELSE NULL END FROM {source}"
+            "CASE WHEN n < %s THEN %s ELSE NULL END, '' FROM {source}"
         )
         # Delivered rows were shown when delivered: seen_at as a consuming read writes it.
         params = [now, delivered_rows, now, first_user_id, self.users, True, delivered_rows, now]
@@ -948,6 +975,54 @@ class Bench:
             f">= {BROADCAST_SPEEDUP_TARGET:.0f}x",
             speedup >= BROADCAST_SPEEDUP_TARGET,
         )
+
+    def category_sends(self) -> None:
+        """A broadcast in a category that every tenth user turned off, and the loop it beats."""
+        from user_messages.models import MessagePreference
+
+        report = self.report
+        report.section(
+            f"Sending in a category that 1 in {OPTED_OUT_EVERY} users turned off "
+            "(NOT EXISTS inside the INSERT ... SELECT)"
+        )
+        recipients = self.user_model._default_manager.filter(username__startswith=BENCH_USER_PREFIX)
+        users = list(recipients.order_by("pk"))
+        opted_out = users[::OPTED_OUT_EVERY]
+        MessagePreference.objects.bulk_create(
+            [MessagePreference(user=user, category="bench", enabled=False) for user in opted_out],
+            batch_size=1000,
+        )
+        declared = {**conf.CATEGORIES, "bench": {"label": "Bench"}}
+        with override_settings(USER_MESSAGES={**settings.USER_MESSAGES, "CATEGORIES": declared}):
+            counts: list[int] = []
+            broadcast_ms = median_ms(
+                lambda: counts.append(api.info(recipients, "Broadcast", category="bench")),
+                repeat=3,
+            )
+            expected = len(users) - len(opted_out)
+            broadcast_rate = len(users) / (broadcast_ms / 1000)
+            report.figure(
+                f"broadcast api.info(QuerySet of {len(users):,} users, category=...)",
+                f"{broadcast_ms:.0f} ms, {broadcast_rate:,.0f} users/s, stored {counts[0]:,}",
+                f"stored = {expected:,}",
+                set(counts) == {expected},
+            )
+            looped = users[: self.loop_users]
+            start = time.perf_counter()
+            stored = sum(api.info(user, "Loop", category="bench") is not None for user in looped)
+            loop_seconds = time.perf_counter() - start
+            loop_rate = len(looped) / loop_seconds
+            report.figure(
+                f"loop: api.info(user, ..., category=...) for {len(looped):,} users",
+                f"{loop_seconds * 1000:.0f} ms, {loop_rate:,.0f} users/s, stored {stored:,}",
+            )
+            speedup = broadcast_rate / loop_rate
+            report.figure(
+                "category broadcast speed-up over the loop",
+                f"{speedup:.0f}x",
+                f">= {CATEGORY_BROADCAST_SPEEDUP_TARGET:.0f}x",
+                speedup >= CATEGORY_BROADCAST_SPEEDUP_TARGET,
+            )
 
     def live_stacks(self) -> None:
         """Send -> event latency through each stack's socket and the floor, in turns."""
