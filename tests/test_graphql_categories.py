@@ -16,7 +16,7 @@ from user_messages import api
 from user_messages.models import Message
 
 # Each test runs on both GraphQL stacks (tests/conftest.py).
-pytestmark = pytest.mark.usefixtures("stack")
+pytestmark = [pytest.mark.usefixtures("stack"), pytest.mark.async_view]
 
 CATEGORIES = {
     "billing": {"label": "Billing"},
