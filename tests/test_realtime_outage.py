@@ -33,7 +33,7 @@ from user_messages.realtime import groups
 application = realtime.application
 
 SEND = "mutation($input: SendMessageInput!) { sendMessage(input: $input) { count } }"
-#: Far above a bounded send (LIVE_SEND_TIMEOUT, 0.25 s) and far below the socket timeout (10 s).
+#: Far above a bounded send (LIVE_SEND_TIMEOUT, 0.5 s) and far below the socket timeout (10 s).
 PROMPT = 2.0
 
 
@@ -89,7 +89,7 @@ def test_a_frozen_redis_delays_no_send_logs_once_and_recovers(
     assert outage.exc_info is None
     assert outage.getMessage().startswith(
         f"user_messages: could not announce a change on user_messages.user.{user.pk} "
-        "(no answer within 0.25 s): live updates pause"
+        "(no answer within 0.5 s): live updates pause"
     )
     # The first timed out; the others, sent within the pause, were not tried.
     assert groups.lost_announcements() >= lost + 2
@@ -132,7 +132,7 @@ def test_an_announcement_from_async_code_waits_on_no_frozen_redis(
     (outage,) = caplog.records
     assert outage.getMessage().startswith(
         "user_messages: could not announce a change on user_messages.user.1 "
-        "(no answer within 0.25 s)"
+        "(no answer within 0.5 s)"
     )
     assert groups.lost_announcements() == lost + 3
 
@@ -163,7 +163,7 @@ def test_a_socket_joining_its_groups_ends_the_pause_at_once(
 
     assert [record.getMessage().split(" after ")[0] for record in caplog.records] == [
         f"user_messages: could not announce a change on user_messages.user.{user.pk} "
-        "(no answer within 0.25 s): live updates pause; the channel layer is tried again every "
+        "(no answer within 0.5 s): live updates pause; the channel layer is tried again every "
         "600 s, and what is not sent meanwhile is counted by "
         "user_messages.realtime.groups.lost_announcements()",
         "user_messages: the channel layer answers again",

@@ -57,7 +57,7 @@ DEFAULTS: dict[str, Any] = {
     # Live updates, seen from a sender: seconds one channel-layer send may take before it counts
     # as lost (Redis answers in about a millisecond; a hung one would hold the request for
     # redis-py's socket_timeout), and seconds the process stops sending after a failure.
-    "LIVE_SEND_TIMEOUT": 0.25,
+    "LIVE_SEND_TIMEOUT": 0.5,
     "LIVE_SEND_PAUSE": 2,
     # The categories messages may be sent in: {"billing": {"label": _("Billing"), ...}}. See
     # user_messages.categories for the keys of each declaration.

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.db import router, transaction
 from django.dispatch import Signal
 
@@ -60,7 +61,13 @@ async def asend_changed(announcements: list[list[Any] | None]) -> None:
     from user_messages.models import Message
 
     for user_ids in announcements:
-        results = await messages_changed.asend_robust(sender=Message, user_ids=user_ids)
+        if hasattr(messages_changed, "asend_robust"):
+            results = await messages_changed.asend_robust(sender=Message, user_ids=user_ids)
+        else:
+            # Django before 5.0 has no asend: its receivers are all sync, run in a thread.
+            results = await sync_to_async(messages_changed.send_robust)(
+                sender=Message, user_ids=user_ids
+            )
         _log_failures(results)
 
 
