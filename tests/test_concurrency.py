@@ -23,6 +23,19 @@ MESSAGES_PER_WRITER = 40
 READERS = 4
 
 
+def each_shown_once(user, sticky, sent, shown):
+    """Every read showed the sticky message, and each sent message was shown exactly once."""
+    # Every read that ran shows the sticky message: nobody's claim hides it.
+    assert all(sticky.pk in pks for pks in shown)
+    delivered = Counter(pk for pks in shown for pk in pks if pk != sticky.pk)
+    leftover = [m.pk for m in api.get_messages(user=user.pk) if m.pk != sticky.pk]
+    delivered.update(leftover)
+    assert [pk for pk, count in delivered.items() if count > 1] == [], "shown twice"
+    assert sorted(delivered) == sorted(sent), "lost"
+    assert Message.objects.filter(deliver_once=True, delivered_at__isnull=True).count() == 0
+    assert len(shown) >= READERS
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_senders_and_readers_lose_nothing_and_repeat_nothing(django_user_model):
     user = django_user_model.objects.create_user("alice")
@@ -53,15 +66,7 @@ def test_concurrent_senders_and_readers_lose_nothing_and_repeat_nothing(django_u
 
     assert not errors, errors
     assert len(sent) == WRITERS * MESSAGES_PER_WRITER
-    # Every read that ran shows the sticky message: nobody's claim hides it.
-    assert all(sticky.pk in pks for pks in shown)
-    delivered = Counter(pk for pks in shown for pk in pks if pk != sticky.pk)
-    leftover = [m.pk for m in api.get_messages(user=user.pk) if m.pk != sticky.pk]
-    delivered.update(leftover)
-    assert [pk for pk, count in delivered.items() if count > 1] == [], "shown twice"
-    assert sorted(delivered) == sorted(sent), "lost"
-    assert Message.objects.filter(deliver_once=True, delivered_at__isnull=True).count() == 0
-    assert len(shown) >= READERS
+    each_shown_once(user, sticky, sent, shown)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -99,14 +104,7 @@ def test_concurrent_async_senders_and_readers_lose_nothing_and_repeat_nothing(dj
     asyncio.run(main())
 
     assert len(sent) == WRITERS * MESSAGES_PER_WRITER
-    assert all(sticky.pk in pks for pks in shown)
-    delivered = Counter(pk for pks in shown for pk in pks if pk != sticky.pk)
-    leftover = [m.pk for m in api.get_messages(user=user.pk) if m.pk != sticky.pk]
-    delivered.update(leftover)
-    assert [pk for pk, count in delivered.items() if count > 1] == [], "shown twice"
-    assert sorted(delivered) == sorted(sent), "lost"
-    assert Message.objects.filter(deliver_once=True, delivered_at__isnull=True).count() == 0
-    assert len(shown) >= READERS
+    each_shown_once(user, sticky, sent, shown)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -224,13 +224,17 @@ class Server:
             self.process.wait()
         self.log_file.close()
 
-    def send_message(self, cookie: str, recipient: str, text: str) -> dict[str, Any]:
-        """Run SendMessage over HTTP as the SPA does: the CSRF cookie from /spa/, then a POST."""
+    def csrf_token(self, cookie: str) -> str:
+        """The CSRF cookie a page of the site (/spa/) sets for this session."""
         jar = http.cookiejar.CookieJar()
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
         opener.addheaders = [("Cookie", cookie)]
         opener.open(f"{self.origin}/spa/", timeout=10).read()
-        token = next(c.value for c in jar if c.name == "csrftoken")
+        return next(c.value for c in jar if c.name == "csrftoken")
+
+    def send_message(self, cookie: str, recipient: str, text: str) -> dict[str, Any]:
+        """Run SendMessage over HTTP as the SPA does: the CSRF cookie from /spa/, then a POST."""
+        token = self.csrf_token(cookie)
         body = json.dumps(
             {
                 "query": SEND_MESSAGE,
@@ -373,11 +377,7 @@ def inbox(server: Server, cookie: str, method: str = "GET") -> dict[str, Any]:
     """The example project's async view /inbox.json: GET peeks, POST (with the token) reads."""
     headers = {"Cookie": cookie}
     if method == "POST":
-        jar = http.cookiejar.CookieJar()
-        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-        opener.addheaders = [("Cookie", cookie)]
-        opener.open(f"{server.origin}/spa/", timeout=10).read()
-        token = next(c.value for c in jar if c.name == "csrftoken")
+        token = server.csrf_token(cookie)
         headers = {"X-CSRFToken": token, "Cookie": f"{cookie}; csrftoken={token}"}
     request = urllib.request.Request(
         f"{server.origin}/inbox.json",
