@@ -24,10 +24,34 @@ from tests.test_realtime_e2e import (  # noqa: F401
     start,
 )
 
+#: The modules whose tests wait on real processes (servers, Node, Chromium), slowest first.
+#: They run first, so that the workers finish together on the quick in-process tests instead of
+#: one worker ending the run alone with a slow module's last tests.
+SLOW_FIRST = (
+    "test_realtime_session.py",
+    "test_realtime_e2e.py",
+    "test_browser.py",
+    "test_clients.py",
+    "test_docs_tutorial.py",
+    "test_bench.py",
+    "test_strawberry_docs.py",
+    "test_example_project.py",
+    "test_realtime_redis.py",
+    "test_realtime_outage.py",
+    "test_bench_compare.py",
+    "test_hostile_server.py",
+)
+
+
+def _slowness(item: pytest.Item) -> int:
+    name = item.path.name
+    return SLOW_FIRST.index(name) if name in SLOW_FIRST else len(SLOW_FIRST)
+
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip the engine_independent tests off SQLite: the SQLite configurations run them."""
+    """Run the slow modules first; skip, off SQLite, the tests the engine cannot change."""
+    items.sort(key=_slowness)  # stable: each module keeps its order
     if getattr(config.option, "loadgroup", False):
         # pytest-xdist puts "@group" in the node id of an xdist_group test (its hook ran
         # first); where it cannot, the tests of a group would be spread over the workers.
@@ -46,8 +70,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         reason=f"independent of the database engine: runs with TEST_DATABASE=sqlite, not {database}"
     )
     for item in items:
-        if item.get_closest_marker("engine_independent"):
+        if item.get_closest_marker("engine_independent") or not reaches_the_database(item):
             item.add_marker(skip)
+
+
+#: pytest-django's fixtures that open the test database; without one of them (or the django_db
+#: mark) pytest-django blocks every database access, so the test cannot depend on the engine.
+DATABASE_FIXTURES = frozenset(
+    {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback"}
+)
+
+
+def reaches_the_database(item: pytest.Item) -> bool:
+    """Whether ``item`` may touch the database that TEST_DATABASE names."""
+    fixtures = set(getattr(item, "fixturenames", ()))
+    return bool(fixtures & DATABASE_FIXTURES) or item.get_closest_marker("django_db") is not None
 
 
 @pytest.fixture

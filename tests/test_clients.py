@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import project_shell
+
 # The example project (or the tutorial's) runs on a SQLite file of its own whatever
 # TEST_DATABASE names: the runs on SQLite (one per Python in .ci/run) cover these.
 # One worker runs the module, so that its module-scoped servers and clients start once.
@@ -103,15 +105,6 @@ def generated(workdir: Path) -> str:
     return (workdir / "src" / "gql" / "graphql.ts").read_text()
 
 
-def type_check(workdir: Path, files: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """Run ``tsc --noEmit --strict`` over the generated module and these files (in src/)."""
-    for name, code in files.items():
-        (workdir / "src" / name).write_text(code)
-    tsconfig = {**TSCONFIG, "files": ["src/gql/graphql.ts", *(f"src/{name}" for name in files)]}
-    (workdir / "tsconfig.json").write_text(json.dumps(tsconfig))
-    return run(BIN / "tsc", "--noEmit", "--strict", "-p", "tsconfig.json", cwd=workdir)
-
-
 def test_codegen_maps_the_custom_scalars_and_the_enum_to_precise_types(generated: str) -> None:
     assert "DateTime: { input: string; output: string; }" in generated
     assert (
@@ -140,51 +133,68 @@ def test_codegen_maps_the_custom_scalars_and_the_enum_to_precise_types(generated
     assert ": any" not in generated
 
 
-def test_the_docs_snippets_for_apollo_and_urql_type_check_strictly(
-    workdir: Path, generated: str
-) -> None:
-    result = type_check(
-        workdir,
-        {"apollo.ts": page_snippet("apollo.ts"), "urql.ts": page_snippet("urql.ts")},
-    )
+MISREAD = (
+    "import type { AcknowledgeAllMessagesMutation, AcknowledgeMessagesMutation, "
+    'MyMessageHistoryQuery, MyMessagesQuery } from "./gql/graphql";\n'
+    'export const level: number = ({} as MyMessagesQuery["myMessages"][number]).levelName;\n'
+    "export const count: string = "
+    '({} as AcknowledgeMessagesMutation["acknowledgeMessages"]).pendingCount;\n'
+    "export const cursor: number = "
+    '({} as MyMessageHistoryQuery["myMessageHistory"]["edges"][number]).cursor;\n'
+    "export const done: string = "
+    '({} as AcknowledgeAllMessagesMutation["acknowledgeAllMessages"]).acknowledgedCount;\n'
+)
 
-    assert result.returncode == 0, result.stdout + result.stderr
+
+@pytest.fixture(scope="module")
+def type_errors(workdir: Path, generated: str) -> dict[str, list[str]]:
+    """``tsc --noEmit --strict`` once over the generated module and every snippet checked here
+    (one compiler start instead of one per test, each some seconds of CPU): per file in src/,
+    the lines tsc reported for it."""
+    files = {
+        "apollo.ts": page_snippet("apollo.ts"),
+        "urql.ts": page_snippet("urql.ts"),
+        "apollo-tabs.ts": page_snippet("apollo-tabs.ts", CATEGORIES_PAGE),
+        "misread.ts": MISREAD,
+    }
+    for name, code in files.items():
+        (workdir / "src" / name).write_text(code)
+    tsconfig = {**TSCONFIG, "files": ["src/gql/graphql.ts", *(f"src/{name}" for name in files)]}
+    (workdir / "tsconfig.json").write_text(json.dumps(tsconfig))
+
+    result = run(BIN / "tsc", "--noEmit", "--strict", "-p", "tsconfig.json", cwd=workdir)
+
+    errors: dict[str, list[str]] = {name: [] for name in ["gql/graphql.ts", *files]}
+    # Each error starts "src/FILE(line,column): error TSnnnn: ..."; its details are indented.
+    for error in re.split(r"\n(?=\S)", result.stdout.strip()) if result.stdout.strip() else []:
+        reported = re.match(r"src/(\S+?)\(\d+,\d+\): error ", error)
+        assert reported, f"tsc said what no file of src/ explains:\n{result.stdout}"
+        errors[reported.group(1)].append(error)
+    # The misreading client must fail, so tsc exits non-zero; it says why on stdout.
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert result.stderr == ""
+    return errors
+
+
+def test_the_docs_snippets_for_apollo_and_urql_type_check_strictly(
+    type_errors: dict[str, list[str]],
+) -> None:
+    assert type_errors["gql/graphql.ts"] == []
+    assert type_errors["apollo.ts"] == []
+    assert type_errors["urql.ts"] == []
 
 
 def test_the_tab_bar_snippet_of_the_categories_page_type_checks_strictly(
-    workdir: Path, generated: str
+    type_errors: dict[str, list[str]],
 ) -> None:
-    snippet = page_snippet("apollo-tabs.ts", CATEGORIES_PAGE)
-
-    result = type_check(workdir, {"apollo-tabs.ts": snippet})
-
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert type_errors["apollo-tabs.ts"] == []
 
 
 def test_the_type_check_rejects_a_client_that_misreads_the_contract(
-    workdir: Path, generated: str
+    type_errors: dict[str, list[str]],
 ) -> None:
-    misread = (
-        "import type { AcknowledgeAllMessagesMutation, AcknowledgeMessagesMutation, "
-        'MyMessageHistoryQuery, MyMessagesQuery } from "./gql/graphql";\n'
-        'export const level: number = ({} as MyMessagesQuery["myMessages"][number]).levelName;\n'
-        "export const count: string = "
-        '({} as AcknowledgeMessagesMutation["acknowledgeMessages"]).pendingCount;\n'
-        "export const cursor: number = "
-        '({} as MyMessageHistoryQuery["myMessageHistory"]["edges"][number]).cursor;\n'
-        "export const done: string = "
-        '({} as AcknowledgeAllMessagesMutation["acknowledgeAllMessages"]).acknowledgedCount;\n'
-    )
-
-    result = type_check(workdir, {"misread.ts": misread})
-
-    assert result.returncode != 0
-    assert re.findall(r"src/misread\.ts\(\d+,\d+\): error (TS\d+)", result.stdout) == [
-        "TS2322",
-        "TS2322",
-        "TS2322",
-        "TS2322",
-    ]
+    codes = [re.search(r"error (TS\d+)", line).group(1) for line in type_errors["misread.ts"]]  # type: ignore[union-attr]
+    assert codes == ["TS2322", "TS2322", "TS2322", "TS2322"], type_errors["misread.ts"]
 
 
 # Running the snippets
@@ -218,24 +228,39 @@ def built(workdir: Path, generated: str) -> Path:
     return build
 
 
+def example_environment(database: Path, stack: str) -> dict[str, str]:
+    return {
+        **{k: v for k, v in os.environ.items() if k not in {"DEMO_PUBLIC", "RUN_MAIN"}},
+        "DJANGO_SETTINGS_MODULE": "example_project.settings",
+        "DATABASE_URL": f"sqlite:///{database}",
+        "DJANGO_DEBUG": "false",
+        "GRAPHQL_STACK": stack,
+    }
+
+
+@pytest.fixture(scope="module")
+def demo_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example project's database as ``manage.py demo`` leaves it, made once for both stacks."""
+    database = tmp_path_factory.mktemp("demo") / "db.sqlite3"
+    subprocess.run(
+        [sys.executable, str(MANAGE), "demo", "--no-serve"],
+        env=example_environment(database, "graphene"),
+        check=True,
+        timeout=120,
+    )
+    return database
+
+
 @pytest.fixture(scope="module", params=["graphene", "strawberry"])
 def example(
-    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest, demo_database: Path
 ) -> Iterator[tuple[str, dict[str, str]]]:
     """The example project served on a free port by each GraphQL stack: its URL and environment."""
     if request.param == "strawberry":
         pytest.importorskip("strawberry")
     tmp = tmp_path_factory.mktemp("example_for_clients")
-    env = {
-        **{k: v for k, v in os.environ.items() if k not in {"DEMO_PUBLIC", "RUN_MAIN"}},
-        "DJANGO_SETTINGS_MODULE": "example_project.settings",
-        "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}",
-        "DJANGO_DEBUG": "false",
-        "GRAPHQL_STACK": request.param,
-    }
-    subprocess.run(
-        [sys.executable, str(MANAGE), "demo", "--no-serve"], env=env, check=True, timeout=120
-    )
+    shutil.copyfile(demo_database, tmp / "db.sqlite3")
+    env = example_environment(tmp / "db.sqlite3", request.param)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -270,15 +295,7 @@ def user_with_messages(env: dict[str, str], username: str, code: str) -> str:
         "from django.contrib.auth import get_user_model; from user_messages import api; "
         f"user = get_user_model().objects.create_user({username!r}, password={username!r}); "
     )
-    result = subprocess.run(
-        [sys.executable, str(MANAGE), "shell", "-c", f"{setup}{code}; print(user.pk)"],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return result.stdout.split()[-1]
+    return project_shell.run(env, f"{setup}{code}; print(user.pk)").split()[-1]
 
 
 def run_snippet(built: Path, which: str, url: str, username: str, *extra: str) -> dict[str, object]:

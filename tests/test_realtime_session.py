@@ -628,7 +628,7 @@ def test_logout_in_another_process_closes_that_sessions_socket_and_no_other(
 def test_a_password_change_in_another_process_closes_the_users_other_sessions(
     node: str, redis_env: dict[str, str], start: Any
 ) -> None:
-    frank, cookie = e2e.signed_in(redis_env, "frank")
+    frank, cookie = e2e.signed_in(redis_env, "frank", password="pw")
     other_cookie = another_session(redis_env, frank)
     sockets_process, web_process = start(redis_env), start(redis_env)
     elsewhere = e2e.live_client(
