@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests import project_shell
+
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Page, Request, Response
 
@@ -84,8 +86,9 @@ class ExampleProject:
         return result.stdout
 
     def shell(self, code: str) -> str:
-        """Run Python code inside the example project (its settings and database)."""
-        return self.manage("shell", "-c", code)
+        """Run Python code inside the example project (its settings and database); what it
+        printed. One long-lived process runs it (tests/project_shell.py), not a new shell."""
+        return project_shell.run(self.env, code)
 
     def create_user(self, username: str) -> str:
         """Create a user whose password is the username; return the username."""
@@ -574,6 +577,32 @@ def _send_from_admin(
     assert staff.locator(".messagelist").inner_text() == notice
 
 
+SEND_MESSAGE = (REPO / "schema" / "operations" / "SendMessage.graphql").read_text()
+
+
+def _send_over_graphql(staff: Page, recipient: str, messages: list[tuple[str, bool]]) -> None:
+    """Staff send these (text, sticky) messages to one user, one sendMessage POST each, in
+    order, from a page of the site (its CSRF cookie), as the SPA posts."""
+    answers = staff.evaluate(
+        """async ([query, recipient, messages]) => {
+          const token = document.cookie.split("; ").find((c) => c.startsWith("csrftoken="));
+          const answers = [];
+          for (const [message, sticky] of messages) {
+            const input = { recipients: [recipient], level: "INFO", message, deliverOnce: !sticky };
+            const response = await fetch("/graphql", {
+              method: "POST",
+              headers: { "Content-Type": "application/json", "X-CSRFToken": token.slice(10) },
+              body: JSON.stringify({ query, variables: { input } }),
+            });
+            answers.push(await response.json());
+          }
+          return answers;
+        }""",
+        [SEND_MESSAGE, recipient, messages],
+    )
+    assert answers == [{"data": {"sendMessage": {"count": 1, "errors": []}}}] * len(messages)
+
+
 def _inbox(page: Page) -> list[str]:
     """The inbox as a reader sees it: 'text (state)' per message, top to bottom."""
     return [
@@ -588,6 +617,10 @@ def test_the_inbox_pages_through_the_history_and_acknowledges_all_in_both_tabs(
     from playwright.sync_api import expect
 
     username = example.create_user("inbox")
+    user_id = example.shell(
+        "from django.contrib.auth.models import User; "
+        f"print(User.objects.get(username={username!r}).pk)"
+    ).split()[-1]
     context = browser.new_context(base_url=example.url, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(15_000)
     staff_context = browser.new_context(base_url=example.url)
@@ -601,11 +634,12 @@ def test_the_inbox_pages_through_the_history_and_acknowledges_all_in_both_tabs(
             tab.locator("body[data-live=on]").wait_for()
             expect(tab.locator("#history-status")).to_have_text("Nothing yet.")
 
-        # Messages 1 to 15 are shown once, 16 to 30 stay until acknowledged.
+        # Messages 1 to 15 are shown once, 16 to 30 stay until acknowledged. Sent by staff
+        # over GraphQL (the admin's send: test_staff_send_a_message_from_the_user_admin...).
         staff = staff_context.new_page()
         _log_in(staff, "staff", "staff")
-        for n in range(1, 31):
-            _send_from_admin(staff, username, f"Message {n}", sticky=n > 15)
+        staff.goto("/spa/")
+        _send_over_graphql(staff, user_id, [(f"Message {n}", n > 15) for n in range(1, 31)])
 
         # Both tabs read what arrived live; the sticky ones stay pending.
         for tab in (first, second):
