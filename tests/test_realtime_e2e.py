@@ -96,6 +96,14 @@ def shell(env: dict[str, str], code: str) -> str:
     return project_shell.run(env, code).strip()
 
 
+def database_shell(env: dict[str, str], code: str) -> str:
+    """``shell`` for code that only touches the database (users, sessions): it runs in the
+    process kept for the environment without a channel layer, on the same database, instead of
+    starting one for a test's own Redis."""
+    redisless = {k: v for k, v in env.items() if k not in {"REDIS_URL", "REDIS_CHANNEL_PREFIX"}}
+    return shell(redisless, code)
+
+
 def signed_in(env: dict[str, str], username: str, password: str | None = None) -> tuple[str, str]:
     """Create a superuser (who may send); return their id and a Cookie header with a session.
 
@@ -104,7 +112,7 @@ def signed_in(env: dict[str, str], username: str, password: str | None = None) -
     """
     username = f"{username}_{uuid.uuid4().hex[:8]}"  # the database outlives one parametrisation
     user_id, cookie = (
-        shell(
+        database_shell(
             env,
             "from django.contrib.auth.models import User\n"
             "from django.test import Client\n"
@@ -362,6 +370,7 @@ def test_the_vendored_browser_client_is_the_locked_npm_package(node: str) -> Non
     ).read_bytes()
 
 
+@pytest.mark.xdist_group("shared-servers")  # one worker starts each shared server once
 @pytest.mark.parametrize("server_kind", WITH_GUNICORN)
 def test_graphql_ws_hears_the_count_at_once_and_after_a_send(
     node: str, project_env: dict[str, str], start: Any
@@ -395,6 +404,7 @@ def inbox(server: Server, cookie: str, method: str = "GET") -> dict[str, Any]:
 
 # graphene-django's view is sync: an ASGI project serves it, and its own async views call the
 # async API, in one process. (Strawberry's async view: tests/test_graphql_*.py.)
+@pytest.mark.xdist_group("shared-servers")  # one worker starts each shared server once
 @pytest.mark.parametrize("stack", ["graphene"])
 def test_an_async_view_reads_through_the_async_api_beside_graphene_under_asgi(
     node: str, project_env: dict[str, str], start: Any
@@ -419,6 +429,7 @@ def test_an_async_view_reads_through_the_async_api_beside_graphene_under_asgi(
     assert inbox(server, cookie, "POST") == {"messages": [], "pendingCount": 0}
 
 
+@pytest.mark.xdist_group("shared-servers")  # one worker starts each shared server once
 def test_graphql_ws_from_another_origin_is_refused_at_the_handshake(
     node: str, project_env: dict[str, str], start: Any
 ) -> None:
@@ -431,6 +442,7 @@ def test_graphql_ws_from_another_origin_is_refused_at_the_handshake(
     assert client.next_event() == {"closed": 1006}
 
 
+@pytest.mark.xdist_group("shared-servers")  # one worker starts each shared server once
 def test_graphql_ws_without_a_session_is_closed_4403(
     node: str, project_env: dict[str, str], start: Any
 ) -> None:

@@ -204,6 +204,7 @@ def test_the_socket_refuses_a_missing_origin_that_a_post_over_http_may_omit(
     run(scenario)
 
 
+@pytest.mark.xdist_group("shared-servers")  # one worker starts each shared server once
 @pytest.mark.parametrize(
     ("username", "origin"),
     [
@@ -582,7 +583,7 @@ def form_post_status(
 
 def another_session(env: dict[str, str], user_id: str) -> str:
     """A second session of an existing user: the Cookie header of another browser."""
-    return e2e.shell(
+    return e2e.database_shell(
         env,
         "from django.contrib.auth.models import User\n"
         "from django.test import Client\n"
