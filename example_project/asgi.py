@@ -45,8 +45,9 @@ def _http_application() -> Any:
         from user_messages.strawberry.channels_http import http_consumer
 
         # /graphql to the package's consumer (behind AuthMiddlewareStack), the rest to Django.
-        return URLRouter([path("graphql", http_consumer(schema)), re_path(r"", django_application)])
+        http = URLRouter([path("graphql", http_consumer(schema)), re_path(r"", django_application)])
         # [/channels-http]
+        return http
     return django_application
 
 
