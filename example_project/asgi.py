@@ -2,6 +2,8 @@
 
 GRAPHQL_STACK (example_project/settings.py) picks the stack: graphene's socket is the package's
 consumer, Strawberry's is Strawberry's own with the package's rules (user_messages.strawberry).
+GRAPHQL_HTTP=channels (with Strawberry) answers /graphql over HTTP with the package's Channels
+consumer instead of the Django view.
 """
 
 from __future__ import annotations
@@ -34,6 +36,21 @@ def _websocket_application() -> Any:
     return AuthMiddlewareStack(URLRouter([path("graphql", GraphQLWSConsumer.as_asgi())]))
 
 
+def _http_application() -> Any:
+    if settings.GRAPHQL_HTTP == "channels":
+        # [channels-http]
+        from django.urls import re_path
+
+        from example_project.strawberry_schema import schema
+        from user_messages.strawberry.channels_http import http_consumer
+
+        # /graphql to the package's consumer (behind AuthMiddlewareStack), the rest to Django.
+        http = URLRouter([path("graphql", http_consumer(schema)), re_path(r"", django_application)])
+        # [/channels-http]
+        return http
+    return django_application
+
+
 application = ProtocolTypeRouter(
-    {"http": django_application, "websocket": _websocket_application()}
+    {"http": _http_application(), "websocket": _websocket_application()}
 )

@@ -200,6 +200,16 @@ if GRAPHQL_STACK not in ("graphene", "strawberry"):
     raise ImproperlyConfigured(
         f"GRAPHQL_STACK={GRAPHQL_STACK!r}, must be one of: 'graphene', 'strawberry'."
     )
+# With GRAPHQL_STACK=strawberry, GRAPHQL_HTTP=channels answers /graphql over HTTP with the
+# package's Channels consumer (example_project/asgi.py) instead of its Django view.
+GRAPHQL_HTTP = os.environ.get("GRAPHQL_HTTP", "django")
+if GRAPHQL_HTTP not in ("django", "channels") or (
+    GRAPHQL_HTTP == "channels" and GRAPHQL_STACK != "strawberry"
+):
+    raise ImproperlyConfigured(
+        f"GRAPHQL_HTTP={GRAPHQL_HTTP!r}, must be 'django', or 'channels' with "
+        "GRAPHQL_STACK=strawberry."
+    )
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

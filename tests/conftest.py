@@ -159,6 +159,8 @@ STACK_URLCONFS = {
     "strawberry": "tests.urls_strawberry",
     # Strawberry behind the package's AsyncGraphQLView: tests marked async_view run there too.
     "strawberry-async": "tests.urls_strawberry_async",
+    # Strawberry behind the package's Channels HTTP consumer, for the tests marked async_view.
+    "strawberry-channels": "tests.urls_strawberry_channels",
 }
 
 
@@ -174,17 +176,25 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         stacks = list(STACK_URLCONFS)
         if metafunc.definition.get_closest_marker("async_view") is None:
             stacks.remove("strawberry-async")
+            stacks.remove("strawberry-channels")
         metafunc.parametrize("stack", stacks, indirect=True)
+
+
+#: What serves the Strawberry stack in the ``strawberry-channels`` case.
+CONSUMER_URLCONF = STACK_URLCONFS["strawberry-channels"]
 
 
 @pytest.fixture
 def stack(request: pytest.FixtureRequest, settings: Any) -> str:
     """Run the test once per GraphQL stack: graphene and Strawberry, each at /graphql.
 
-    Tests marked ``async_view`` run on Strawberry's async view as well; for them the fixture
-    still says ``"strawberry"``: the stack is the same, only the view differs.
+    Tests marked ``async_view`` run on Strawberry's async view and its Channels HTTP consumer
+    as well; for them the fixture still says ``"strawberry"``: the stack is the same, only
+    what serves it differs.
     """
     library = "graphene_django" if request.param == "graphene" else "strawberry"
     pytest.importorskip(library)
+    if request.param == "strawberry-channels":
+        pytest.importorskip("channels")
     settings.ROOT_URLCONF = STACK_URLCONFS[request.param]
     return "graphene" if request.param == "graphene" else "strawberry"

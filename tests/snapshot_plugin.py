@@ -47,8 +47,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 #: Parameter ids of the `stack` fixture (tests/conftest.py): both GraphQL stacks (and
-#: Strawberry's async view) must match one snapshot, so the stack is left out of its name.
-STACK_IDS = {"graphene", "strawberry", "strawberry-async"}
+#: Strawberry's async view and Channels consumer) must match one snapshot, so the stack is
+#: left out of its name.
+STACK_IDS = {"graphene", "strawberry", "strawberry-async", "strawberry-channels"}
 
 
 def _without_stack(name: str) -> str:
@@ -57,6 +58,7 @@ def _without_stack(name: str) -> str:
         return name
     # "strawberry-async" holds the separator of the ids: take it out before splitting them.
     ids = params[:-1].replace("strawberry-async", "strawberry")
+    ids = ids.replace("strawberry-channels", "strawberry")
     kept = [part for part in ids.split("-") if part not in STACK_IDS]
     return f"{base}[{'-'.join(kept)}]" if kept else base
 

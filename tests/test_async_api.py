@@ -331,7 +331,10 @@ def test_an_async_twin_inside_the_callers_transaction_announces_after_commit(use
 
 SYNC_CALLS: list[tuple[str, Callable[[Any], Any]]] = [
     ("add_message", lambda user: api.add_message(user, 20, "x")),
+    ("debug", lambda user: api.debug(user, "x")),
     ("info", lambda user: api.info(user, "x")),
+    ("success", lambda user: api.success(user, "x")),
+    ("warning", lambda user: api.warning(user, "x")),
     ("error", lambda user: api.error([user], "x")),
     ("get_messages", lambda user: list(api.get_messages(user=user))),
     ("peek_messages", lambda user: len(api.peek_messages(user=user))),

@@ -1582,17 +1582,21 @@ def test_a_read_in_flight_when_the_instance_is_cancelled_ends_with_it(
     # The process's shared count read, in flight when daphne stops, ends with the sockets it
     # reads for: left waiting for its query, it would be destroyed pending with the loop.
     reading, release = threading.Event(), threading.Event()
-    pending_counts = consumer._pending_counts
+    pending_counts = consumer._apending_counts
 
-    def slow_pending_counts(user_ids: list[Any]) -> dict[Any, int]:
+    def wait_in_the_query_thread() -> None:
         reading.set()
         release.wait(timeout=10)
-        return pending_counts(user_ids)
+
+    async def slow_pending_counts(keys: list[Any]) -> dict[Any, int]:
+        # In the thread the async ORM runs the query in, as a slow query would hold it.
+        await sync_to_async(wait_in_the_query_thread)()
+        return await pending_counts(keys)
 
     async def scenario() -> None:
         ws = await subscribed(alice)
         assert await next_count(ws) == 0
-        monkeypatch.setattr(consumer, "_pending_counts", slow_pending_counts)
+        monkeypatch.setattr(consumer, "_apending_counts", slow_pending_counts)
         layer = channel_layers["default"]
         await layer.group_send(groups.user_group(alice.pk), {"type": groups.CHANGED})
         assert await asyncio.to_thread(reading.wait, 5)  # the re-read waits on its query
@@ -1668,3 +1672,130 @@ print(api.pending_count(user), sorted(m for m in sys.modules if m.startswith("us
 
 def test_the_app_sends_and_counts_without_channels_installed() -> None:
     assert last_line_printed_by(WITHOUT_CHANNELS) == "1 []"
+
+
+def _connections_to_this_database() -> int:
+    """Open connections to the test database, from every thread and process."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            )
+        else:
+            cursor.execute(
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = DATABASE()"
+            )
+        return int(cursor.fetchone()[0])
+
+
+def _connection_id() -> int:
+    """The server's id of this thread's connection."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_backend_pid()"
+            if connection.vendor == "postgresql"
+            else "SELECT CONNECTION_ID()"
+        )
+        return int(cursor.fetchone()[0])
+
+
+def _end_connections_but(spared: int) -> None:
+    """End the connections to the test database other than ``spared`` (and this thread's), as a
+    database restart or a pooler's idle timeout ends the one a process holds."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+                "current_database() AND pid <> pg_backend_pid() AND pid <> %s",
+                [spared],
+            )
+        else:
+            cursor.execute(
+                "SELECT ID FROM information_schema.PROCESSLIST "
+                "WHERE DB = DATABASE() AND ID <> CONNECTION_ID() AND ID <> %s",
+                [spared],
+            )
+            for (other,) in cursor.fetchall():
+                cursor.execute(f"KILL {int(other)}")
+    connection.close()
+
+
+def test_many_subscriptions_read_through_one_connection_and_survive_it_ending(
+    transactional_db: None,
+    application: None,
+    make_user: Callable[..., AbstractBaseUser],
+) -> None:
+    from django.db import connection, connections
+
+    if connection.vendor not in ("postgresql", "mysql"):
+        pytest.skip("counts the server's connections: PostgreSQL and MariaDB")
+    users = [make_user() for _ in range(20)]
+    before = _connections_to_this_database()
+    this_tests = _connection_id()
+    frames: list[Any] = []
+
+    async def scenario() -> None:
+        sockets = [await subscribed(user) for user in users]
+        frames.extend([await next_count(ws) for ws in sockets])
+        for round_ in range(3):
+            # A broadcast wakes every socket at once: their counts are read together.
+            await database_sync_to_async(api.info)(
+                get_user_model().objects.filter(pk__in=[user.pk for user in users]), f"{round_}"
+            )
+            frames.extend([await next_count(ws) for ws in sockets])
+        # Reads from now on need a new connection: the one held between reads has ended.
+        await asyncio.to_thread(_end_connections_but, this_tests)
+        # Sent from another thread, as from another process: database_sync_to_async would
+        # replace the reads' connection first.
+        await asyncio.to_thread(_send_and_close, users[0], "After the connection ended.")
+        frames.append(await next_count(sockets[0]))
+        frames.append(await asyncio.to_thread(_connections_now))
+        for ws in sockets:
+            await ws.disconnect()
+        await sync_to_async(connections.close_all)()
+
+    # The event loop in a thread of its own, as a server runs it: the consumers' database work
+    # goes to asgiref's one thread-sensitive thread, not to this test's.
+    failure: list[BaseException] = []
+    thread = threading.Thread(target=lambda: _run_collecting(scenario, failure))
+    thread.start()
+    thread.join(timeout=120)
+    assert not failure, failure
+
+    counts, during = frames[:-1], frames[-1]
+    assert counts == [0] * 20 + [1] * 20 + [2] * 20 + [3] * 20 + [4]
+    # This test's connection and the one the reads share (and the one that counted).
+    assert during <= before + 2
+    assert _connections_to_this_database() == before
+
+
+def _send_and_close(user: AbstractBaseUser, text: str) -> None:
+    from django.db import connection
+
+    try:
+        api.info(user, text)
+    finally:
+        connection.close()
+
+
+def _connections_now() -> int:
+    """``_connections_to_this_database()`` from a thread of its own, leaving no connection."""
+    from django.db import connection
+
+    try:
+        return _connections_to_this_database()
+    finally:
+        connection.close()
+
+
+def _run_collecting(scenario: Callable[[], Awaitable[None]], failure: list[BaseException]) -> None:
+    try:
+        asyncio.run(scenario())
+    except BaseException as error:
+        failure.append(error)

@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -428,6 +429,75 @@ def test_an_async_view_reads_through_the_async_api_beside_graphene_under_asgi(
     # The consuming read in the async view announced it (messages_changed, sent with asend).
     assert client.next_event() == {"count": 0}
     assert inbox(server, cookie, "POST") == {"messages": [], "pendingCount": 0}
+
+
+def graphql_over_http(
+    server: Server, body: bytes | None, headers: dict[str, str], query: str = ""
+) -> tuple[int, Any, Any]:
+    """A request to /graphql: its status, headers and decoded JSON answer."""
+    request = urllib.request.Request(
+        f"{server.origin}/graphql{query}",
+        data=body,
+        headers={"Content-Type": "application/json", **headers},
+        method="GET" if body is None else "POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.headers, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, json.loads(error.read())
+
+
+@pytest.mark.parametrize("stack", ["strawberry"])
+def test_the_channels_http_consumer_keeps_the_views_rules_under_asgi(
+    project_env: dict[str, str], start: Any
+) -> None:
+    alice, cookie = signed_in(project_env, "alice")
+    server = start({**project_env, "GRAPHQL_HTTP": "channels"})
+    send = json.dumps(
+        {
+            "query": SEND_MESSAGE,
+            "variables": {"input": {"recipients": [alice], "level": "INFO", "message": "Hi."}},
+        }
+    ).encode()
+    read = json.dumps({"query": "{ myMessages { message } }"}).encode()
+
+    # Any answer sets the CSRF cookie, as the views' do; a GET never consumes.
+    status, headers, counted = graphql_over_http(
+        server, None, {"Cookie": cookie}, "?query=%7BmyMessageCount%7D"
+    )
+    assert (status, counted) == (200, {"data": {"myMessageCount": 0}})
+    cookies = " ".join(headers.get_all("Set-Cookie") or [])
+    token = cookies.split("csrftoken=")[1].split(";")[0]
+    with_token = {"Cookie": f"{cookie}; csrftoken={token}", "X-CSRFToken": token}
+
+    refused = graphql_over_http(server, send, {"Cookie": f"{cookie}; csrftoken={token}"})
+    assert refused[0] == 403
+    assert refused[2]["errors"][0]["extensions"] == {"code": "CSRF_FAILED"}
+
+    sent = graphql_over_http(server, send, with_token)
+    assert sent[::2] == (200, {"data": {"sendMessage": {"count": 1, "errors": []}}})
+    over_get = graphql_over_http(
+        server,
+        None,
+        with_token,
+        "?query=mutation%7BacknowledgeAllMessages%7BacknowledgedCount%7D%7D",
+    )
+    assert over_get[::2] == (
+        405,
+        {"errors": [{"message": "Can only perform a mutation operation from a POST request."}]},
+    )
+    assert graphql_over_http(server, read, with_token)[::2] == (
+        200,
+        {"data": {"myMessages": [{"message": "Hi."}]}},
+    )
+    assert graphql_over_http(server, read, with_token)[::2] == (200, {"data": {"myMessages": []}})
+    too_large = graphql_over_http(server, b"x" * (2_621_440 + 1), with_token)
+    assert too_large[::2] == (
+        413,
+        {"errors": [{"message": "The request body is larger than the server accepts."}]},
+    )
+    assert "Traceback" not in server.log()
 
 
 @pytest.mark.xdist_group("shared-servers")  # one worker starts each shared server once

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -48,6 +48,7 @@ __all__ = [
     "check_document",
     "check_parameters",
     "content_type",
+    "csrf_check_refuses",
     "csrf_refusal",
     "decode_json_parameter",
     "is_client_mistake",
@@ -56,6 +57,7 @@ __all__ = [
     "log_server_errors",
     "media_type",
     "operations_allowed",
+    "project_middleware",
     "refuse_declared_excess",
     "refuse_over_get",
     "select_operation",
@@ -382,13 +384,33 @@ def csrf_refusal(request: HttpRequest) -> bool:
     middleware class, and only where the project installs one. Django logs the refusal as it
     always does (``django.security.csrf``).
     """
+    middleware = project_middleware(CsrfViewMiddleware)
+    if middleware is None:
+        return False
+    return csrf_check_refuses(middleware(_no_response), request)
+
+
+def csrf_check_refuses(check: CsrfViewMiddleware, request: HttpRequest) -> bool:
+    """Whether the CSRF middleware ``check`` refuses ``request``, as it would before a view."""
+    check.process_request(request)
+    return check.process_view(request, _not_exempt, (), {}) is not None
+
+
+_Middleware = TypeVar("_Middleware")
+
+
+def project_middleware(kind: type[_Middleware]) -> type[_Middleware] | None:
+    """The class in MIDDLEWARE that is ``kind`` or a subclass of it (the project's), or None."""
     for path in settings.MIDDLEWARE:
         middleware = import_string(path)
-        if isinstance(middleware, type) and issubclass(middleware, CsrfViewMiddleware):
-            check = middleware(lambda request: HttpResponse())
-            check.process_request(request)
-            return check.process_view(request, _not_exempt, (), {}) is not None
-    return False
+        if isinstance(middleware, type) and issubclass(middleware, kind):
+            return middleware
+    return None
+
+
+def _no_response(request: HttpRequest) -> HttpResponse:
+    """Stands for the rest of the chain in a middleware used for its checks; never called."""
+    raise NotImplementedError
 
 
 def _not_exempt(request: HttpRequest) -> HttpResponse:

@@ -25,11 +25,12 @@ from inspect import isawaitable
 from typing import Any
 
 import graphql
-from channels.db import database_sync_to_async
+from asgiref.sync import sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
 from django.core.exceptions import DisallowedHost
 from django.core.handlers.asgi import ASGIRequest
+from django.db import InterfaceError, OperationalError, close_old_connections
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
@@ -141,20 +142,26 @@ async def _wakeups(wakeup: asyncio.Event) -> AsyncIterator[None]:
 _CountKey = tuple[Any, frozenset[str] | None]
 
 
-def _pending_counts(keys: list[_CountKey]) -> dict[_CountKey, int]:
+async def _apending_counts(keys: list[_CountKey]) -> dict[_CountKey, int]:
     """Pending counts of these users in one query, as ``api.pending_count`` counts them.
 
     Counted per user, and per category when some socket asked for only some categories.
+    Through the async ORM: the query runs in Channels' one thread-sensitive thread (one hop,
+    as ``database_sync_to_async`` made), and that thread's connection stays open for the next
+    read instead of being checked and closed around each one (see ``_read_counts``).
     """
     from user_messages.models import Message
 
     user_ids = list(dict.fromkeys(user_id for user_id, _ in keys))
     pending = Message.objects.filter(user_id__in=user_ids).pending().unexpired().order_by()
     if all(categories is None for _, categories in keys):
-        totals = dict(pending.values_list("user_id").annotate(count=Count("pk")))
+        totals = {
+            user_id: count
+            async for user_id, count in pending.values_list("user_id").annotate(count=Count("pk"))
+        }
         return {key: totals.get(key[0], 0) for key in keys}
     by_category: dict[Any, dict[str, int]] = {}
-    for user_id, category, count in pending.values_list("user_id", "category").annotate(
+    async for user_id, category, count in pending.values_list("user_id", "category").annotate(
         count=Count("pk")
     ):
         by_category.setdefault(user_id, {})[category] = count
@@ -166,6 +173,23 @@ def _pending_counts(keys: list[_CountKey]) -> dict[_CountKey, int]:
         )
         for user_id, categories in keys
     }
+
+
+async def _read_counts(keys: list[_CountKey]) -> dict[_CountKey, int]:
+    """``_apending_counts``, read again once on a fresh connection if the held one failed.
+
+    The connection held between reads can go stale: the database restarted, a pooler or the
+    server closed it while idle. Django replaces a connection only when asked to
+    (``close_old_connections``), which ``database_sync_to_async`` did around every read, at
+    the price of a reconnect (``CONN_MAX_AGE`` 0) or a health-check query per read. Here it is
+    asked only after a failure, and the read runs again on a new connection.
+    """
+    try:
+        return await _apending_counts(keys)
+    except (InterfaceError, OperationalError):
+        logger.info("user_messages: a count read failed; reading again on a new connection")
+        await sync_to_async(close_old_connections)()
+        return await _apending_counts(keys)
 
 
 class _CountReader:
@@ -210,8 +234,8 @@ class _CountReader:
                 batch = {key: self._waiting.pop(key) for key in keys}
                 try:
                     # The one thread-sensitive thread, as Channels does by default: grouped,
-                    # these reads are few, and its connection is closed like any other's.
-                    counts = await database_sync_to_async(_pending_counts)(keys)
+                    # these reads are few, and they share its one connection.
+                    counts = await _read_counts(keys)
                 except Exception as error:
                     for futures in batch.values():
                         for future in futures:

@@ -82,22 +82,10 @@ class _PackageRules:
         string's parameters first, ``variables`` as an object or as JSON text, and the same
         refusals; a refused body raises HTTPException.
         """
-        try:
+        with _body_refusals(django_request):
             refuse_declared_excess(django_request)
             data = _body_parameters(django_request)
             return _graphql_parameters(django_request, data)
-        except RequestDataTooBig as error:
-            log_security_error(django_request, error, status=413)
-            raise HTTPException(
-                413, "The request body is larger than the server accepts."
-            ) from None
-        except SuspiciousOperation as error:
-            log_security_error(django_request, error, status=400)
-            raise HTTPException(400, "The request body is refused.") from None
-        except RecursionError:
-            raise HTTPException(400, NESTED_TOO_DEEPLY) from None
-        except (UnicodeDecodeError, MultiPartParserError):
-            raise HTTPException(400, "The request body cannot be decoded.") from None
 
     def _execute_arguments(self, kwargs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         """The method and what ``schema.execute`` takes, with the package's rules for methods."""
@@ -120,17 +108,40 @@ class _PackageRules:
         sub_response: HttpResponse,
     ) -> HttpResponseBase:
         """The result in the negotiated media type: a request error has no ``data``."""
+        response: HttpResponseBase = super().create_response(  # type: ignore[misc]
+            self._graphql_answer(response_data, sub_response), sub_response
+        )
+        response["Content-Type"] = content_type(self.media)
+        return response
+
+    def _graphql_answer(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Any
+    ) -> GraphQLHTTPResponse | list[GraphQLHTTPResponse]:
+        """The answer to send, its status set on ``sub_response`` (GraphQL over HTTP)."""
         if isinstance(response_data, dict):
             errors: list[dict[str, Any]] = response_data.get("errors") or []  # type: ignore[assignment]
             request_error = is_request_error(errors)
             if request_error:
                 response_data = {"errors": errors}  # type: ignore[assignment]
             sub_response.status_code = status_for(self.media, request_error=request_error)
-        response: HttpResponseBase = super().create_response(  # type: ignore[misc]
-            response_data, sub_response
-        )
-        response["Content-Type"] = content_type(self.media)
-        return response
+        return response_data
+
+
+@contextlib.contextmanager
+def _body_refusals(request: HttpRequest) -> Iterator[None]:
+    """Django's refusals of a body it reads, as HTTPException: 413 or 400, never a 500."""
+    try:
+        yield
+    except RequestDataTooBig as error:
+        log_security_error(request, error, status=413)
+        raise HTTPException(413, "The request body is larger than the server accepts.") from None
+    except SuspiciousOperation as error:
+        log_security_error(request, error, status=400)
+        raise HTTPException(400, "The request body is refused.") from None
+    except RecursionError:
+        raise HTTPException(400, NESTED_TOO_DEEPLY) from None
+    except (UnicodeDecodeError, MultiPartParserError):
+        raise HTTPException(400, "The request body cannot be decoded.") from None
 
 
 @contextlib.contextmanager
