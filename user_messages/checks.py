@@ -135,6 +135,17 @@ def check_settings(**kwargs: Any) -> list[checks.CheckMessage]:
                 )
             )
     errors.extend(_check_categories(value.get("CATEGORIES", DEFAULTS["CATEGORIES"])))
+    fallback = value.get("DISMISS_REDIRECT_URL", DEFAULTS["DISMISS_REDIRECT_URL"])
+    if not isinstance(fallback, str) or not fallback.strip():
+        errors.append(
+            checks.Error(
+                "USER_MESSAGES['DISMISS_REDIRECT_URL'] must be a path, a URL or a URL "
+                f"pattern's name, got {fallback!r}.",
+                hint=f"For example '/' or 'home'; remove it to use the default, "
+                f"{DEFAULTS['DISMISS_REDIRECT_URL']!r}.",
+                id="user_messages.E020",
+            )
+        )
     alias = value.get("CACHE")
     if alias is not None:
         try:
