@@ -33,6 +33,7 @@ from user_messages.conf import conf
 __all__ = [
     "AcknowledgeAllView",
     "AcknowledgeView",
+    "ArchiveView",
     "MessageActionView",
     "prefers_json",
 ]
@@ -142,3 +143,14 @@ class AcknowledgeAllView(MessageActionView):
     def act(self, user: Any, **kwargs: Any) -> dict[str, Any]:
         """Acknowledge every pending message of ``user``."""
         return {"acknowledgedCount": api.acknowledge_all(user)}
+
+
+class ArchiveView(MessageActionView):
+    """Remove one message from the inbox: ``api.archive``, as ``archiveMessages`` does.
+
+    Archiving a message that would still be shown acknowledges it too.
+    """
+
+    def act(self, user: Any, **kwargs: Any) -> dict[str, Any]:
+        """Archive the message in the URL if it is ``user``'s."""
+        return {"archivedIds": api.archive(user, _own_ids(kwargs["message_id"]))}
