@@ -319,19 +319,26 @@ def test_classic_page_shows_each_kind_of_delivery(page: Page, example: ExamplePr
     assert page.locator("#messages").inner_text() == "No messages. Send yourself one below."
 
 
+@pytest.fixture(scope="module")
+def dismissers(example: ExampleProject) -> ExampleProject:
+    """Two users with the same two sticky messages: one shell (the ORM) for both, not forms."""
+    example.shell(
+        "from django.contrib.auth import get_user_model; from user_messages import api\n"
+        "for name in ('dismiss-off', 'dismiss-on'):\n"
+        "    user = get_user_model().objects.create_user(name, password=name)\n"
+        "    api.warning(user, 'Keep me.', deliver_once=False)\n"
+        "    api.info(user, 'Dismiss me.', deliver_once=False,"
+        " actions=[{'label': 'Open the app', 'url': '/spa/'}])"
+    )
+    return example
+
+
 @pytest.mark.parametrize("javascript", [False, True], ids=["javascript-off", "javascript-on"])
 def test_a_sticky_message_is_dismissed_from_the_classic_page(
-    browser: Browser, example: ExampleProject, javascript: bool
+    browser: Browser, dismissers: ExampleProject, javascript: bool
 ) -> None:
+    example = dismissers
     username = f"dismiss-{'on' if javascript else 'off'}"
-    # One shell for the user and the messages: the ORM, not the admin's forms.
-    example.shell(
-        "from django.contrib.auth import get_user_model; from user_messages import api; "
-        f"user = get_user_model().objects.create_user({username!r}, password={username!r}); "
-        "api.warning(user, 'Keep me.', deliver_once=False); "
-        "api.info(user, 'Dismiss me.', deliver_once=False, "
-        "actions=[{'label': 'Open the app', 'url': '/spa/'}])"
-    )
     context = browser.new_context(base_url=example.url, java_script_enabled=javascript)
     context.set_default_timeout(10_000)
     try:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import AbstractBaseUser
+from django.template import engines
 from django.test import Client, RequestFactory
 
 from user_messages import api
@@ -481,3 +483,100 @@ def test_a_projects_own_template_replaces_the_packages(browser, user, settings, 
     )
     assert f'action="/messages/{message.pk}/acknowledge/"' in html
     assert '<input type="hidden" name="next" value="/mine/">' in html
+
+
+# The how-to's templates (docs/howto/dismiss.md), rendered as a project renders them.
+
+HOWTO = Path(__file__).resolve().parent.parent / "docs" / "howto" / "dismiss.md"
+
+
+def howto_templates() -> list[str]:
+    """The how-to's ```django blocks, in order."""
+    return re.findall(r"^```django\n(.*?)^```", HOWTO.read_text(), re.S | re.M)
+
+
+def test_the_howto_has_the_templates_these_tests_render():
+    assert len(howto_templates()) == 5
+
+
+@pytest.fixture
+def howto_page(browser, settings, tmp_path):
+    """Serve /page/ with a template of the how-to as the page (or as one of the package's)."""
+
+    def serve(n: int, *, as_name: str = "package_template_page.html") -> str:
+        path = tmp_path / as_name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        page = howto_templates()[n]
+        if as_name != "package_template_page.html":
+            page_path = tmp_path / "package_template_page.html"
+            page_path.write_text('<main>{% include "user_messages/messages.html" %}</main>')
+        path.write_text(page)
+        settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [tmp_path]}]
+        return browser.get("/page/").content.decode()
+
+    return serve
+
+
+def test_the_howtos_include_line_renders_the_packages_template(howto_page, user):
+    message = sticky(user, "Verify your e-mail address.")
+
+    html = howto_page(0)
+
+    assert html.startswith('<ul class="user-messages">')
+    assert f'action="/messages/{message.pk}/acknowledge/"' in html
+
+
+def test_the_howtos_own_markup_uses_both_tags(howto_page, user):
+    message = api.info(
+        user,
+        "Invoice due",
+        deliver_once=False,
+        actions=[{"label": "Pay now", "url": "/billing/pay/"}],
+    )
+    once = api.info(user, "Once", actions=[{"label": "Look", "url": "/look/"}])
+
+    html = howto_page(1)
+
+    assert '<a class="btn btn-sm" href="/billing/pay/">Pay now</a>' in html
+    assert '<a class="btn btn-sm" href="/look/">Look</a>' in html
+    assert html.count('class="user-message-dismiss"') == 1
+    assert f'action="/messages/{message.pk}/acknowledge/"' in html
+    assert f"/messages/{once.pk}/" not in html
+
+
+def test_the_howtos_dismiss_all_and_archive_forms_render_for_the_views(user):
+    message = sticky(user)
+    # The snippet sits in a loop in a real page: render it with `message` as the loop would.
+    request = RequestFactory().get("/here/?x=1")
+    request.user = user
+    html = engines["django"].from_string(howto_templates()[2]).render({"message": message}, request)
+
+    assert '<form method="post" action="/messages/acknowledge-all/">' in html
+    assert '<input type="hidden" name="next" value="/here/?x=1">' in html
+    assert f'<form method="post" action="/messages/{message.pk}/archive/">' in html
+    assert html.count('name="csrfmiddlewaretoken"') == 2
+
+
+def test_the_howtos_script_tag_loads_the_shipped_script(howto_page, settings):
+    settings.STATIC_URL = "/static/"
+    html = howto_page(3)
+
+    assert '<script src="/static/user_messages/dismiss.js" defer></script>' in html
+    shipped = Path(__file__).resolve().parent.parent / "user_messages" / "static"
+    assert "form.user-message-dismiss" in (shipped / "user_messages" / "dismiss.js").read_text()
+
+
+def test_the_howtos_htmx_form_posts_for_204_and_still_works_without_htmx(howto_page, user):
+    message = sticky(user)
+    html = howto_page(4, as_name="user_messages/dismiss_form.html")
+    form_url = f"/messages/{message.pk}/acknowledge/"
+
+    assert f'hx-post="{form_url}"' in html
+    assert f'action="{form_url}"' in html
+    assert "this.closest('.user-message').remove()" in html
+    assert '<input type="hidden" name="next" value="/page/">' in html
+
+    client = Client(headers={"HX-Request": "true"})
+    client.force_login(user)
+    assert client.post(form_url).status_code == 204
+    assert acknowledged(message)
