@@ -580,3 +580,15 @@ def test_the_howtos_htmx_form_posts_for_204_and_still_works_without_htmx(howto_p
     client.force_login(user)
     assert client.post(form_url).status_code == 204
     assert acknowledged(message)
+
+
+def test_dismissing_costs_a_select_and_an_update_besides_session_and_user(
+    browser, user, django_assert_num_queries
+):
+    message = sticky(user)
+
+    with django_assert_num_queries(4) as captured:  # session, user, which ids are mine, UPDATE
+        browser.post(url(message.pk), {"next": "/"})
+
+    assert [q["sql"].split()[0] for q in captured.captured_queries[2:]] == ["SELECT", "UPDATE"]
+    assert acknowledged(message)
