@@ -157,7 +157,19 @@ def test_a_bad_dismiss_redirect_url_says_what_to_set(settings, value):
     assert error.hint == "For example '/' or 'home'; remove it to use the default, '/'."
 
 
-@pytest.mark.parametrize("value", ["/", "home", "https://example.com/"])
+def test_a_dismiss_redirect_url_that_names_no_url_pattern_is_refused(settings):
+    settings.USER_MESSAGES = {"DISMISS_REDIRECT_URL": "homepage"}
+
+    (error,) = check_settings()
+
+    assert error.id == "user_messages.E020"
+    assert error.msg == (
+        "USER_MESSAGES['DISMISS_REDIRECT_URL'] is 'homepage', which is no URL pattern's name "
+        "and not a path."
+    )
+
+
+@pytest.mark.parametrize("value", ["/", "messages_page", "https://example.com/", "../up"])
 def test_a_dismiss_redirect_url_may_be_a_path_a_url_or_a_name(settings, value):
     settings.USER_MESSAGES = {"DISMISS_REDIRECT_URL": value}
 
