@@ -172,6 +172,8 @@ def _check_dismiss_redirect_url(value: dict[str, Any]) -> list[checks.CheckMessa
     )
     if not isinstance(fallback, str) or not fallback.strip():
         problem = f"must be a path, a URL or a URL pattern's name, got {fallback!r}."
+    elif not getattr(settings, "ROOT_URLCONF", None):
+        return []  # no URLs to look a name up in (a script's settings.configure())
     else:
         try:
             # A name is reversed; text with "/" or "." is taken as a URL (resolve_url's rule).
