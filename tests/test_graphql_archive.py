@@ -4,7 +4,9 @@ real GraphQL view, on every stack."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -329,6 +331,22 @@ def test_bad_actions_are_refused_as_data_and_nothing_is_stored(
 
     assert result == {"count": 0, "errors": errors}
     assert Message.objects.count() == 0
+
+
+def test_the_how_to_shows_the_error_both_stacks_give_for_a_javascript_url(
+    sender: Client, user: AbstractBaseUser
+) -> None:
+    page = (Path(__file__).resolve().parent.parent / "docs/howto/archive-actions.md").read_text()
+    (shown,) = re.findall(r"```json\n(.*?)\n```", page, re.S)
+
+    result = send(
+        sender,
+        recipients=[user.pk],
+        message="Invoice due.",
+        actions=[{"label": "Pay now", "url": "javascript:alert(1)"}],
+    )
+
+    assert result["errors"] == [json.loads(shown)]
 
 
 def test_an_action_missing_its_url_is_a_request_error_before_anything_runs(
