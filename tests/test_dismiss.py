@@ -592,3 +592,29 @@ def test_dismissing_costs_a_select_and_an_update_besides_session_and_user(
 
     assert [q["sql"].split()[0] for q in captured.captured_queries[2:]] == ["SELECT", "UPDATE"]
     assert acknowledged(message)
+
+
+@pytest.mark.parametrize("role", ["anonymous", "other", "staff", "superuser", "owner"])
+@pytest.mark.parametrize("verb", ["acknowledge", "archive", "acknowledge-all"])
+def test_only_the_owner_dismisses_or_archives_the_owners_messages(make_user, role, verb):
+    owner = make_user("alice")
+    users = {
+        "owner": owner,
+        "other": make_user("bob"),
+        "staff": make_user("staff", is_staff=True),
+        "superuser": make_user("root", is_staff=True, is_superuser=True),
+    }
+    message = sticky(owner)
+    client = Client(headers={"Accept": BROWSER_ACCEPT})
+    if role != "anonymous":
+        client.force_login(users[role])
+    path = "/messages/acknowledge-all/" if verb == "acknowledge-all" else url(message.pk)
+    path = path.replace("/acknowledge/", f"/{verb}/")
+
+    response = client.post(path, {"next": "/back/"})
+
+    message.refresh_from_db()
+    changed = (message.acknowledged_at, message.archived_at) != (None, None)
+    assert changed is (role == "owner")
+    expected = "/back/" if role != "anonymous" else "/accounts/login/?next=/back/"
+    assert (response.status_code, response["Location"]) == (302, expected)
