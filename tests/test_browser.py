@@ -600,7 +600,7 @@ def test_staff_send_a_message_from_the_user_admin_and_the_user_sees_it(
     page.get_by_label("Level").select_option(label="Warning")
     page.get_by_label("Message").fill("Please update your billing details.")
     page.get_by_label("until they acknowledge it (sticky)").check()
-    page.get_by_label("Link", exact=True).fill("/spa/")
+    page.get_by_label("Link:", exact=True).fill("/spa/")
     _submit(page, page.get_by_role("button", name="Send"))
 
     assert page.url == f"{example.url}/admin/auth/user/?q={username}"
