@@ -600,7 +600,9 @@ def test_staff_send_a_message_from_the_user_admin_and_the_user_sees_it(
     page.get_by_label("Level").select_option(label="Warning")
     page.get_by_label("Message").fill("Please update your billing details.")
     page.get_by_label("until they acknowledge it (sticky)").check()
-    page.get_by_label("Link:", exact=True).fill("/spa/")
+    page.get_by_role("textbox", name="Link:", exact=True).fill("/spa/")
+    page.get_by_role("textbox", name="Button:", exact=True).fill("Update card")
+    page.get_by_role("textbox", name="Button link:", exact=True).fill("/billing/")
     _submit(page, page.get_by_role("button", name="Send"))
 
     assert page.url == f"{example.url}/admin/auth/user/?q={username}"
@@ -609,6 +611,9 @@ def test_staff_send_a_message_from_the_user_admin_and_the_user_sees_it(
     _log_in(page, username, username)
     assert _shown(page) == ["WARNING Please update your billing details. (stored · sticky)"]
     assert page.get_by_role("link", name="Please update").get_attribute("href") == "/spa/"
+    page.goto("/spa/")
+    button = page.locator("#messages .message-actions").get_by_role("link", name="Update card")
+    assert button.get_attribute("href") == "/billing/"
 
 
 def test_the_spa_shows_the_demo_users_welcome_messages(page: Page, example: ExampleProject) -> None:
