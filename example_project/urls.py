@@ -18,7 +18,8 @@ else:
 urlpatterns = [
     path("", views.classic, name="classic"),
     path("send/", views.send, name="send"),
-    path("messages/<int:pk>/acknowledge/", views.acknowledge, name="acknowledge"),
+    # Dismiss and archive from the classic page (the package's POST-only views).
+    path("messages/", include("user_messages.urls")),
     path("spa/", views.spa, name="spa"),
     re_path(
         r"^spa/operations/(?P<name>[A-Za-z][A-Za-z0-9]*)\.graphql$",

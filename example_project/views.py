@@ -44,14 +44,6 @@ def send(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_POST
-def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
-    """Dismiss one sticky message of the logged-in user."""
-    api.acknowledge(request.user, [pk])
-    return redirect("classic")
-
-
-@login_required
 @ensure_csrf_cookie  # the app reads the token from this cookie for its POSTs to /graphql
 def spa(request: HttpRequest) -> HttpResponse:
     """The single-page app's shell; everything on it comes from /graphql."""

@@ -227,11 +227,32 @@ def _send(
 def _shown(page: Page) -> list[str]:
     """The messages on the page: 'LEVEL text (kind)' per message, as a visitor reads them."""
     page.wait_for_selector("#messages")
-    return [
-        f"{item.locator('.badge').inner_text().upper()} {item.locator('.text').inner_text()}"
-        f" ({item.locator('.kind').inner_text()})"
-        for item in page.locator("#messages li").all()
-    ]
+    return [_described(item) for item in page.locator("#messages li").all()]
+
+
+LEVELS = ("debug", "info", "success", "warning", "error")
+
+
+def _described(item: Locator) -> str:
+    classes = (item.get_attribute("class") or "").split()
+    if "user-message" not in classes:  # the single-page app's own markup
+        return (
+            f"{item.locator('.badge').inner_text().upper()} {item.locator('.text').inner_text()}"
+            f" ({item.locator('.kind').inner_text()})"
+        )
+    # The package's template (user_messages/message.html) on the classic page.
+    (level,) = (name for name in classes if name in LEVELS)
+    if item.get_attribute("data-message-id") is None:
+        kind = "session"
+    else:
+        kind = "stored · sticky" if "user-message-sticky" in classes else "stored · once"
+    return f"{level.upper()} {item.locator('.user-message-text').inner_text()} ({kind})"
+
+
+def _dismiss(item: Locator) -> None:
+    """Click a message's Dismiss button; the page's script removes it without a page load."""
+    item.get_by_role("button", name="Dismiss").click()
+    item.wait_for(state="detached")
 
 
 #: What the demo user sees first, on the classic page or in the single-page app.
@@ -267,8 +288,7 @@ def test_demo_user_sees_the_welcome_messages_once_and_the_sticky_ones_until_dism
         "page until then (or until dismissed), and after that nobody sees it. (stored · sticky)",
     ]
 
-    sticky = page.locator("#messages li", has_text="This one is sticky")
-    _submit(page, sticky.get_by_role("button", name="Dismiss"))
+    _dismiss(page.locator("#messages li", has_text="This one is sticky"))
     assert _shown(page) == [
         "WARNING Messages can carry meta data, such as a link: open the single-page app. "
         "(stored · sticky)",
@@ -297,8 +317,56 @@ def test_classic_page_shows_each_kind_of_delivery(page: Page, example: ExamplePr
 
     page.reload()
     assert _shown(page) == ["WARNING Until dismissed (stored · sticky)"]
-    _submit(page, page.get_by_role("button", name="Dismiss"))
+    _dismiss(page.locator("#messages li", has_text="Until dismissed"))
+    page.reload()
     assert page.locator("#messages").inner_text() == "No messages. Send yourself one below."
+
+
+@pytest.fixture(scope="module")
+def dismissers(example: ExampleProject) -> ExampleProject:
+    """Two users with the same two sticky messages: one shell (the ORM) for both, not forms."""
+    example.shell(
+        "from django.contrib.auth import get_user_model; from user_messages import api\n"
+        "for name in ('dismiss-off', 'dismiss-on'):\n"
+        "    user = get_user_model().objects.create_user(name, password=name)\n"
+        "    api.warning(user, 'Keep me.', deliver_once=False)\n"
+        "    api.info(user, 'Dismiss me.', deliver_once=False,"
+        " actions=[{'label': 'Open the app', 'url': '/spa/'}])"
+    )
+    return example
+
+
+@pytest.mark.parametrize("javascript", [False, True], ids=["javascript-off", "javascript-on"])
+def test_a_sticky_message_is_dismissed_from_the_classic_page(
+    browser: Browser, dismissers: ExampleProject, javascript: bool
+) -> None:
+    example = dismissers
+    username = f"dismiss-{'on' if javascript else 'off'}"
+    context = browser.new_context(base_url=example.url, java_script_enabled=javascript)
+    context.set_default_timeout(10_000)
+    try:
+        page = context.new_page()
+        _log_in(page, username, username)
+        assert _shown(page) == [
+            "WARNING Keep me. (stored · sticky)",
+            "INFO Dismiss me. (stored · sticky)",
+        ]
+        item = page.locator("#messages li", has_text="Dismiss me.")
+        assert item.get_by_role("link", name="Open the app").get_attribute("href") == "/spa/"
+
+        if javascript:
+            page.evaluate("window.samePage = true")
+            _dismiss(item)
+            assert page.evaluate("window.samePage") is True  # no page load
+        else:
+            _submit(page, item.get_by_role("button", name="Dismiss"))
+            assert page.url == f"{example.url}/"  # back to the page, by its `next`
+
+        assert _shown(page) == ["WARNING Keep me. (stored · sticky)"]
+        page.reload()
+        assert _shown(page) == ["WARNING Keep me. (stored · sticky)"]
+    finally:
+        context.close()
 
 
 def test_spa_shows_messages_and_acknowledging_one_removes_it_for_good(

@@ -132,15 +132,48 @@ def test_unknown_key_names_the_valid_ones(settings):
 
     assert error.msg == "USER_MESSAGES has unknown keys: MAX_RECIPIENT."
     assert error.hint == (
-        "Valid keys are: CACHE, CATEGORIES, LIVE_SEND_PAUSE, LIVE_SEND_TIMEOUT, "
-        "MAX_ACKNOWLEDGE_IDS, MAX_ACTIONS, MAX_EXTRA_TAGS_LENGTH, MAX_HISTORY_PAGE, "
-        "MAX_HISTORY_READS, MAX_LIST_LENGTH, MAX_MESSAGES_PER_READ, MAX_MESSAGE_LENGTH, "
-        "MAX_META_BYTES, "
+        "Valid keys are: CACHE, CATEGORIES, DISMISS_REDIRECT_URL, LIVE_SEND_PAUSE, "
+        "LIVE_SEND_TIMEOUT, MAX_ACKNOWLEDGE_IDS, MAX_ACTIONS, MAX_EXTRA_TAGS_LENGTH, "
+        "MAX_HISTORY_PAGE, MAX_HISTORY_READS, MAX_LIST_LENGTH, MAX_MESSAGES_PER_READ, "
+        "MAX_MESSAGE_LENGTH, MAX_META_BYTES, "
         "MAX_QUERY_COMPARISONS, MAX_QUERY_DEPTH, MAX_QUERY_FIELDS, MAX_QUERY_LENGTH, "
         "MAX_QUERY_TOKENS, MAX_RECIPIENTS, "
         "SEND_PERMISSION, WEBSOCKET_INIT_TIMEOUT, WEBSOCKET_MAX_SUBSCRIPTIONS, "
         "WEBSOCKET_SESSION_RECHECK."
     )
+
+
+@pytest.mark.parametrize("value", ["", "  ", None, 0, ["/"]])
+def test_a_bad_dismiss_redirect_url_says_what_to_set(settings, value):
+    settings.USER_MESSAGES = {"DISMISS_REDIRECT_URL": value}
+
+    (error,) = check_settings()
+
+    assert error.id == "user_messages.E020"
+    assert error.msg == (
+        "USER_MESSAGES['DISMISS_REDIRECT_URL'] must be a path, a URL or a URL pattern's name, "
+        f"got {value!r}."
+    )
+    assert error.hint == "For example '/' or 'home'; remove it to use the default, '/'."
+
+
+def test_a_dismiss_redirect_url_that_names_no_url_pattern_is_refused(settings):
+    settings.USER_MESSAGES = {"DISMISS_REDIRECT_URL": "homepage"}
+
+    (error,) = check_settings()
+
+    assert error.id == "user_messages.E020"
+    assert error.msg == (
+        "USER_MESSAGES['DISMISS_REDIRECT_URL'] is 'homepage', which is no URL pattern's name "
+        "and not a path."
+    )
+
+
+@pytest.mark.parametrize("value", ["/", "messages_page", "https://example.com/", "../up"])
+def test_a_dismiss_redirect_url_may_be_a_path_a_url_or_a_name(settings, value):
+    settings.USER_MESSAGES = {"DISMISS_REDIRECT_URL": value}
+
+    assert check_settings() == []
 
 
 def test_a_bad_session_recheck_says_how_to_fix_it(settings):

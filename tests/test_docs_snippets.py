@@ -109,6 +109,21 @@ def run_history(user: AbstractBaseUser) -> None:
     assert message.seen_at is not None
 
 
+def run_dismiss_urls(user: AbstractBaseUser) -> None:
+    from django.urls import URLResolver, resolve
+
+    namespace: dict[str, Any] = {}
+    exec(python_block("howto/dismiss.md", 0), namespace)
+    (mounted,) = namespace["urlpatterns"]
+    assert isinstance(mounted, URLResolver)
+    assert (mounted.app_name, mounted.namespace) == ("user_messages", "user_messages")
+    # The same line in a URLconf of its own: the names the template reverses resolve there.
+    urlconf = types.ModuleType("dismiss_urls")
+    urlconf.urlpatterns = namespace["urlpatterns"]  # type: ignore[attr-defined]
+    match = resolve("/messages/12/acknowledge/", urlconf=urlconf)
+    assert (match.view_name, match.kwargs) == ("user_messages:acknowledge", {"message_id": "12"})
+
+
 def run_archive(user: AbstractBaseUser) -> None:
     once, sticky = api.info(user, "Once."), api.warning(user, "Sticky.", deliver_once=False)
     code = python_block("howto/archive-actions.md", 0)
@@ -378,6 +393,7 @@ PYTHON_RUNNERS: dict[tuple[str, int], Callable[..., None]] = {
     ("howto/send.md", 0): run_send,
     ("howto/send.md", 1): run_broadcast,
     ("howto/send.md", 2): run_async_send,
+    ("howto/dismiss.md", 0): run_dismiss_urls,
     ("howto/inbox.md", 0): run_acknowledge,
     ("howto/inbox.md", 1): run_history,
     ("howto/inbox.md", 2): run_async_inbox,

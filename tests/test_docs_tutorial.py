@@ -194,8 +194,20 @@ class Browser:
 
 def texts(html: str) -> list[str]:
     """The messages a page shows, in order."""
-    items = re.findall(r'<li class="[^"]*">\s*(.*?)\s*</li>', html, re.S)
+    items = re.findall(r'<li class="[^"]*"[^>]*>\s*(.*?)\s*</li>', html, re.S)
+    # A sticky message's Dismiss form is a button, not text.
+    items = [re.sub(r"<form .*?</form>", "", item, flags=re.S) for item in items]
     return [re.sub(r"<[^>]+>|\s+", " ", item).strip() for item in items]
+
+
+def dismiss(browser: Browser, html: str, text: str) -> tuple[str, str]:
+    """Click Dismiss beside the message ``text`` on the page ``html``: post its form."""
+    item = next(i for i in re.findall(r"<li .*?</li>", html, re.S) if text in i)
+    form = re.search(r'<form class="user-message-dismiss" method="post" action="([^"]+)">', item)
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', item))
+    assert form, item
+    body = urllib.parse.urlencode(fields).encode()
+    return browser.post(form.group(1), body, {"Referer": browser.base + "/"})
 
 
 @pytest.fixture(scope="module")
@@ -304,6 +316,17 @@ def test_the_tutorial_shows_a_message_in_a_template_then_in_graphql_then_live(
         assert events.next() == {"id": "live-count", "text": "1"}
         project.run(send)
         assert events.next() == {"id": "live-count", "text": "2"}
+
+        # Step 8: the page (which delivers the second 'Live.'), then its Dismiss button: the
+        # form posts, the view sends the browser back to the page, now without the message.
+        _, page = browser.get("/")
+        assert texts(page) == ["Verify your e-mail address.", "Live."]
+        assert events.next() == {"id": "live-count", "text": "1"}
+        back, after = dismiss(browser, page, "Verify your e-mail address.")
+        assert back == project.url + "/"
+        assert texts(after) == []
+        assert "<p>No messages.</p>" in after
+        assert events.next() == {"id": "live-count", "text": "0"}
     finally:
         events.stop()
 

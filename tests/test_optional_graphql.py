@@ -61,3 +61,29 @@ def test_the_strawberry_api_imports_without_graphene():
     pytest.importorskip("strawberry")
 
     assert last_line_printed_by(STRAWBERRY_PROGRAM) == "[]"
+
+
+DISMISS_PROGRAM = (
+    PROGRAM.replace(
+        "import user_messages.context_processors, user_messages.models\n",
+        "import user_messages.context_processors, user_messages.models\n"
+        "before = set(sys.modules)\n"
+        "import user_messages.dismiss, user_messages.urls\n"
+        "import user_messages.templatetags.user_messages\n",
+    )
+    .replace(
+        'for name in sys.modules if name.split(".")[0] in {"graphene", "graphql"}',
+        'for name in set(sys.modules) - before if name.split(".")[0] in OPTIONAL',
+    )
+    .replace(
+        "import sys\n",
+        'import sys\nOPTIONAL = {"graphene", "graphql", "strawberry", "channels"}\n',
+        1,
+    )
+)
+
+
+def test_the_dismiss_views_and_template_tags_need_no_graphql_and_no_channels():
+    """Template-only sites use them: they import neither GraphQL stack nor Channels."""
+    assert "set(sys.modules) - before" in DISMISS_PROGRAM
+    assert last_line_printed_by(DISMISS_PROGRAM) == "[]"

@@ -1,7 +1,7 @@
 import importlib.util
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from tests import custom_admin, views
 from user_messages.graphiql import GraphiQLView
@@ -11,6 +11,10 @@ urlpatterns = [
     path("people-admin/", custom_admin.site.urls),
     path("plain-people-admin/", custom_admin.plain_site.urls),
     path("messages/", views.messages_page, name="messages_page"),
+    # The Dismiss views, mounted as the docs say.
+    path("messages/", include("user_messages.urls")),
+    # A page of the package's template: {% include "user_messages/messages.html" %}.
+    path("page/", views.package_template_page, name="package_template_page"),
     path("graphiql/", GraphiQLView.as_view(), name="graphiql"),
 ]
 

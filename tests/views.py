@@ -8,3 +8,10 @@ def messages_page(request: HttpRequest) -> HttpResponse:
     if "flash" in request.GET:
         messages.info(request, request.GET["flash"])
     return render(request, "messages_page.html")
+
+
+def package_template_page(request: HttpRequest) -> HttpResponse:
+    """A page that shows messages with the package's own template; ?flash= as above."""
+    if "flash" in request.GET:
+        messages.info(request, request.GET["flash"])
+    return render(request, "package_template_page.html")

@@ -8,8 +8,10 @@ from django.conf import settings
 from django.core import checks
 from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
+from django.shortcuts import resolve_url
 from django.template import engines
 from django.template.backends.django import DjangoTemplates
+from django.urls import NoReverseMatch
 from django.utils.module_loading import import_string
 
 from user_messages.categories import KEYS, NAME_PATTERN
@@ -145,6 +147,7 @@ def check_settings(**kwargs: Any) -> list[checks.CheckMessage]:
                 )
             )
     errors.extend(_check_categories(value.get("CATEGORIES", DEFAULTS["CATEGORIES"])))
+    errors.extend(_check_dismiss_redirect_url(value))
     alias = value.get("CACHE")
     if alias is not None:
         try:
@@ -158,6 +161,33 @@ def check_settings(**kwargs: Any) -> list[checks.CheckMessage]:
                 )
             )
     return errors
+
+
+def _check_dismiss_redirect_url(value: dict[str, Any]) -> list[checks.CheckMessage]:
+    """DISMISS_REDIRECT_URL must be what resolve_url turns into a URL, as the views call it."""
+    fallback = value.get("DISMISS_REDIRECT_URL", DEFAULTS["DISMISS_REDIRECT_URL"])
+    hint = (
+        "For example '/' or 'home'; remove it to use the default, "
+        f"{DEFAULTS['DISMISS_REDIRECT_URL']!r}."
+    )
+    if not isinstance(fallback, str) or not fallback.strip():
+        problem = f"must be a path, a URL or a URL pattern's name, got {fallback!r}."
+    elif not getattr(settings, "ROOT_URLCONF", None):
+        return []  # no URLs to look a name up in (a script's settings.configure())
+    else:
+        try:
+            # A name is reversed; text with "/" or "." is taken as a URL (resolve_url's rule).
+            resolve_url(fallback)
+            return []
+        except NoReverseMatch:
+            problem = f"is {fallback!r}, which is no URL pattern's name and not a path."
+    return [
+        checks.Error(
+            f"USER_MESSAGES['DISMISS_REDIRECT_URL'] {problem}",
+            hint=hint,
+            id="user_messages.E020",
+        )
+    ]
 
 
 def _check_list_length(value: dict[str, Any]) -> list[checks.CheckMessage]:

@@ -64,6 +64,9 @@ DEFAULTS: dict[str, Any] = {
     # The categories messages may be sent in: {"billing": {"label": _("Billing"), ...}}. See
     # user_messages.categories for the keys of each declaration.
     "CATEGORIES": {},
+    # Where the views of user_messages.urls send a form post back to when neither its `next`
+    # nor its Referer is a safe page of this site: a path, a URL or a URL pattern's name.
+    "DISMISS_REDIRECT_URL": "/",
 }
 
 
@@ -176,6 +179,10 @@ class Settings:
     @property
     def CATEGORIES(self) -> dict[str, dict[str, Any]]:
         return cast("dict[str, dict[str, Any]]", self._get("CATEGORIES"))
+
+    @property
+    def DISMISS_REDIRECT_URL(self) -> str:
+        return cast("str", self._get("DISMISS_REDIRECT_URL"))
 
 
 conf = Settings()
