@@ -401,6 +401,12 @@ class LiveSocket(AsyncWebsocketConsumer):  # type: ignore[misc]
         except Exception:
             logger.warning("user_messages: the channel layer failed", exc_info=True)
             self._layer_failed = True
+            if self._broadcasts is not None:
+                # channels_redis receives for every socket of the process on one connection:
+                # whatever it lost, any of them may have missed, and a socket whose next receive
+                # went through (Redis back, or Sentinel's new primary) would keep a stale count.
+                # All of them close (4503), and count again when graphql-ws reconnects them.
+                self._broadcasts.layer_failed()
             return {"type": _LAYER_FAILED}
 
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:
@@ -525,8 +531,9 @@ class LiveSocket(AsyncWebsocketConsumer):  # type: ignore[misc]
             return
         if message["type"] == _LAYER_FAILED:
             # Acknowledged, the socket would stop hearing of changes: closed as at a failed
-            # join. Before that, connection_init closes it.
-            if self._acknowledged:
+            # join (unless the listener's failure closes it already). Before that,
+            # connection_init closes it.
+            if self._acknowledged and not self._closing:
                 await self._close(SERVICE_UNAVAILABLE, "Try again later")
             return
         # By name, not through the base class's dispatch: Strawberry's hands every type it

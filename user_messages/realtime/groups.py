@@ -446,6 +446,10 @@ class SharedGroupListener:
                 self._fail()
                 return
 
+    def layer_failed(self) -> None:
+        """A socket's receive from the layer failed: the process's may have lost messages too."""
+        self._fail()
+
     def _fail(self) -> None:
         """Deaf from now on: tell the sockets, and let the next socket start a new listener."""
         if self.failed:

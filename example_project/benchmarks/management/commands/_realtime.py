@@ -602,6 +602,7 @@ class RealtimeBench:
             recovery = Recovery(len(cookies), len(ports), since=killed_ms)
             recovery.follow(events, expected, timeout=300, reconnect=False)
             recovered = (recovery.done_at - killed_ms) / 1000
+            counts = self.check_counts(cookies, recovery.latest, expected, sends)
             latencies = [
                 timed_send(get_user_model()(pk=cookies[index][0]), index, expected, events)
                 for index in random.Random(5).sample(range(len(cookies)), min(50, len(cookies)))
@@ -619,10 +620,7 @@ class RealtimeBench:
             f"({sum(1 for at in recovery.connected_at if at is not None)} sockets reconnected by "
             f"themselves; closes seen: {dict(sorted(recovery.closes.items()))})"
         )
-        self.write(
-            f"  {sends} messages sent around the kill: "
-            f"{self.check_counts(cookies, recovery.latest, expected, sends)}"
-        )
+        self.write(f"  {sends} messages sent around the kill: {counts}")
         latencies.sort()
         self.write(
             f"  afterwards, send -> event over {len(latencies)} sends through the promoted "
