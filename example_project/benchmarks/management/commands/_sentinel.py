@@ -35,7 +35,8 @@ class SentinelSet:
         self.sentinel_ports = [free_port() for _ in range(3)]
         self.processes: dict[int, subprocess.Popen[bytes]] = {}
         try:
-            self._server(self.primary_port)
+            # A primary waits 5 s for more replicas before it sends its data to one, by default.
+            self._server(self.primary_port, "--repl-diskless-sync-delay", "0")
             self._server(self.replica_port, "--replicaof", HOST, str(self.primary_port))
             # Synced before the sentinels start: their first look at the primary finds the
             # replica, instead of the next one 10 s later.
@@ -114,13 +115,22 @@ class SentinelSet:
         self.wait(lambda: _ping(port), f"Redis on port {port}")
 
     def _sentinel(self, port: int) -> None:
-        # A sentinel rewrites its configuration file as it learns the set: one file each.
+        # A sentinel rewrites its configuration file as it learns the set: one file each. The
+        # set is written in it as a sentinel would have learnt it (the others by their ids, the
+        # replica), which it otherwise learns through the primary every 2 to 10 s.
+        others = "".join(
+            f"sentinel known-sentinel {MASTER_NAME} {HOST} {other} {_sentinel_id(other)}\n"
+            for other in self.sentinel_ports
+            if other != port
+        )
         config = self.directory / f"sentinel-{port}.conf"
         config.write_text(
             f"port {port}\nbind {HOST}\ndir {self.directory}\n"
+            f"sentinel myid {_sentinel_id(port)}\n"
             f"sentinel monitor {MASTER_NAME} {HOST} {self.primary_port} 2\n"
             f"sentinel down-after-milliseconds {MASTER_NAME} {DOWN_AFTER_MS}\n"
             f"sentinel failover-timeout {MASTER_NAME} 10000\n"
+            f"sentinel known-replica {MASTER_NAME} {HOST} {self.replica_port}\n{others}"
         )
         self.processes[port] = subprocess.Popen(
             ["redis-server", str(config), "--sentinel"], stdout=subprocess.DEVNULL
@@ -139,6 +149,11 @@ class SentinelSet:
             if len(others) < 2 or not any(int(r["port"]) == self.replica_port for r in replicas):
                 return False
         return True
+
+
+def _sentinel_id(port: int) -> str:
+    """A sentinel's run id (40 hex digits), made of its port."""
+    return f"{port:040x}"
 
 
 def _client(port: int) -> Any:
