@@ -409,7 +409,7 @@ class RealtimeBench:
         time.sleep(2)
         after = [rss_bytes(server.pid) for server in servers]
         self.write(
-            f"\nLive updates: {len(cookies)} subscribed sockets over {processes} daphne processes "
+            f"\nLive updates: {len(cookies)} subscribed sockets over {processes} {self.server} processes "
             f"sharing Redis, opened and subscribed in {opened:.1f} s"
         )
         for number in range(processes):
