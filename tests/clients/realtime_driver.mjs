@@ -1,7 +1,8 @@
 // The sockets of `manage.py loadtest --realtime`: one graphql-ws client per session cookie,
-// each subscribed to MyMessageCountChanged. Prints JSON lines: {"event": "ready", ...} once every
-// socket has its first count, then {"user": i, "count": n, "t": epoch ms} for each later event
-// (a socket that reconnected sends its current count again), and {"event": "closed", ...} for
+// each subscribed to MyMessageCountChanged. Prints JSON lines: {"event": "progress", ...} after
+// each batch of sockets opened, {"event": "ready", ...} once every socket has its first count,
+// then {"user": i, "count": n, "t": epoch ms} for each later event (a socket that reconnected
+// sends its current count again), and {"event": "closed", ...} for
 // each socket the server closes after "ready".
 //
 //   node realtime_driver.mjs ws://127.0.0.1:PORT/graphql[,ws://...] ORIGIN SESSIONS.json [RETRY]
@@ -97,6 +98,7 @@ for (let start = 0; start < cookies.length; start += BATCH) {
     batch.push(open(index));
   }
   await Promise.all(batch);
+  print({ event: "progress", sockets: ready });
 }
 allReady = true;
 print({ event: "ready", sockets: ready - failed.length, failed, reconnects });

@@ -273,7 +273,12 @@ class RealtimeBench:
         threading.Thread(target=read, daemon=True).start()
         errors = []
         while True:
-            event = events.get(timeout=300)
+            try:
+                # Each batch of 100 reports: silence means the servers stopped answering.
+                event = events.get(timeout=300)
+            except queue.Empty:
+                driver.kill()
+                raise CommandError("No socket opened for 300 s.") from None
             if event.get("event") == "socket-error":
                 errors.append(event["error"])
             if event.get("event") == "ready":
@@ -409,8 +414,8 @@ class RealtimeBench:
         time.sleep(2)
         after = [rss_bytes(server.pid) for server in servers]
         self.write(
-            f"\nLive updates: {len(cookies)} subscribed sockets over {processes} {self.server} processes "
-            f"sharing Redis, opened and subscribed in {opened:.1f} s"
+            f"\nLive updates: {len(cookies)} subscribed sockets over {processes} {self.server} "
+            f"processes sharing Redis, opened and subscribed in {opened:.1f} s"
         )
         for number in range(processes):
             sockets = len(range(number, len(cookies), processes))
