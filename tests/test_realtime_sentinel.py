@@ -12,7 +12,10 @@ LiveSocket's (tests/test_realtime.py runs its rules on both). The database engin
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,9 +26,10 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AbstractBaseUser
 
-from example_project.benchmarks.management.commands._sentinel import SentinelSet
+from example_project.benchmarks.management.commands._sentinel import MASTER_NAME, SentinelSet
 from tests import test_realtime as realtime
 from tests.test_realtime import alice, closed_with, next_count, send  # noqa: F401 (fixtures)
+from tests.test_realtime_e2e import REPO
 from user_messages.models import Message
 
 application = realtime.application
@@ -44,6 +48,37 @@ def sentinels(tmp_path: Path) -> Iterator[SentinelSet]:
     sentinel_set = SentinelSet(tmp_path)
     yield sentinel_set
     sentinel_set.stop()
+
+
+def example_layers(sentinels: SentinelSet) -> dict[str, Any]:
+    """CHANNEL_LAYERS of example_project/settings.py for these sentinels (REDIS_SENTINELS)."""
+    program = (
+        "import json, importlib\n"
+        "layers = importlib.import_module('example_project.settings').CHANNEL_LAYERS\n"
+        "print(json.dumps(layers))\n"
+    )
+    addresses = ",".join(f"{host}:{port}" for host, port in sentinels.sentinels)
+    finished = subprocess.run(
+        [sys.executable, "-c", program],
+        cwd=REPO,
+        env={
+            "PYTHONPATH": str(REPO),
+            "PATH": "/usr/bin:/bin",
+            "REDIS_SENTINELS": addresses,
+            "REDIS_SENTINEL_MASTER": MASTER_NAME,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    layers: dict[str, Any] = json.loads(finished.stdout)
+    (host,) = layers["default"]["CONFIG"]["hosts"]
+    assert host == {
+        **sentinels.host(max_connections=1000, socket_timeout=10),
+        "sentinels": [list(address) for address in sentinels.sentinels],
+    }
+    return layers
 
 
 async def subscribed_again(user: AbstractBaseUser, deadline: float) -> WebsocketCommunicator:
@@ -70,15 +105,8 @@ def test_a_socket_closed_by_a_failover_reconnects_and_counts_what_was_sent_meanw
     sentinels: SentinelSet,
     settings: Any,
 ) -> None:
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                "hosts": [sentinels.host(max_connections=1000, socket_timeout=10)],
-                "capacity": 20_000,
-            },
-        }
-    }
+    # The layer the example project (and docs/howto/deploy.md, which shows its lines) builds.
+    settings.CHANNEL_LAYERS = example_layers(sentinels)
     # Tried again soon after the failover, so the test waits little for the sends to resume.
     settings.USER_MESSAGES = {"LIVE_SEND_PAUSE": 0.3}
 
