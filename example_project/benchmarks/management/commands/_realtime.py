@@ -217,8 +217,9 @@ class RealtimeBench:
                 *(sys.executable, "-m", "uvicorn", "--host", HOST, "--port", str(port)),
                 # Django speaks no lifespan; no access log, as daphne's is filtered out.
                 *("--lifespan", "off", "--no-access-log", "--log-level", "warning"),
-                # permessage-deflate keeps zlib buffers for each socket that offers it (Node's
-                # ws and browsers do): off, as the deploy guide recommends.
+                # permessage-deflate keeps a compression context for each socket that offers
+                # it (Node's ws and browsers do); daphne does not compress: off, to compare
+                # the servers alike (the counts are a few bytes).
                 *("--ws-per-message-deflate", "false"),
                 application,
             ]

@@ -96,8 +96,8 @@ class Command(BaseCommand):
             "--server",
             choices=["daphne", "uvicorn"],
             default="daphne",
-            help="--realtime: the ASGI server (uvicorn without permessage-deflate, as the "
-            "deploy guide recommends).",
+            help="--realtime: the ASGI server (uvicorn without permessage-deflate, which "
+            "daphne does not offer either).",
         )
         parser.add_argument(
             "--restart",
