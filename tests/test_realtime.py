@@ -914,6 +914,27 @@ def test_a_fault_while_starting_a_subscription_is_an_error_message(
     ]
 
 
+@pytest.mark.parametrize("stack", ["graphene"])
+def test_a_client_gone_while_its_message_is_answered_is_no_fault(
+    alice: AbstractBaseUser, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # uvicorn raises its ClientDisconnected (an OSError) when the answer finds the client gone,
+    # as in a reconnect storm: nothing to log as a fault, nobody to close for.
+    async def gone(self: Any, message: dict[str, Any]) -> None:
+        raise ConnectionResetError("the client left")
+
+    monkeypatch.setattr(GraphQLWSConsumer, "_on_ping", gone)
+
+    async def scenario() -> None:
+        ws = await connected(alice)
+        await ws.send_json_to({"type": "ping"})
+        assert await ws.receive_nothing(timeout=0.2)
+        await ws.disconnect()  # raises if the consumer ended with an exception
+
+    run(scenario)
+    assert caplog.records == []
+
+
 def test_a_fault_while_handling_a_message_closes_4500(
     alice: AbstractBaseUser,
     monkeypatch: pytest.MonkeyPatch,

@@ -653,6 +653,11 @@ class GraphQLWSConsumer(LiveSocket, AsyncJsonWebsocketConsumer):  # type: ignore
         assert isinstance(message, dict)
         try:
             await handler(message)
+        except OSError:
+            # The server could not send: the client left meanwhile (uvicorn raises its
+            # ClientDisconnected, an OSError, seen in a reconnect storm). Its disconnect
+            # follows; there is no one to answer.
+            return
         except Exception:
             # A fault of ours, not of the message: logged, and closed as graphql-ws defines
             # rather than ending the instance, which the server would close with 1011.
