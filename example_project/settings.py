@@ -9,6 +9,9 @@ local demo only:
 - ``DATABASE_URL``: ``postgres://USER:PASSWORD@HOST:PORT/NAME`` or ``sqlite:////absolute/path``;
   unset, the demo uses ``example_project/db.sqlite3``.
 - ``DATABASE_TRANSACTION_POOLING``: ``true`` when DATABASE_URL is a pooler in transaction mode.
+- ``REDIS_URL``: the channel layer's Redis (live updates across processes); or
+  ``REDIS_SENTINELS`` (``host:port,host:port,...``) and ``REDIS_SENTINEL_MASTER``: the primary
+  that Redis Sentinel names, which survives its failover.
 """
 
 from __future__ import annotations
@@ -114,7 +117,36 @@ ASGI_APPLICATION = "example_project.asgi.application"
 
 # Live updates (myMessageCount over WebSocket): one process needs no server; several processes
 # (or a send from `manage.py shell`) share Redis. REDIS_CHANNEL_PREFIX keeps test runs apart.
-if os.environ.get("REDIS_URL"):
+if os.environ.get("REDIS_SENTINELS"):
+    # The same layer on the primary that Sentinel names: after a failover, redis-py asks the
+    # sentinels again and reconnects to the promoted replica; sockets closed by the failover
+    # (4503) reconnect by themselves (docs/howto/deploy.md, "Redis Sentinel").
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "sentinels": [
+                            (host, int(port))
+                            for host, _, port in (
+                                address.rpartition(":")
+                                for address in os.environ["REDIS_SENTINELS"].split(",")
+                            )
+                        ],
+                        "master_name": os.environ.get("REDIS_SENTINEL_MASTER", "mymaster"),
+                        # A sentinel that does not answer must not hang a lookup.
+                        "sentinel_kwargs": {"socket_timeout": 1},
+                        "max_connections": 1000,
+                        "socket_timeout": 10,
+                    }
+                ],
+                "capacity": 20_000,
+                "prefix": os.environ.get("REDIS_CHANNEL_PREFIX", "asgi"),
+            },
+        }
+    }
+elif os.environ.get("REDIS_URL"):
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",

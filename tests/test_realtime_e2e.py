@@ -176,9 +176,9 @@ def server_command(kind: str, port: int) -> list[str]:
 class Server:
     """One ASGI server process (daphne, uvicorn or gunicorn) serving example_project.asgi."""
 
-    def __init__(self, kind: str, env: dict[str, str]) -> None:
+    def __init__(self, kind: str, env: dict[str, str], port: int | None = None) -> None:
         self.kind = kind
-        self.port = free_port()
+        self.port = port or free_port()
         self.log_file = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed by stop())
         self.process = subprocess.Popen(
             server_command(kind, self.port),
@@ -275,7 +275,13 @@ class LiveClient:
     """tests/clients/live_count.mjs in Node: the events it prints, one JSON object a line."""
 
     def __init__(
-        self, node: str, url: str, *, origin: str | None, cookie: str | None, retries: int = 0
+        self,
+        node: str,
+        url: str,
+        *,
+        origin: str | None,
+        cookie: str | None,
+        retries: int | str = 0,
     ) -> None:
         self.process = subprocess.Popen(
             [
@@ -792,3 +798,37 @@ def test_clients_reconnect_by_themselves_after_redis_restarts_and_count_what_was
     server.send_message(cookie, frank, "Sent after Redis is back.")
     for client in clients:
         assert client.next_event() == {"count": 2}
+
+
+# One stack and one server: the clients' retries are the subject (about 12 s, most of it the
+# restart and the backoff).
+@pytest.mark.version_independent
+@pytest.mark.parametrize(("stack", "server_kind"), [("graphene", "uvicorn")])
+def test_the_recommended_client_settings_outlast_a_restart_that_graphql_ws_defaults_do_not(
+    node: str, project_env: dict[str, str], start: Any, server_kind: str, stack: str
+) -> None:
+    grace, cookie = signed_in(project_env, "grace")
+    server = start(project_env)  # a process of the test's own, restarted like a deploy does
+    # graphql-ws's defaults (5 retries) and the settings docs/howto/live-updates.md recommends
+    # (tests/clients/reconnect.mjs).
+    default, recommended = (
+        live_client(start, node, server, origin=server.origin, cookie=cookie, retries=retries)
+        for retries in (5, "recommended")
+    )
+    assert default.next_event() == recommended.next_event() == {"count": 0}
+
+    server.stop()
+    shell(project_env, f"from user_messages import api\napi.info({int(grace)}, 'Deployed.')")
+    # The default client's first retry finds no server: an error, not a close, which its
+    # default shouldRetry treats as fatal; it gives up for good.
+    event = default.next_event()
+    while event != {"error": "closed"}:
+        assert "count" not in event, event
+        event = default.next_event()
+    restarted = Server(server_kind, {**project_env, "GRAPHQL_STACK": stack}, server.port)
+    start.clients.append(restarted)
+
+    event = recommended.next_event(timeout=40)
+    while "count" not in event:
+        event = recommended.next_event(timeout=40)
+    assert event == {"count": 1}  # subscribed again, the message sent meanwhile counted

@@ -4,7 +4,8 @@
 //   node live_count.mjs ws://127.0.0.1:PORT/graphql ORIGIN|- COOKIE|- [RETRY_ATTEMPTS]
 //
 // RETRY_ATTEMPTS (default 0) is graphql-ws's retryAttempts: a client that reconnects by itself
-// after a close it does not treat as fatal, and subscribes again.
+// after a close it does not treat as fatal, and subscribes again. "recommended": the settings
+// of reconnect.mjs, which the docs recommend (retry forever, backoff with full jitter).
 //
 // Node 20 has no global WebSocket: the `ws` package's, with the Origin and Cookie headers a
 // browser would send (or none, "-").
@@ -12,6 +13,8 @@ import { readFileSync } from "node:fs";
 
 import { createClient } from "graphql-ws";
 import WebSocket from "ws";
+
+import { reconnect } from "./reconnect.mjs";
 
 const [url, origin, cookie, retries = "0"] = process.argv.slice(2);
 const query = readFileSync(
@@ -35,7 +38,7 @@ function print(event) {
 const client = createClient({
   url,
   webSocketImpl: BrowserLikeWebSocket,
-  retryAttempts: Number(retries),
+  ...(retries === "recommended" ? reconnect : { retryAttempts: Number(retries) }),
   on: {
     closed: (event) => print({ closed: event.code }),
     error: (error) => print({ socketError: error?.message ?? String(error) }),

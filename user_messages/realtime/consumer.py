@@ -265,6 +265,25 @@ def _count_reader() -> _CountReader:
     return reader
 
 
+#: Group joins and leaves one process runs at once. A server stopping ends all its sockets
+#: together (2,000 leaving at once ran out of redis-py's pool of 1,000 connections: "Too many
+#: connections", and the members stayed in Redis), as a reconnect storm joins them together.
+GROUP_CONCURRENCY = 100
+
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _group_slots() -> asyncio.Semaphore:
+    """This event loop's bound on concurrent group joins and leaves."""
+    loop = asyncio.get_running_loop()
+    slots = _slots.get(loop)
+    if slots is None:
+        slots = _slots[loop] = asyncio.Semaphore(GROUP_CONCURRENCY)
+    return slots
+
+
 def _origin_allowed(scope: dict[str, Any]) -> bool:
     """Whether Django's CSRF check would accept this handshake's Origin on a POST to this host."""
     return _origin_refusal(scope) is None
@@ -389,7 +408,8 @@ class LiveSocket(AsyncWebsocketConsumer):  # type: ignore[misc]
             return
         try:
             for group in groups:
-                await self.channel_layer.group_discard(group, self.channel_name)
+                async with _group_slots():
+                    await self.channel_layer.group_discard(group, self.channel_name)
         except Exception:
             logger.warning("user_messages: could not leave %s", groups, exc_info=True)
 
@@ -425,6 +445,12 @@ class LiveSocket(AsyncWebsocketConsumer):  # type: ignore[misc]
         except Exception:
             logger.warning("user_messages: the channel layer failed", exc_info=True)
             self._layer_failed = True
+            if self._broadcasts is not None:
+                # channels_redis receives for every socket of the process on one connection:
+                # whatever it lost, any of them may have missed, and a socket whose next receive
+                # went through (Redis back, or Sentinel's new primary) would keep a stale count.
+                # All of them close (4503), and count again when graphql-ws reconnects them.
+                self._broadcasts.layer_failed()
             return {"type": _LAYER_FAILED}
 
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:
@@ -510,7 +536,8 @@ class LiveSocket(AsyncWebsocketConsumer):  # type: ignore[misc]
             if not listed:
                 self.groups.append(group)
             try:
-                await self.channel_layer.group_add(group, self.channel_name)
+                async with _group_slots():
+                    await self.channel_layer.group_add(group, self.channel_name)
             except Exception:
                 if not listed:
                     self.groups.remove(group)
@@ -549,8 +576,9 @@ class LiveSocket(AsyncWebsocketConsumer):  # type: ignore[misc]
             return
         if message["type"] == _LAYER_FAILED:
             # Acknowledged, the socket would stop hearing of changes: closed as at a failed
-            # join. Before that, connection_init closes it.
-            if self._acknowledged:
+            # join (unless the listener's failure closes it already). Before that,
+            # connection_init closes it.
+            if self._acknowledged and not self._closing:
                 await self._close(SERVICE_UNAVAILABLE, "Try again later")
             return
         # By name, not through the base class's dispatch: Strawberry's hands every type it
@@ -649,6 +677,11 @@ class GraphQLWSConsumer(LiveSocket, AsyncJsonWebsocketConsumer):  # type: ignore
         assert isinstance(message, dict)
         try:
             await handler(message)
+        except OSError:
+            # The server could not send: the client left meanwhile (uvicorn raises its
+            # ClientDisconnected, an OSError, seen in a reconnect storm). Its disconnect
+            # follows; there is no one to answer.
+            return
         except Exception:
             # A fault of ours, not of the message: logged, and closed as graphql-ws defines
             # rather than ending the instance, which the server would close with 1011.

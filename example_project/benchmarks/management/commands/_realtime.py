@@ -21,6 +21,7 @@ it runs, reported per process with its RSS. Any socket closed or failed, any wak
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import os
@@ -51,11 +52,14 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.db.models import Count
 
+from example_project.benchmarks.management.commands._sentinel import MASTER_NAME, SentinelSet
 from example_project.benchmarks.management.commands._servers import HOST, free_port, stop
 from user_messages import api
 from user_messages.models import Message
 
 REPOSITORY = Path(__file__).resolve().parents[4]
+#: The text of the messages --restart and --sentinel send while servers or Redis are down.
+STORM_MESSAGE = "Sent during the outage."
 DRIVER = REPOSITORY / "tests" / "clients" / "realtime_driver.mjs"
 USER_PREFIX = "live-user-"
 
@@ -69,6 +73,10 @@ class RealtimeBench:
         self.database_url = database_url
         self.redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
         self.prefix = f"user_messages_bench_{uuid.uuid4().hex[:8]}"
+        self.server = options.get("server", "daphne")
+        self.storm = bool(options.get("restart") or options.get("sentinel"))
+        #: What the server processes get on top of REDIS_URL (--sentinel: the sentinels).
+        self.layer_environment: dict[str, str] = {}
         node = shutil.which("node")
         if node is None or not (DRIVER.parent / "node_modules" / "graphql-ws").exists():
             raise CommandError("--realtime needs node and `npm ci` in tests/clients.")
@@ -86,10 +94,26 @@ class RealtimeBench:
         processes = self.options["processes"]
         if processes < 1:
             raise CommandError("--processes must be at least 1.")
+        if self.options.get("sentinel"):
+            with tempfile.TemporaryDirectory(prefix="realtime_sentinel_") as tmp:
+                sentinels = SentinelSet(Path(tmp))
+                try:
+                    self.use_sentinels(sentinels)
+                    self.serve(processes, self.options["sockets"])
+                finally:
+                    sentinels.stop()
+            return
+        if self.storm:
+            self.serve(processes, self.options["sockets"])
+            return
         if processes == 1:
             users = max(self.options["sockets"], self.options["broadcast_users"])
         else:
             users = self.options["sockets"]
+        self.serve(processes, users)
+
+    def serve(self, processes: int, users: int) -> None:
+        """Start the servers, run the chosen measurement on them, stop them, judge their logs."""
         self.write(f"Creating {users} users with a session each ...")
         cookies = self.create_sessions(users)
         ports = [free_port() for _ in range(processes)]
@@ -109,7 +133,11 @@ class RealtimeBench:
                 for port, server in zip(ports, servers, strict=True):
                     self.wait_until_up(port, server)
                 time.sleep(1)
-                if processes == 1:
+                if self.options.get("sentinel"):
+                    self.failover(ports, servers, cookies, Path(tmp))
+                elif self.storm:
+                    self.restart_storm(ports, servers, logs, cookies, Path(tmp))
+                elif processes == 1:
                     self.latency_and_memory(ports[0], servers[0], cookies, Path(tmp))
                     self.broadcast(ports[0], cookies, Path(tmp))
                 else:
@@ -125,10 +153,16 @@ class RealtimeBench:
                     stop(server)
             for number, log in enumerate(logs):
                 bad = [line for line in errors_in(log) if "Timeout reading" in line]
-                bad += [line for line in running[number] if line.startswith("Traceback")]
+                if not self.options.get("sentinel"):
+                    # A killed primary is logged by design (one warning per outage and socket).
+                    bad += [line for line in running[number] if line.startswith("Traceback")]
                 if bad:
-                    self.write(f"daphne {number} log:\n" + "".join(errors_in(log)[-60:]))
-                    raise CommandError(f"daphne {number} logged {bad[0].strip()!r}")
+                    lines = errors_in(log)
+                    first = lines.index(bad[0])
+                    self.write(
+                        f"{self.server} {number} log:\n" + "".join(lines[first : first + 60])
+                    )
+                    raise CommandError(f"{self.server} {number} logged {bad[0].strip()!r}")
 
     def create_sessions(self, count: int) -> list[tuple[int, str]]:
         """Users (one shared password hash) and one database session each: (user id, cookie)."""
@@ -158,10 +192,11 @@ class RealtimeBench:
         application: str | None = None,
         environment: dict[str, str] | None = None,
     ) -> subprocess.Popen[bytes]:
-        """daphne serving ``application`` (the example's by default) on the bench's database."""
+        """The server (daphne unless --server) serving ``application`` (the example's by
+        default) on the bench's database."""
         if application is None:
             application = "example_project.asgi:application"
-            if self.options["processes"] > 1:
+            if self.options["processes"] > 1 or self.storm:
                 application = (
                     "example_project.benchmarks.management.commands._counted_asgi:application"
                 )
@@ -175,35 +210,44 @@ class RealtimeBench:
             "DJANGO_ALLOWED_HOSTS": HOST,
             "REDIS_URL": self.redis_url,
             "REDIS_CHANNEL_PREFIX": self.prefix,
+            **self.layer_environment,
         }
-        command = [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            HOST,
-            "-p",
-            str(port),
-            application,
-        ]
+        if self.server == "uvicorn":
+            command = [
+                *(sys.executable, "-m", "uvicorn", "--host", HOST, "--port", str(port)),
+                # Django speaks no lifespan; no access log, as daphne's is filtered out.
+                *("--lifespan", "off", "--no-access-log", "--log-level", "warning"),
+                # permessage-deflate keeps a compression context for each socket that offers
+                # it (Node's ws and browsers do); daphne does not compress: off, to compare
+                # the servers alike (the counts are a few bytes).
+                *("--ws-per-message-deflate", "false"),
+                application,
+            ]
+        else:
+            command = [sys.executable, "-m", "daphne", "-b", HOST, "-p", str(port), application]
         return subprocess.Popen(command, env=env, cwd=REPOSITORY, stdout=log, stderr=log)
 
     def wait_until_up(self, port: int, server: subprocess.Popen[bytes]) -> None:
         import socket
 
-        deadline = time.monotonic() + 30
+        # Four processes starting Django together on a busy two-core machine took over 30 s.
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if server.poll() is not None:
-                raise CommandError(f"daphne exited with {server.returncode}.")
+                raise CommandError(f"{self.server} exited with {server.returncode}.")
             try:
                 socket.create_connection((HOST, port), timeout=1).close()
                 return
             except OSError:
                 time.sleep(0.2)
-        raise CommandError("daphne did not start within 30 s.")
+        raise CommandError(f"{self.server} did not start within 90 s.")
 
     def open_sockets(
-        self, ports: int | list[int], cookies: list[tuple[int, str]], tmp: Path
+        self,
+        ports: int | list[int],
+        cookies: list[tuple[int, str]],
+        tmp: Path,
+        retry: str = "default",
     ) -> tuple[subprocess.Popen[str], queue.Queue[dict[str, Any]], set[int]]:
         sessions = tmp / f"sessions-{len(cookies)}.json"
         sessions.write_text(json.dumps([cookie for _, cookie in cookies]))
@@ -215,6 +259,7 @@ class RealtimeBench:
                 ",".join(f"ws://{HOST}:{port}/graphql" for port in ports),
                 "-",  # each server's own origin
                 str(sessions),
+                retry,
             ],
             cwd=DRIVER.parent,
             stdout=subprocess.PIPE,
@@ -230,7 +275,12 @@ class RealtimeBench:
         threading.Thread(target=read, daemon=True).start()
         errors = []
         while True:
-            event = events.get(timeout=300)
+            try:
+                # Each batch of 100 reports: silence means the servers stopped answering.
+                event = events.get(timeout=300)
+            except queue.Empty:
+                driver.kill()
+                raise CommandError("No socket opened for 300 s.") from None
             if event.get("event") == "socket-error":
                 errors.append(event["error"])
             if event.get("event") == "ready":
@@ -366,8 +416,8 @@ class RealtimeBench:
         time.sleep(2)
         after = [rss_bytes(server.pid) for server in servers]
         self.write(
-            f"\nLive updates: {len(cookies)} subscribed sockets over {processes} daphne processes "
-            f"sharing Redis, opened and subscribed in {opened:.1f} s"
+            f"\nLive updates: {len(cookies)} subscribed sockets over {processes} {self.server} "
+            f"processes sharing Redis, opened and subscribed in {opened:.1f} s"
         )
         for number in range(processes):
             sockets = len(range(number, len(cookies), processes))
@@ -411,6 +461,211 @@ class RealtimeBench:
         self.write(f"  all {len(cookies)} sockets stayed connected throughout")
         driver.kill()
         driver.wait()
+
+    def use_sentinels(self, sentinels: SentinelSet) -> None:
+        """The layer of this process and of the servers on the sentinels' primary."""
+        host = sentinels.host(max_connections=1000, socket_timeout=10)
+        settings.CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.core.RedisChannelLayer",
+                "CONFIG": {"hosts": [host], "prefix": self.prefix, "capacity": 20_000},
+            }
+        }
+        channel_layers.backends.clear()
+        self.layer_environment = {
+            "REDIS_SENTINELS": ",".join(f"{host}:{port}" for host, port in sentinels.sentinels),
+            "REDIS_SENTINEL_MASTER": MASTER_NAME,
+        }
+        self.sentinels = sentinels
+
+    def subscribe_for_storm(
+        self, ports: list[int], cookies: list[tuple[int, str]], tmp: Path
+    ) -> tuple[subprocess.Popen[str], queue.Queue[dict[str, Any]]]:
+        """Every socket subscribed with the docs' retry settings, or CommandError."""
+        started = time.monotonic()
+        driver, events, failed = self.open_sockets(ports, cookies, tmp, retry="recommended")
+        if failed:
+            driver.kill()
+            raise CommandError(f"{len(failed)} sockets failed to subscribe.")
+        self.write(
+            f"  {len(cookies)} sockets over {len(ports)} {self.server} processes opened and "
+            f"subscribed in {time.monotonic() - started:.1f} s (graphql-ws with the docs' "
+            "retry settings: tests/clients/reconnect.mjs)"
+        )
+        time.sleep(2)
+        return driver, events
+
+    def send_during(self, cookies: list[tuple[int, str]], expected: list[int], count: int) -> None:
+        """``count`` single-user sends to random sockets' users, counted in ``expected``."""
+        user_model = get_user_model()
+        rng = random.Random(len(cookies) + sum(expected))
+        for _ in range(count):
+            index = rng.randrange(len(cookies))
+            expected[index] += 1
+            api.info(user_model(pk=cookies[index][0]), STORM_MESSAGE)
+
+    def restart_storm(
+        self,
+        ports: list[int],
+        servers: list[subprocess.Popen[bytes]],
+        logs: list[Any],
+        cookies: list[tuple[int, str]],
+        tmp: Path,
+    ) -> None:
+        """Restart every server process at once, as a deploy does, and follow the reconnects."""
+        processes = len(servers)
+        driver, events = self.subscribe_for_storm(ports, cookies, tmp)
+        try:
+            with_sockets = [rss_bytes(server.pid) for server in servers]
+            expected = [0] * len(cookies)
+            sends = self.options["storm_sends"]
+            restart_ms = time.time() * 1000
+            started = time.monotonic()
+            for server in servers:
+                server.terminate()  # all at once: SIGTERM, as a process manager stops them
+            self.send_during(cookies, expected, sends // 2)
+            for server in servers:
+                stop(server, timeout=60)
+            stopped = time.monotonic() - started
+            for number, port in enumerate(ports):
+                servers[number] = self.start_daphne(port, logs[number], number)
+            sampler = Sampler([server.pid for server in servers], self.connection_name())
+            with sampler:
+                for port, server in zip(ports, servers, strict=True):
+                    self.wait_until_up(port, server)
+                up = time.monotonic() - started
+                up_ms = time.time() * 1000
+                cpu = [cpu_seconds(server.pid) for server in servers]
+                # The other half while the clients come back: the storm's own sends.
+                self.send_during(cookies, expected, sends - sends // 2)
+                recovery = Recovery(len(cookies), processes, since=restart_ms)
+                recovery.follow(events, expected, timeout=300)
+                used = [
+                    cpu_seconds(server.pid) - start
+                    for server, start in zip(servers, cpu, strict=True)
+                ]
+            recovered = (recovery.done_at - restart_ms) / 1000
+        finally:
+            driver.kill()
+            driver.wait()
+        self.write(
+            f"\nReconnect storm: {len(cookies)} subscribed sockets, all {processes} {self.server} "
+            "processes restarted at once (SIGTERM, then started again on their ports)"
+        )
+        self.write(
+            f"  stopped in {stopped:.1f} s; listening again {up:.1f} s after the restart began"
+        )
+        self.write(
+            f"  every socket subscribed again with its right count {recovered:.1f} s after the "
+            f"restart began ({(recovery.done_at - up_ms) / 1000:.1f} s after the servers listened;"
+            " target <= 30 s)"
+        )
+        counts = self.check_counts(cookies, recovery.latest, expected, sends)
+        self.write(
+            f"  {sends} messages sent during the restart ({sends // 2} while the servers stopped, "
+            f"the rest during the storm): {counts}"
+        )
+        attempts = sorted(recovery.attempts)
+        self.write(
+            f"  connection attempts per socket (refused ones included): median "
+            f"{percentile(attempts, 50):.0f}, p99 {percentile(attempts, 99):.0f}, max "
+            f"{attempts[-1]}; closes seen: {dict(sorted(recovery.closes.items()))}"
+        )
+        work = [database_work(port) for port in ports]
+        for number in range(processes):
+            rate, peak_rate, span = recovery.handshake_rate(number)
+            self.write(
+                f"  process {number}: {recovery.reconnected(number)} sockets back, handshakes "
+                f"{rate:.0f}/s over {span:.1f} s (peak {peak_rate}/s in one second); "
+                f"{recovery.attempts_of(number)} attempts; RSS "
+                f"{with_sockets[number] / 2**20:.0f} MiB before, peak "
+                f"{sampler.peak_rss[number] / 2**20:.0f} MiB during the storm, "
+                f"{rss_bytes(servers[number].pid) / 2**20:.0f} MiB after; database connections: "
+                f"at most {sampler.peak_connections.get(number, 0)} at once, "
+                f"{work[number]['opened']} opened, {work[number]['transactions']} transactions; "
+                f"CPU {used[number]:.1f} s"
+            )
+
+    def failover(
+        self,
+        ports: list[int],
+        servers: list[subprocess.Popen[bytes]],
+        cookies: list[tuple[int, str]],
+        tmp: Path,
+    ) -> None:
+        """Kill the Redis primary while sending, and follow the sockets until counts are right."""
+        sentinels = self.sentinels
+        driver, events = self.subscribe_for_storm(ports, cookies, tmp)
+        try:
+            expected = [0] * len(cookies)
+            sends = self.options["storm_sends"]
+            self.send_during(cookies, expected, sends // 4)  # the load the primary dies under
+            killed_ms = time.time() * 1000
+            killed = sentinels.kill_primary()
+            self.send_during(cookies, expected, sends // 2)
+            sentinels.wait(lambda: sentinels.primary() == sentinels.replica_port, "the failover")
+            promoted = time.monotonic() - killed
+            self.send_during(cookies, expected, sends - sends // 4 - sends // 2)
+            recovery = Recovery(len(cookies), len(ports), since=killed_ms)
+            recovery.follow(events, expected, timeout=300, reconnect=False)
+            recovered = (recovery.done_at - killed_ms) / 1000
+            counts = self.check_counts(cookies, recovery.latest, expected, sends)
+            latencies = [
+                timed_send(get_user_model()(pk=cookies[index][0]), index, expected, events)
+                for index in random.Random(5).sample(range(len(cookies)), min(50, len(cookies)))
+            ]
+        finally:
+            driver.kill()
+            driver.wait()
+        self.write(
+            f"\nRedis failover: {len(cookies)} subscribed sockets over {len(ports)} "
+            f"{self.server} processes; the primary killed (SIGKILL) while sending"
+        )
+        self.write(f"  the sentinels promoted the replica {promoted:.1f} s after the kill")
+        self.write(
+            f"  every socket had its right count {recovered:.1f} s after the kill "
+            f"({sum(1 for at in recovery.connected_at if at is not None)} sockets reconnected by "
+            f"themselves; closes seen: {dict(sorted(recovery.closes.items()))})"
+        )
+        self.write(f"  {sends} messages sent around the kill: {counts}")
+        latencies.sort()
+        self.write(
+            f"  afterwards, send -> event over {len(latencies)} sends through the promoted "
+            f"primary: p50 {percentile(latencies, 50):.1f} ms, max {latencies[-1]:.1f} ms"
+        )
+
+    def check_counts(
+        self,
+        cookies: list[tuple[int, str]],
+        latest: list[int | None],
+        expected: list[int],
+        sent: int,
+    ) -> str:
+        """Rows stored and counts shown against what was sent; CommandError if one is off."""
+        stored = Message.objects.filter(message=STORM_MESSAGE).count()
+        pending = dict(
+            Message.objects.filter(delivered_at__isnull=True)
+            .values_list("user_id")
+            .annotate(Count("pk"))
+        )
+        wrong = [
+            index
+            for index, (user_id, _) in enumerate(cookies)
+            if latest[index] != pending.get(user_id, 0)
+        ]
+        if stored < sent or wrong:
+            examples = [(i, latest[i], pending.get(cookies[i][0], 0)) for i in wrong[:5]]
+            raise CommandError(
+                f"{stored} of {sent} sends stored; {len(wrong)} sockets show a count other than "
+                f"the database's, e.g. {examples} (socket, shown, pending)"
+            )
+        return (
+            f"{stored} of {sent} stored, every socket shows its user's pending count "
+            f"({sum(1 for count in expected if count)} sockets with new messages)"
+        )
+
+    def connection_name(self) -> str:
+        return str(connection.settings_dict["NAME"])
 
     def side_by_side(
         self, servers: dict[str, tuple[str, dict[str, str]]], sockets: int, rounds: int
@@ -576,3 +831,121 @@ def spent(before: list[float], pids: list[int]) -> str:
     used = [cpu_seconds(pid) - start for pid, start in zip(pids, before, strict=True)]
     daphne = ", ".join(f"{seconds:.1f}" for seconds in used[:-1])
     return f"daphne processes {daphne}; Node client {used[-1]:.1f}"
+
+
+class Recovery:
+    """Each socket followed through an outage, from the driver's events after ``since`` (ms)."""
+
+    def __init__(self, sockets: int, processes: int, *, since: float) -> None:
+        self.processes = processes
+        self.since = since
+        self.latest: list[int | None] = [None] * sockets
+        #: When each socket was acknowledged again after ``since`` (epoch ms), if it was.
+        self.connected_at: list[float | None] = [None] * sockets
+        self.attempts = [0] * sockets
+        self.closes: collections.Counter[int] = collections.Counter()
+        self.done_at = 0.0
+        self._handshakes: list[list[float]] = [[] for _ in range(processes)]
+
+    def follow(
+        self,
+        events: queue.Queue[dict[str, Any]],
+        expected: list[int],
+        *,
+        timeout: float,
+        reconnect: bool = True,
+    ) -> None:
+        """Read events until every socket (reconnected, with ``reconnect``) shows ``expected``."""
+
+        def ok(index: int) -> bool:
+            back = not reconnect or self.connected_at[index] is not None
+            return back and self.latest[index] == expected[index]
+
+        # Before the outage each socket showed its count at subscription: 0 for fresh users.
+        for index, count in enumerate(self.latest):
+            if count is None:
+                self.latest[index] = 0
+        good = sum(1 for index in range(len(expected)) if ok(index))
+        deadline = time.monotonic() + timeout
+        while good < len(expected):
+            try:
+                event = events.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                missing = [index for index in range(len(expected)) if not ok(index)]
+                raise CommandError(
+                    f"{len(missing)} sockets not back with their count after {timeout:.0f} s, "
+                    f"e.g. {[(i, self.latest[i], expected[i]) for i in missing[:5]]} "
+                    "(socket, count shown, count expected)"
+                ) from None
+            kind = event.get("event")
+            if kind == "socket-error":
+                raise CommandError(f"A client gave up: {event}")
+            index = event.get("user")
+            if index is None:
+                continue
+            before = ok(index)
+            if kind == "connecting" and event["t"] >= self.since:
+                self.attempts[index] += 1
+            elif kind == "connected" and event["t"] >= self.since:
+                if self.connected_at[index] is None:
+                    self.connected_at[index] = event["t"]
+                self._handshakes[index % self.processes].append(event["t"])
+            elif kind == "closed":
+                self.closes[event["code"]] += 1
+            elif kind is None:
+                self.latest[index] = event["count"]
+            after = ok(index)
+            good += int(after) - int(before)
+            if good == len(expected):
+                self.done_at = event.get("t", time.time() * 1000)
+
+    def reconnected(self, process: int) -> int:
+        return sum(
+            1
+            for index, at in enumerate(self.connected_at)
+            if at and index % self.processes == process
+        )
+
+    def attempts_of(self, process: int) -> int:
+        return sum(self.attempts[process :: self.processes])
+
+    def handshake_rate(self, process: int) -> tuple[float, int, float]:
+        """Acknowledged handshakes per second of one process: overall, in its busiest second,
+        and the seconds from its first to its last."""
+        times = sorted(self._handshakes[process])
+        if len(times) < 2:
+            return 0.0, len(times), 0.0
+        span = (times[-1] - times[0]) / 1000
+        per_second = collections.Counter(int((t - times[0]) // 1000) for t in times)
+        return len(times) / max(span, 0.001), max(per_second.values()), span
+
+
+class Sampler:
+    """Samples the servers' RSS and their database connections in a thread: the peaks."""
+
+    def __init__(self, pids: list[int], database: str) -> None:
+        self.pids = pids
+        self.peak_rss = [0] * len(pids)
+        self.connections = PeakConnections(database)
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self.sample, daemon=True)
+
+    @property
+    def peak_connections(self) -> dict[int, int]:
+        return self.connections.by_process
+
+    def sample(self) -> None:
+        while not self.stopped.wait(0.1):
+            for number, pid in enumerate(self.pids):
+                with contextlib.suppress(OSError, CommandError):
+                    self.peak_rss[number] = max(self.peak_rss[number], rss_bytes(pid))
+
+    def __enter__(self) -> Sampler:
+        self.connections.__enter__()
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+        self.thread.join()
+        self.connections.__exit__(*exc)

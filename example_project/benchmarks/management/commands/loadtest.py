@@ -89,8 +89,35 @@ class Command(BaseCommand):
             "--processes",
             type=int,
             default=1,
-            help="--realtime: daphne processes sharing Redis; with more than one, the --sockets "
+            help="--realtime: server processes sharing Redis; with more than one, the --sockets "
             "spread over them serve the latency and the broadcast (to all of them).",
+        )
+        parser.add_argument(
+            "--server",
+            choices=["daphne", "uvicorn"],
+            default="daphne",
+            help="--realtime: the ASGI server (uvicorn without permessage-deflate, which "
+            "daphne does not offer either).",
+        )
+        parser.add_argument(
+            "--restart",
+            action="store_true",
+            help="--realtime: a reconnect storm instead: with every socket subscribed (graphql-ws "
+            "with the docs' retry settings), restart all server processes, send meanwhile, and "
+            "measure until every socket is subscribed again with its right count.",
+        )
+        parser.add_argument(
+            "--sentinel",
+            action="store_true",
+            help="--realtime: a Redis failover instead: the layer on a local Sentinel set (one "
+            "primary, one replica, three sentinels), whose primary is killed while messages "
+            "are sent; measures until every socket has its right count again.",
+        )
+        parser.add_argument(
+            "--storm-sends",
+            type=int,
+            default=200,
+            help="--restart, --sentinel: messages sent while the servers or Redis are down.",
         )
         parser.add_argument(
             "--database-url",
