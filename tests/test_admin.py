@@ -275,3 +275,69 @@ def test_the_change_form_offers_the_declared_categories_and_saves_one(
 
     assert response.status_code == 302
     assert Message.objects.get(pk=categorised["plain"].pk).category == "billing"
+
+
+# Archive
+
+
+def test_the_changelist_shows_when_messages_were_archived_and_filters_by_it(admin_client, user):
+    api.info(user, "In the inbox")
+    api.archive(user, [api.info(user, "Archived").pk])
+
+    html = admin_client.get(URL).content.decode()
+
+    assert "column-archived_at" in html
+    assert rows(admin_client.get(URL, {"archived": "yes"})) == ["Archived"]
+    assert rows(admin_client.get(URL, {"archived": "no"})) == ["In the inbox"]
+
+
+def test_the_archive_action_archives_and_acknowledges_what_was_pending(
+    admin_client, messages, user, other_user
+):
+    response = admin_client.post(
+        URL,
+        {
+            "action": "archive",
+            "_selected_action": [messages["sticky"].pk, messages["pending"].pk],
+        },
+        follow=True,
+    )
+
+    assert [str(m) for m in response.context["messages"]] == ["2 messages were archived."]
+    archived = Message.objects.archived()
+    assert sorted(m.message for m in archived) == ["Pending for alice", "Sticky for bob"]
+    assert all(m.acknowledged_at == m.archived_at for m in archived)
+    assert api.pending_count(other_user) == 0
+    assert api.pending_count(user) == 1
+
+
+def test_the_change_form_shows_the_actions_as_links_read_only(admin_client, user):
+    message = api.info(
+        user,
+        "Invoice due",
+        actions=[
+            {"label": "Pay now", "url": "/billing/pay/"},
+            {"label": "<b>Details</b>", "url": "https://example.com/i/7"},
+        ],
+    )
+
+    html = admin_client.get(f"{URL}{message.pk}/change/").content.decode()
+
+    assert (
+        '<a href="/billing/pay/" rel="noopener noreferrer">Pay now</a>, '
+        '<a href="https://example.com/i/7" rel="noopener noreferrer">&lt;b&gt;Details&lt;/b&gt;'
+        "</a>"
+    ) in html
+    assert 'name="actions' not in html
+    assert 'class="form-row field-archived_at"' in html
+
+
+def test_the_change_form_never_links_a_stored_unsafe_action(admin_client, user):
+    message = api.info(user, "Written around the API")
+    Message.objects.filter(pk=message.pk).update(
+        actions=[{"label": "Bad", "url": "javascript:alert(1)"}]
+    )
+
+    html = admin_client.get(f"{URL}{message.pk}/change/").content.decode()
+
+    assert "javascript:" not in html

@@ -334,3 +334,49 @@ def test_an_undeclared_category_is_refused_by_the_form(admin_client, alice, sett
         response.content.decode()
     )
     assert not Message.objects.exists()
+
+
+# A button with the message
+
+
+def test_the_form_sends_a_button_with_the_message(admin_client, alice, bob):
+    send(admin_client, [alice, bob], action_label="Pay now", action_url="/billing/pay/")
+
+    assert (
+        list(Message.objects.values_list("actions", flat=True))
+        == [[{"label": "Pay now", "url": "/billing/pay/"}]] * 2
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "error"),
+    [
+        (
+            {"action_label": "Pay now", "action_url": "javascript:alert(1)"},
+            "action_url",
+            "An action&#x27;s url must be a path on this site",
+        ),
+        ({"action_label": "", "action_url": "/pay"}, "action_label", "Give the button a text"),
+        ({"action_label": "Pay", "action_url": ""}, "action_url", "Give the button a link"),
+    ],
+)
+def test_a_bad_button_shows_the_form_again_and_stores_nothing(
+    admin_client, alice, fields, field, error
+):
+    response = send(admin_client, [alice], **fields)
+
+    html = response.content.decode()
+    (row,) = re.findall(
+        rf'<div class="form-row errors field-{field}">(.*?)</div>\s*</div>', html, re.S
+    )
+    assert error in row
+    assert Message.objects.count() == 0
+
+
+def test_no_button_fields_when_buttons_are_turned_off(admin_client, alice, settings):
+    settings.USER_MESSAGES = {"MAX_ACTIONS": 0}
+
+    html = admin_client.post(USERS_URL, choose([alice], index="0")).content.decode()
+
+    assert 'name="action_label"' not in html
+    assert 'name="message"' in html

@@ -150,6 +150,33 @@ def test_acknowledging_gives_the_same_answers_in_either_form(form, make_user):
 
 
 @pytest.mark.parametrize("form", FORMS)
+def test_archiving_gives_the_same_answers_in_either_form(form, make_user):
+    alice, bob = make_user("alice"), make_user("bob")
+    mine = [api.warning(alice, f"m{i}", deliver_once=False).pk for i in range(4)]
+    theirs = api.info(bob, "theirs").pk
+
+    assert call(form, "archive", alice, [mine[0], theirs, str(mine[1]), mine[0]]) == mine[:2]
+    assert call(form, "pending_count", alice) == 2
+    assert call(form, "unarchive", alice, [mine[1], theirs, 10**12]) == [mine[1]]
+    assert call(form, "archive_all", alice) == 3
+    page = call(form, "history_page", alice, archived=True)
+    assert [m.pk for m in page.messages] == mine[::-1]
+    assert call(form, "history_page", alice).messages == []
+    assert call(form, "pending_count", bob) == 1
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_actions_and_bad_actions_are_the_same_in_either_form(form, user):
+    pay = {"label": "Pay now", "url": "/billing/pay/"}
+
+    assert call(form, "info", user, "Invoice due", actions=[pay]).actions == [pay]
+    assert call(form, "add_message", [user], 20, "to a list", actions=[pay]) == 1
+    with pytest.raises(ValueError, match=r"^An action's url must be a path on this site"):
+        call(form, "warning", user, "bad", actions=[{"label": "Go", "url": "javascript:x"}])
+    assert [m.actions for m in call(form, "get_messages", user=user)] == [[pay], [pay]]
+
+
+@pytest.mark.parametrize("form", FORMS)
 def test_history_pages_are_the_same_in_either_form(form, user):
     sent = [api.info(user, f"m{i}").pk for i in range(5)]
     api.acknowledge(user, sent[:1])
@@ -313,6 +340,9 @@ SYNC_CALLS: list[tuple[str, Callable[[Any], Any]]] = [
     ("acknowledge", lambda user: api.acknowledge(user, [1])),
     ("acknowledge_owned", lambda user: api.acknowledge_owned(user, [1])),
     ("acknowledge_all", lambda user: api.acknowledge_all(user)),
+    ("archive", lambda user: api.archive(user, [1])),
+    ("unarchive", lambda user: api.unarchive(user, [1])),
+    ("archive_all", lambda user: api.archive_all(user)),
     ("pending_counts", lambda user: api.pending_counts(user)),
     ("preferences", lambda user: api.preferences(user)),
     ("set_preferences", lambda user: api.set_preferences(user, {})),

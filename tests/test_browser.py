@@ -389,6 +389,62 @@ def test_message_text_and_meta_never_run_as_html_or_script(
     assert dialogs == []
 
 
+def test_spa_renders_action_buttons_as_checked_links_and_archives_from_the_inbox(
+    page: Page, example: ExampleProject
+) -> None:
+    from playwright.sync_api import expect
+
+    username = example.create_user("archie")
+    example.shell(
+        "from django.contrib.auth import get_user_model; from user_messages import api; "
+        "from user_messages.models import Message; "
+        f"user = get_user_model().objects.get(username={username!r}); "
+        "api.warning(user, 'Invoice due.', deliver_once=False, actions=["
+        "{'label': 'Pay now', 'url': '/billing/pay/'}, "
+        "{'label': 'Details', 'url': 'https://example.com/invoices/7'}]); "
+        "api.info(user, 'Old news.', deliver_once=False); "
+        # Written around the API, which would refuse it: no page may link it.
+        "hostile = api.error(user, 'Hostile.', deliver_once=False); "
+        "Message.objects.filter(pk=hostile.pk).update("
+        "actions=[{'label': 'Evil', 'url': 'javascript:alert(1)'}])"
+    )
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    _log_in(page, username, username)
+    page.goto("/spa/")
+    expect(page.locator("#history li")).to_have_count(3)
+    expect(page.locator("#count")).to_have_text("3 pending")
+
+    invoice = page.locator("#messages li", has_text="Invoice due.")
+    assert [
+        (link.inner_text(), link.get_attribute("href"))
+        for link in invoice.locator(".message-actions a").all()
+    ] == [("Pay now", "/billing/pay/"), ("Details", "https://example.com/invoices/7")]
+    assert page.locator("#messages li", has_text="Hostile.").locator("a").count() == 0
+    assert page.locator("#history li", has_text="Hostile.").locator("a").count() == 0
+    _screenshot(page, "spa-actions")
+
+    page.locator("#history li", has_text="Old news.").get_by_role("button", name="Archive").click()
+
+    expect(page.locator("#count")).to_have_text("2 pending")
+    expect(page.locator("#history li")).to_have_count(2)
+    expect(page.locator("#messages li", has_text="Old news.")).to_have_count(0)
+    assert _inbox(page) == ["Hostile. (pending)", "Invoice due. (pending)"]
+
+    page.get_by_label("Archived").check()
+    expect(page.locator("#history li")).to_have_count(1)
+    assert _inbox(page) == ["Old news. (acknowledged)"]
+    page.get_by_role("button", name="Unarchive").click()
+    expect(page.locator("#history-status")).to_have_text("Nothing archived.")
+
+    page.get_by_label("Archived").uncheck()
+    expect(page.locator("#history li")).to_have_count(3)
+    assert _inbox(page)[0] == "Hostile. (pending)"
+    assert "Old news. (acknowledged)" in _inbox(page)
+    expect(page.locator("#count")).to_have_text("2 pending")
+    assert dialogs == []
+
+
 def test_graphiql_is_served_at_graphql_in_development(page: Page) -> None:
     response = page.goto("/graphql")
 
@@ -476,7 +532,9 @@ def test_staff_send_a_message_from_the_user_admin_and_the_user_sees_it(
     page.get_by_label("Level").select_option(label="Warning")
     page.get_by_label("Message").fill("Please update your billing details.")
     page.get_by_label("until they acknowledge it (sticky)").check()
-    page.get_by_label("Link").fill("/spa/")
+    page.get_by_role("textbox", name="Link:", exact=True).fill("/spa/")
+    page.get_by_role("textbox", name="Button:", exact=True).fill("Update card")
+    page.get_by_role("textbox", name="Button link:", exact=True).fill("/billing/")
     _submit(page, page.get_by_role("button", name="Send"))
 
     assert page.url == f"{example.url}/admin/auth/user/?q={username}"
@@ -485,6 +543,9 @@ def test_staff_send_a_message_from_the_user_admin_and_the_user_sees_it(
     _log_in(page, username, username)
     assert _shown(page) == ["WARNING Please update your billing details. (stored · sticky)"]
     assert page.get_by_role("link", name="Please update").get_attribute("href") == "/spa/"
+    page.goto("/spa/")
+    button = page.locator("#messages .message-actions").get_by_role("link", name="Update card")
+    assert button.get_attribute("href") == "/billing/"
 
 
 def test_the_spa_shows_the_demo_users_welcome_messages(page: Page, example: ExampleProject) -> None:

@@ -84,6 +84,12 @@ def test_other_orders_are_fine(settings, processors):
         ({"WEBSOCKET_SESSION_RECHECK": float("inf")}, ["user_messages.E008"]),
         ({"WEBSOCKET_SESSION_RECHECK": float("nan")}, ["user_messages.E008"]),
         ({"CACHE": 1, "bogus": 1}, ["user_messages.E004", "user_messages.E007"]),
+        ({"MAX_ACTIONS": 0}, []),
+        ({"MAX_ACTIONS": 10}, []),
+        ({"MAX_ACTIONS": -1}, ["user_messages.E017"]),
+        ({"MAX_ACTIONS": "3"}, ["user_messages.E017"]),
+        ({"MAX_ACTIONS": True}, ["user_messages.E017"]),
+        ({"MAX_ACTIONS": None}, ["user_messages.E017"]),
     ],
 )
 def test_user_messages_setting_is_validated(settings, value, ids):
@@ -108,6 +114,17 @@ def test_a_list_limit_below_a_budget_names_both_and_the_fix(settings):
     assert error.hint == "Set MAX_LIST_LENGTH to at least 20."
 
 
+def test_a_bad_max_actions_says_what_to_set(settings):
+    settings.USER_MESSAGES = {"MAX_ACTIONS": -1}
+
+    (error,) = check_settings()
+
+    assert error.msg == (
+        "USER_MESSAGES['MAX_ACTIONS'] must be an int of 0 or more (0: no action buttons), got -1."
+    )
+    assert error.hint == "Remove it to use the default, 3."
+
+
 def test_unknown_key_names_the_valid_ones(settings):
     settings.USER_MESSAGES = {"MAX_RECIPIENT": 5}
 
@@ -116,8 +133,9 @@ def test_unknown_key_names_the_valid_ones(settings):
     assert error.msg == "USER_MESSAGES has unknown keys: MAX_RECIPIENT."
     assert error.hint == (
         "Valid keys are: CACHE, CATEGORIES, LIVE_SEND_PAUSE, LIVE_SEND_TIMEOUT, "
-        "MAX_ACKNOWLEDGE_IDS, MAX_EXTRA_TAGS_LENGTH, MAX_HISTORY_PAGE, MAX_HISTORY_READS, "
-        "MAX_LIST_LENGTH, MAX_MESSAGES_PER_READ, MAX_MESSAGE_LENGTH, MAX_META_BYTES, "
+        "MAX_ACKNOWLEDGE_IDS, MAX_ACTIONS, MAX_EXTRA_TAGS_LENGTH, MAX_HISTORY_PAGE, "
+        "MAX_HISTORY_READS, MAX_LIST_LENGTH, MAX_MESSAGES_PER_READ, MAX_MESSAGE_LENGTH, "
+        "MAX_META_BYTES, "
         "MAX_QUERY_COMPARISONS, MAX_QUERY_DEPTH, MAX_QUERY_FIELDS, MAX_QUERY_LENGTH, "
         "MAX_QUERY_TOKENS, MAX_RECIPIENTS, "
         "SEND_PERMISSION, WEBSOCKET_INIT_TIMEOUT, WEBSOCKET_MAX_SUBSCRIPTIONS, "

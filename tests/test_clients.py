@@ -166,7 +166,8 @@ def test_the_type_check_rejects_a_client_that_misreads_the_contract(
 ) -> None:
     misread = (
         "import type { AcknowledgeAllMessagesMutation, AcknowledgeMessagesMutation, "
-        'MyMessageHistoryQuery, MyMessagesQuery } from "./gql/graphql";\n'
+        "ArchiveMessagesMutation, MyMessageHistoryQuery, MyMessagesQuery, "
+        'UnarchiveMessagesMutation } from "./gql/graphql";\n'
         'export const level: number = ({} as MyMessagesQuery["myMessages"][number]).levelName;\n'
         "export const count: string = "
         '({} as AcknowledgeMessagesMutation["acknowledgeMessages"]).pendingCount;\n'
@@ -174,17 +175,20 @@ def test_the_type_check_rejects_a_client_that_misreads_the_contract(
         '({} as MyMessageHistoryQuery["myMessageHistory"]["edges"][number]).cursor;\n'
         "export const done: string = "
         '({} as AcknowledgeAllMessagesMutation["acknowledgeAllMessages"]).acknowledgedCount;\n'
+        "export const archived: string = "
+        '({} as ArchiveMessagesMutation["archiveMessages"]).archivedIds;\n'
+        "export const back: number = "
+        '({} as UnarchiveMessagesMutation["unarchiveMessages"]).unarchivedIds[0];\n'
+        "export const label: number = "
+        '({} as MyMessagesQuery["myMessages"][number]).actions[0].label;\n'
+        "export const archivedAt: number = "
+        '({} as MyMessageHistoryQuery["myMessageHistory"]["edges"][number]).node.archivedAt;\n'
     )
 
     result = type_check(workdir, {"misread.ts": misread})
 
     assert result.returncode != 0
-    assert re.findall(r"src/misread\.ts\(\d+,\d+\): error (TS\d+)", result.stdout) == [
-        "TS2322",
-        "TS2322",
-        "TS2322",
-        "TS2322",
-    ]
+    assert re.findall(r"src/misread\.ts\(\d+,\d+\): error (TS\d+)", result.stdout) == ["TS2322"] * 8
 
 
 # Running the snippets

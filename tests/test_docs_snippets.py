@@ -109,6 +109,27 @@ def run_history(user: AbstractBaseUser) -> None:
     assert message.seen_at is not None
 
 
+def run_archive(user: AbstractBaseUser) -> None:
+    once, sticky = api.info(user, "Once."), api.warning(user, "Sticky.", deliver_once=False)
+    code = python_block("howto/archive-actions.md", 0)
+    code = code.replace("[12, 13]", f"[{once.pk}, {sticky.pk}]").replace("[13]", f"[{sticky.pk}]")
+    exec(code, {"api": api, "user": user, "Message": Message})
+    assert api.pending_count(user) == 0
+    assert list(api.history(user)) == []
+    assert [m.pk for m in api.history(user, archived=True)] == [sticky.pk, once.pk]
+
+
+def run_actions(user: AbstractBaseUser) -> None:
+    namespace: dict[str, Any] = {"api": api, "user": user}
+    exec(python_block("howto/archive-actions.md", 1), namespace)
+    expected = [
+        {"label": "Pay now", "url": "/billing/pay/"},
+        {"label": "Details", "url": "https://billing.example.com/invoices/7"},
+    ]
+    assert namespace["message"].actions == expected
+    assert Message.objects.get().actions == expected
+
+
 def run_settings_defaults(user: AbstractBaseUser) -> None:
     namespace: dict[str, Any] = {}
     exec(python_block("reference/settings.md", 0), namespace)
@@ -360,6 +381,8 @@ PYTHON_RUNNERS: dict[tuple[str, int], Callable[..., None]] = {
     ("howto/inbox.md", 0): run_acknowledge,
     ("howto/inbox.md", 1): run_history,
     ("howto/inbox.md", 2): run_async_inbox,
+    ("howto/archive-actions.md", 0): run_archive,
+    ("howto/archive-actions.md", 1): run_actions,
     ("howto/categories.md", 0): run_categories_settings,
     ("howto/categories.md", 1): run_categories,
     ("howto/categories.md", 2): run_preferences,

@@ -39,11 +39,14 @@ OPERATIONS = {
     "SetMessagePreferences": ["$input: [MessagePreferenceInput!]!"],
     "AcknowledgeMessages": ["$ids: [ID!]!"],
     "AcknowledgeAllMessages": [],
+    "ArchiveMessages": ["$ids: [ID!]!"],
+    "UnarchiveMessages": ["$ids: [ID!]!"],
     "MyMessageHistory": [
         "$first: Int",
         "$after: String",
         "$states: [MessageState!]",
         "$categories: [String!]",
+        "$archived: Boolean",
     ],
     "SendMessage": ["$input: SendMessageInput!"],
     # Served over WebSocket only: tests/test_realtime.py runs it.
@@ -163,6 +166,16 @@ def test_each_operation_is_valid_against_the_schema(stack: str, name: str) -> No
             "AcknowledgeMessages",
             {"ids": []},
             {"acknowledgeMessages": {"acknowledgedIds": [], "pendingCount": 0, "errors": []}},
+        ),
+        (
+            "ArchiveMessages",
+            {"ids": []},
+            {"archiveMessages": {"archivedIds": [], "pendingCount": 0, "errors": []}},
+        ),
+        (
+            "UnarchiveMessages",
+            {"ids": []},
+            {"unarchiveMessages": {"unarchivedIds": [], "pendingCount": 0, "errors": []}},
         ),
         (
             "SendMessage",

@@ -304,7 +304,9 @@ def test_the_stored_history_operation_answers_as_recorded(
     list(api.get_messages(user=user))
     api.warning(user, "Maintenance tonight.", deliver_once=False)
     api.acknowledge_all(user)
-    api.error(user, "Payment failed.", "billing")
+    api.error(
+        user, "Payment failed.", "billing", actions=[{"label": "Update card", "url": "/billing/"}]
+    )
     Message.objects.update(created_at=when)
     Message.objects.exclude(seen_at=None).update(seen_at=when)
     Message.objects.exclude(acknowledged_at=None).update(acknowledged_at=when)

@@ -159,6 +159,8 @@ def test_anonymous_user_gets_session_messages_only(client: Client, user: Abstrac
             "seenAt": None,
             "acknowledgedAt": None,
             "category": "",
+            "archivedAt": None,
+            "actions": [],
         }
     ]
     assert post_operation(client, "MyMessageCount") == {"data": {"myMessageCount": 0}}

@@ -232,7 +232,9 @@ def test_messages_stored_before_categories_get_no_category(transactional_db):
     connection.vendor not in ("postgresql", "mysql"),
     reason="SQLite cannot give an existing column a database default",
 )
-def test_a_row_inserted_by_code_older_than_categories_gets_no_category(db, django_user_model):
+def test_a_row_inserted_by_code_older_than_categories_gets_no_category_and_no_actions(
+    db, django_user_model
+):
     user = django_user_model.objects.create(username="alice")
     qn = connection.ops.quote_name
     with connection.cursor() as cursor:
@@ -251,4 +253,27 @@ def test_a_row_inserted_by_code_older_than_categories_gets_no_category(db, djang
             ],
         )
 
-    assert list(Message.objects.values_list("message", "category")) == [("old", "")]
+    assert list(Message.objects.values_list("message", "category", "actions", "archived_at")) == [
+        ("old", "", [], None)
+    ]
+
+
+def test_messages_stored_before_archive_and_actions_are_in_the_inbox_without_actions(
+    transactional_db,
+):
+    apps = migrate([("user_messages", "0011_message_preference")])
+    try:
+        user = apps.get_model("auth", "User").objects.create(username="alice")
+        OldMessage = apps.get_model("user_messages", "Message")
+        OldMessage.objects.create(user_id=user.pk, level=20, message="pending")
+        OldMessage.objects.create(
+            user_id=user.pk, level=20, message="done", delivered_at="2024-01-01T00:00Z"
+        )
+    finally:
+        migrate(latest())
+
+    assert sorted(Message.objects.values_list("message", "actions", "archived_at")) == [
+        ("done", [], None),
+        ("pending", [], None),
+    ]
+    assert Message.objects.not_archived().count() == 2

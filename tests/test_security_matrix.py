@@ -84,6 +84,40 @@ def test_only_the_owner_acknowledges_the_owners_messages(role, code, world):
     ("role", "code"),
     [
         ("anonymous", "UNAUTHENTICATED"),
+        ("owner", None),
+        ("other", "NOT_FOUND"),
+        ("staff", "NOT_FOUND"),
+        ("sender", "NOT_FOUND"),
+        ("superuser", "NOT_FOUND"),
+    ],
+)
+def test_only_the_owner_archives_and_unarchives_the_owners_messages(role, code, world):
+    sticky_id = str(world["sticky"].pk)
+    client = client_for(role, world)
+
+    archived = post_operation(client, "ArchiveMessages", {"ids": [sticky_id]})["data"][
+        "archiveMessages"
+    ]
+    world["sticky"].refresh_from_db()
+    was_archived = world["sticky"].archived_at is not None
+    unarchived = post_operation(client, "UnarchiveMessages", {"ids": [sticky_id]})["data"][
+        "unarchiveMessages"
+    ]
+
+    assert [e["code"] for e in archived["errors"]] == ([code] if code else [])
+    assert [e["code"] for e in unarchived["errors"]] == ([code] if code else [])
+    assert archived["archivedIds"] == unarchived["unarchivedIds"] == ([] if code else [sticky_id])
+    assert was_archived == (code is None)
+    world["sticky"].refresh_from_db()
+    # Only the owner's archive acknowledged it; unarchiving leaves that as it is.
+    assert (world["sticky"].delivered_at is None) == (code is not None)
+    assert world["sticky"].archived_at is None
+
+
+@pytest.mark.parametrize(
+    ("role", "code"),
+    [
+        ("anonymous", "UNAUTHENTICATED"),
         ("owner", "PERMISSION_DENIED"),
         ("other", "PERMISSION_DENIED"),
         ("staff", "PERMISSION_DENIED"),

@@ -18,14 +18,14 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from user_messages import api
+from user_messages import api, validation
 from user_messages.categories import declared
 from user_messages.conf import conf
-from user_messages.links import safe_link
+from user_messages.links import safe_actions, safe_link
 from user_messages.models import Message, MessagePreference, MessageState
 from user_messages.signals import changed_after_commit
 
@@ -154,6 +154,21 @@ class DeliveredFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ArchivedFilter(admin.SimpleListFilter):
+    title = _("archived")
+    parameter_name = "archived"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("yes", _("Yes")), ("no", _("No"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Message]) -> QuerySet[Message]:
+        if self.value() == "yes":
+            return queryset.archived()  # type: ignore[attr-defined,no-any-return]
+        if self.value() == "no":
+            return queryset.not_archived()  # type: ignore[attr-defined,no-any-return]
+        return queryset
+
+
 #: Each state in the colour of the level it feels like: pending asks for attention.
 _STATE_COLOURS = {
     MessageState.PENDING: "warning",
@@ -225,14 +240,29 @@ class MessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "state_display",
         "seen_at",
         "acknowledged_at",
+        "archived_at",
     ]
-    list_filter = [StateFilter, LevelFilter, CategoryFilter, DeliveredFilter, "deliver_once"]
-    readonly_fields = ["created_at", "delivered_at", "seen_at", "acknowledged_at"]
+    list_filter = [
+        StateFilter,
+        LevelFilter,
+        CategoryFilter,
+        DeliveredFilter,
+        ArchivedFilter,
+        "deliver_once",
+    ]
+    readonly_fields = [
+        "created_at",
+        "delivered_at",
+        "seen_at",
+        "acknowledged_at",
+        "archived_at",
+        "actions_display",
+    ]
     list_select_related = ["user"]
     ordering = ["-created_at", "-pk"]
     raw_id_fields = ["user"]
     date_hierarchy = "created_at"
-    actions = ["mark_delivered"]
+    actions = ["mark_delivered", "archive"]
 
     class Media:
         css = {"all": ["user_messages/admin.css"]}
@@ -259,9 +289,33 @@ class MessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             state.label,
         )
 
+    @admin.display(description=_("actions"))
+    def actions_display(self, obj: Message) -> str:
+        # Only what a reader would be served: links.safe_actions' rule.
+        return format_html_join(
+            ", ",
+            '<a href="{}" rel="noopener noreferrer">{}</a>',
+            ((action["url"], action["label"]) for action in safe_actions(obj.actions)),
+        ) or str(_("none"))
+
     def get_search_fields(self, request: HttpRequest) -> list[str]:
         # The user model may be swapped; search it by whatever identifies its users.
         return ["message", f"user__{get_user_model().USERNAME_FIELD}"]
+
+    @admin.action(description=_("Archive selected messages"))
+    def archive(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
+        """Archive as their users would: out of the inbox, and acknowledged if still pending."""
+        user_ids = list(
+            queryset.not_archived().values_list("user_id", flat=True).distinct()  # type: ignore[attr-defined]
+        )
+        count = queryset.archive(timezone.now())  # type: ignore[attr-defined]
+        changed_after_commit(user_ids)
+        self.message_user(
+            request,
+            ngettext("%(count)d message was archived.", "%(count)d messages were archived.", count)
+            % {"count": count},
+            messages.SUCCESS,
+        )
 
     @admin.action(description=_("Mark selected messages as delivered"))
     def mark_delivered(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
@@ -389,6 +443,20 @@ class SendMessageForm(forms.Form):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         help_text=_("Optional: not shown after this time."),
     )
+    action_label = forms.CharField(
+        label=_("Button"),
+        required=False,
+        max_length=validation.MAX_ACTION_LABEL_LENGTH,
+        widget=widgets.AdminTextInputWidget,
+        help_text=_("Optional: the text of a button shown with the message, such as Pay now."),
+    )
+    action_url = forms.CharField(
+        label=_("Button link"),
+        required=False,
+        max_length=validation.MAX_ACTION_URL_LENGTH,
+        widget=widgets.AdminTextInputWidget,
+        help_text=_("The address the button opens: an http(s) address or a path on this site."),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -405,6 +473,8 @@ class SendMessageForm(forms.Form):
             )
             # Right after the level, as on the message form.
             self.order_fields(["level", "category"])
+        if conf.MAX_ACTIONS < 1:  # buttons turned off: no fields for one
+            del self.fields["action_label"], self.fields["action_url"]
 
     def clean_link(self) -> str:
         """The link, if the page will render it as one (``user_messages.links``' rule)."""
@@ -420,6 +490,26 @@ class SendMessageForm(forms.Form):
         if expires_at is not None and expires_at <= timezone.now():
             raise ValidationError(_("Choose a time in the future."), code="invalid")
         return expires_at
+
+    def clean(self) -> dict[str, Any]:
+        """The button as ``actions``: both fields or neither, checked by the API's own rule."""
+        data = super().clean() or {}
+        label, url = data.get("action_label", ""), data.get("action_url", "")
+        data["actions"] = []
+        if label or url:
+            if not label:
+                self.add_error("action_label", _("Give the button a text, or clear its link."))
+            elif not url:
+                self.add_error("action_url", _("Give the button a link, or clear its text."))
+            else:
+                try:
+                    data["actions"] = validation.actions([{"label": label, "url": url}])
+                except validation.InvalidInput as error:
+                    field = (
+                        "action_url" if str(error).startswith("An action's url") else "action_label"
+                    )
+                    self.add_error(field, str(error))
+        return data
 
 
 @admin.action(description=_("Send a message to the selected users"))
@@ -458,6 +548,7 @@ def send_message(
                 meta={"url": data["link"]} if data["link"] else {},
                 expires_at=data["expires_at"],
                 category=data.get("category", ""),
+                actions=data["actions"],
             )
             modeladmin.message_user(
                 request,

@@ -36,6 +36,8 @@ __all__ = [
     "aacknowledge_all",
     "aacknowledge_owned",
     "aadd_message",
+    "aarchive",
+    "aarchive_all",
     "acknowledge",
     "acknowledge_all",
     "acknowledge_owned",
@@ -49,8 +51,11 @@ __all__ = [
     "apending_count",
     "apending_counts",
     "apreferences",
+    "archive",
+    "archive_all",
     "aset_preferences",
     "asuccess",
+    "aunarchive",
     "awarning",
     "debug",
     "error",
@@ -64,6 +69,7 @@ __all__ = [
     "preferences",
     "set_preferences",
     "success",
+    "unarchive",
     "warning",
 ]
 
@@ -133,6 +139,7 @@ def add_message(
     meta: dict[str, Any] | None = None,
     expires_at: datetime.datetime | None = None,
     category: str = "",
+    actions: Sequence[dict[str, str]] | None = None,
 ) -> Message | None: ...
 
 
@@ -147,6 +154,7 @@ def add_message(
     meta: dict[str, Any] | None = None,
     expires_at: datetime.datetime | None = None,
     category: str = "",
+    actions: Sequence[dict[str, str]] | None = None,
 ) -> int: ...
 
 
@@ -160,12 +168,16 @@ def add_message(
     meta: dict[str, Any] | None = None,
     expires_at: datetime.datetime | None = None,
     category: str = "",
+    actions: Sequence[dict[str, str]] | None = None,
 ) -> Message | int | None:
     """Store a message for one user (returns it) or for many users (returns how many).
 
     ``category`` is ``""`` (none) or a name declared in ``USER_MESSAGES["CATEGORIES"]``;
     any other raises ``ValueError`` before anything is stored. Users who turned the category
     off get nothing: a one-user send returns None, a broadcast does not count them.
+    ``actions`` are the message's buttons, at most ``USER_MESSAGES["MAX_ACTIONS"]`` dicts such
+    as ``{"label": "Pay now", "url": "/billing/pay/"}``; bad ones raise ``ValueError``
+    (``validation.InvalidInput``) before anything is stored.
     """
     _refuse_in_event_loop("add_message", "aadd_message")
     fields = {
@@ -176,6 +188,7 @@ def add_message(
         "meta": validation.meta(meta),
         "expires_at": validation.expires_at(expires_at),
         "category": validation.category(category),
+        "actions": validation.actions(actions),
     }
 
     if isinstance(user, models.Model):
@@ -288,10 +301,12 @@ def _shortcut(level: int, name: str) -> Callable[..., Any]:
         meta: dict[str, Any] | None = None,
         expires_at: datetime.datetime | None = None,
         category: str = "",
+        actions: Sequence[dict[str, str]] | None = None,
     ) -> Message | int | None:
         _refuse_in_event_loop(name, f"a{name}")
-        return add_message(
-            user,
+        # Any: mypy gives up on the overloads with this many unions among the arguments.
+        return add_message(  # type: ignore[no-any-return]
+            cast("Any", user),
             level,
             message,
             extra_tags,
@@ -299,6 +314,7 @@ def _shortcut(level: int, name: str) -> Callable[..., Any]:
             meta=meta,
             expires_at=expires_at,
             category=category,
+            actions=actions,
         )
 
     send.__name__ = send.__qualname__ = name
@@ -469,16 +485,19 @@ def _read(
     return messages
 
 
-def history(user: User, *, categories: Iterable[str] | None = None) -> MessageQuerySet:
+def history(
+    user: User, *, categories: Iterable[str] | None = None, archived: bool | None = False
+) -> MessageQuerySet:
     """Every stored message of ``user``, newest first, whatever its state; consumes nothing.
 
     Delivered, acknowledged and expired messages stay in it until ``purge_user_messages``
     deletes them. Filter it with ``.with_state(...)``; page it with ``.before(pk)``.
-    ``categories`` (None: all) keeps the messages of those categories only.
+    ``categories`` (None: all) keeps the messages of those categories only. ``archived``:
+    False (the inbox) leaves archived messages out, True lists only them, None both.
     """
     from user_messages.models import Message
 
-    messages = Message.objects.for_user(_pk(user))
+    messages = Message.objects.for_user(_pk(user)).with_archived(validation.archived(archived))
     chosen = validation.categories(categories)
     if chosen is not None:
         messages = messages.in_categories(chosen)
@@ -504,6 +523,7 @@ def history_page(
     after: str | None = None,
     states: Iterable[MessageState | str] | None = None,
     categories: Iterable[str] | None = None,
+    archived: bool | None = False,
 ) -> HistoryPage:
     """A page of ``history(user)``: at most ``first`` messages older than the cursor ``after``.
 
@@ -511,10 +531,10 @@ def history_page(
     ``USER_MESSAGES["MAX_HISTORY_PAGE"]``; a bad ``first`` or ``after`` raises
     ``validation.InvalidInput``. A cursor of another user's message only sets where the page
     starts: the page holds ``user``'s messages alone. ``states`` and ``categories`` (None: all)
-    filter by state and by category.
+    filter by state and by category; ``archived`` as in ``history``.
     """
     _refuse_in_event_loop("history_page", "ahistory_page")
-    first, query = _history_page_rows(user, first, after, states, categories)
+    first, query = _history_page_rows(user, first, after, states, categories, archived)
     rows = list(query)
     return HistoryPage(messages=rows[:first], has_next_page=len(rows) > first)
 
@@ -525,10 +545,11 @@ def _history_page_rows(
     after: str | None,
     states: Iterable[MessageState | str] | None,
     categories: Iterable[str] | None,
+    archived: bool | None,
 ) -> tuple[int, MessageQuerySet]:
     """The checked page size and the page's rows, one more than the page to tell if more follow."""
     first = validation.page_size(first, maximum=conf.MAX_HISTORY_PAGE)
-    messages = history(user, categories=categories)
+    messages = history(user, categories=categories, archived=archived)
     if after is not None:
         messages = messages.before(validation.history_cursor(after))
     if states is not None:
@@ -590,6 +611,57 @@ def acknowledge_all(user: User) -> int:
     _refuse_in_event_loop("acknowledge_all", "aacknowledge_all")
     now = timezone.now()
     changed = _acknowledgeable(user, now).acknowledge(now)
+    if changed:
+        changed_after_commit([_pk(user)])
+    return changed
+
+
+def archive(user: User, ids: Iterable[int | str]) -> list[int]:
+    """Remove ``user``'s messages among ``ids`` from their inbox; return which ids are ``user``'s.
+
+    A message that would still be shown is acknowledged too: it stops showing and counting.
+    The result includes messages archived before, so archiving is idempotent; ids of other
+    users' messages are left out exactly like unknown ids, so they reveal nothing. One
+    statement per thousand ids (two on MariaDB and MySQL, which cannot return updated rows).
+    """
+    _refuse_in_event_loop("archive", "aarchive")
+    now = timezone.now()
+    return _owned_update(user, ids, lambda owned: owned.archive_returning(now))
+
+
+def unarchive(user: User, ids: Iterable[int | str]) -> list[int]:
+    """Put ``user``'s messages among ``ids`` back in their inbox; return which ids are ``user``'s.
+
+    What archiving acknowledged stays acknowledged. Ownership and cost as in ``archive``.
+    """
+    _refuse_in_event_loop("unarchive", "aunarchive")
+    return _owned_update(user, ids, lambda owned: owned.unarchive_returning())
+
+
+def _owned_update(
+    user: User, ids: Iterable[int | str], update: Callable[[MessageQuerySet], list[int]]
+) -> list[int]:
+    """``update`` on ``user``'s messages among ``ids``, a batch at a time; the ids it matched."""
+    from user_messages.models import Message
+
+    pks = list(dict.fromkeys(_message_ids(ids)))
+    found: set[int] = set()
+    for batch in _batched(pks, BATCH_SIZE):
+        found.update(update(Message.objects.for_user(user).filter(pk__in=batch)))
+    if found:
+        changed_after_commit([_pk(user)])
+    return [pk for pk in pks if pk in found]
+
+
+def archive_all(user: User) -> int:
+    """Archive every message in ``user``'s inbox (acknowledging the pending ones); return how many.
+
+    One statement, however many messages.
+    """
+    from user_messages.models import Message
+
+    _refuse_in_event_loop("archive_all", "aarchive_all")
+    changed = Message.objects.for_user(user).archive()
     if changed:
         changed_after_commit([_pk(user)])
     return changed
@@ -744,6 +816,9 @@ apeek_messages.__doc__ = (
 aacknowledge = _in_thread(acknowledge)
 aacknowledge_owned = _in_thread(acknowledge_owned)
 aacknowledge_all = _in_thread(acknowledge_all)
+aarchive = _in_thread(archive)
+aunarchive = _in_thread(unarchive)
+aarchive_all = _in_thread(archive_all)
 apending_counts = _in_thread(pending_counts)
 apreferences = _in_thread(preferences)
 aset_preferences = _in_thread(set_preferences)
@@ -761,8 +836,9 @@ async def ahistory_page(
     after: str | None = None,
     states: Iterable[MessageState | str] | None = None,
     categories: Iterable[str] | None = None,
+    archived: bool | None = False,
 ) -> HistoryPage:
     """The async twin of ``history_page``: the same page, through the async ORM."""
-    first, rows = _history_page_rows(user, first, after, states, categories)
+    first, rows = _history_page_rows(user, first, after, states, categories, archived)
     page = [message async for message in rows]
     return HistoryPage(messages=page[:first], has_next_page=len(page) > first)

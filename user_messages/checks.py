@@ -104,6 +104,16 @@ def check_settings(**kwargs: Any) -> list[checks.CheckMessage]:
                 )
             )
     errors.extend(_check_list_length(value))
+    max_actions = value.get("MAX_ACTIONS", DEFAULTS["MAX_ACTIONS"])
+    if not isinstance(max_actions, int) or isinstance(max_actions, bool) or max_actions < 0:
+        errors.append(
+            checks.Error(
+                "USER_MESSAGES['MAX_ACTIONS'] must be an int of 0 or more (0: no action "
+                f"buttons), got {max_actions!r}.",
+                hint=f"Remove it to use the default, {DEFAULTS['MAX_ACTIONS']}.",
+                id="user_messages.E017",
+            )
+        )
     recheck = value.get("WEBSOCKET_SESSION_RECHECK", DEFAULTS["WEBSOCKET_SESSION_RECHECK"])
     if recheck is not None and (
         not isinstance(recheck, (int, float))

@@ -16,6 +16,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_META_BYTES": 4096,
     "MAX_RECIPIENTS": 100,
     "MAX_ACKNOWLEDGE_IDS": 1000,
+    # Action buttons one message may carry (api.info(..., actions=[...]), sendMessage).
+    "MAX_ACTIONS": 3,
     # Stored messages one read delivers at most, oldest first; the rest wait for the next read.
     # Bounds a read's memory and SQL size however many messages pile up for a user.
     "MAX_MESSAGES_PER_READ": 100,
@@ -106,6 +108,10 @@ class Settings:
     @property
     def MAX_ACKNOWLEDGE_IDS(self) -> int:
         return cast("int", self._get("MAX_ACKNOWLEDGE_IDS"))
+
+    @property
+    def MAX_ACTIONS(self) -> int:
+        return cast("int", self._get("MAX_ACTIONS"))
 
     @property
     def MAX_MESSAGES_PER_READ(self) -> int:

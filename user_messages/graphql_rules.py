@@ -20,6 +20,7 @@ from graphql import GraphQLError
 from user_messages import api, validation
 from user_messages.categories import declared as declared_categories
 from user_messages.conf import conf
+from user_messages.links import safe_actions
 from user_messages.models import Message, MessageState, distinct_states
 from user_messages.validation import ErrorCode
 
@@ -30,6 +31,7 @@ __all__ = [
     "MessageLevel",
     "acknowledge",
     "acknowledge_all",
+    "archive",
     "categories_argument",
     "check_permissions",
     "errors_as_data",
@@ -43,6 +45,7 @@ __all__ = [
     "send_message",
     "set_message_preferences",
     "signed_in_user",
+    "unarchive",
 ]
 
 #: Methods Django's CSRF middleware lets through unchecked: a same-site <img> or a cross-site
@@ -140,6 +143,49 @@ NODE_DESCRIPTION = "The message."
 INPUT_LEVEL_DESCRIPTION = "The message's level."
 INPUT_EXTRA_TAGS_DESCRIPTION = "Tags to add, space-separated, before the level tag in tags."
 SEND_INPUT_DESCRIPTION = "The message, its recipients and how it is delivered."
+#: The descriptions of archive and action buttons, on both stacks.
+ARCHIVED_AT_DESCRIPTION = (
+    "When its user archived it (removed it from the inbox); null: in the inbox, and for "
+    "session messages."
+)
+ACTIONS_DESCRIPTION = "Buttons to show with the message, in order; empty if none."
+MESSAGE_ACTION_DESCRIPTIONS = {
+    "type": "A button to show with a message: a label and the link it opens.",
+    "input": "A button to show with the message.",
+    "label": "The button's text: 1 to 40 characters.",
+    "url": (
+        "A path on this site (/billing/pay/) or an http(s) URL with a host; no //host, no "
+        "javascript:, no spaces or backslashes."
+    ),
+}
+INPUT_ACTIONS_DESCRIPTION = (
+    "Buttons to show with the message: at most USER_MESSAGES['MAX_ACTIONS'] (default 3); "
+    "null: none."
+)
+HISTORY_ARCHIVED_DESCRIPTION = (
+    "false (the default): messages in the inbox; true: only archived ones; null: both."
+)
+MESSAGE_IDS_DESCRIPTION = (
+    "At most USER_MESSAGES['MAX_ACKNOWLEDGE_IDS'] per request, counted together with the ids "
+    "of acknowledgeMessages, archiveMessages and unarchiveMessages."
+)
+ARCHIVE_MESSAGES_DESCRIPTION = (
+    "Remove the caller's stored messages from their inbox (myMessageHistory lists them with "
+    "archived: true). A message still pending is acknowledged too. Archiving an own message "
+    "again succeeds again; ids of other users' messages get the same NOT_FOUND as ids that "
+    "never existed. Requires login."
+)
+UNARCHIVE_MESSAGES_DESCRIPTION = (
+    "Put the caller's archived messages back in their inbox; they stay acknowledged. Ids of "
+    "other users' messages get the same NOT_FOUND as ids that never existed. Requires login."
+)
+ARCHIVED_IDS_DESCRIPTION = (
+    "The caller's messages now archived, including ones archived before: the ids of "
+    "UserMessage objects a client cache can move out of the inbox."
+)
+UNARCHIVED_IDS_DESCRIPTION = (
+    "The caller's messages now in the inbox, including ones that were never archived."
+)
 
 
 def level_name(level: int) -> MessageLevel | None:
@@ -275,6 +321,7 @@ def history_page(
     after: str | None,
     states: list[MessageState] | None,
     categories: Iterable[str] | None = None,
+    archived: bool | None = False,
 ) -> api.HistoryPage:
     """myMessageHistory's page, shared by aliases asking for the same page.
 
@@ -284,9 +331,9 @@ def history_page(
     """
     wanted = None if states is None else distinct_states(states)
     chosen = categories_argument(categories)
-    key = repr(("history", first, after, wanted, _categories_key(chosen)))
+    key = repr(("history", first, after, wanted, _categories_key(chosen), archived))
     return _once_per_request(  # type: ignore[no-any-return]
-        request, key, lambda: _history_page(request, first, after, wanted, chosen)
+        request, key, lambda: _history_page(request, first, after, wanted, chosen, archived)
     )
 
 
@@ -296,6 +343,7 @@ def _history_page(
     after: str | None,
     states: tuple[MessageState, ...] | None,
     categories: list[str] | None,
+    archived: bool | None,
 ) -> api.HistoryPage:
     user = signed_in_user(request)
     try:
@@ -320,6 +368,7 @@ def _history_page(
         after=after,
         states=states,
         categories=categories,
+        archived=archived,
     )
 
 
@@ -432,6 +481,28 @@ def acknowledge(request: Any, ids: list[str]) -> tuple[list[str], list[FieldErro
 
     Raises ValidationError when the request may not acknowledge at all (over the limit).
     """
+    return _on_own_messages(request, ids, api.acknowledge_owned)
+
+
+def archive(request: Any, ids: list[str]) -> tuple[list[str], list[FieldError]]:
+    """archiveMessages: the archived ids, and the errors for the others (as ``acknowledge``)."""
+    return _on_own_messages(request, ids, api.archive)
+
+
+def unarchive(request: Any, ids: list[str]) -> tuple[list[str], list[FieldError]]:
+    """unarchiveMessages: the ids back in the inbox, and the errors for the others."""
+    return _on_own_messages(request, ids, api.unarchive)
+
+
+def _on_own_messages(
+    request: Any, ids: list[str], act: Callable[[Any, list[int]], list[int]]
+) -> tuple[list[str], list[FieldError]]:
+    """``act(user, ids)`` on the caller's messages; the ids it answered, errors for the rest.
+
+    Every id asked about counts against one per-request budget (``MAX_ACKNOWLEDGE_IDS``)
+    shared by the mutations that take message ids: aliases cannot multiply the work. A
+    foreign id gets the same NOT_FOUND as an unknown one.
+    """
     limit = conf.MAX_ACKNOWLEDGE_IDS
     used = _spend(request, "acknowledge_ids", len(ids), limit)
     if used is not None:
@@ -443,7 +514,7 @@ def acknowledge(request: Any, ids: list[str]) -> tuple[list[str], list[FieldErro
         except validation.InvalidInput as error:
             parsed[value] = error
     wanted = list(dict.fromkeys(pk for pk in parsed.values() if isinstance(pk, int)))
-    own = set(api.acknowledge_owned(request.user, wanted))
+    own = set(act(request.user, wanted)) if wanted else set()
     # In the order the client sent the ids.
     errors = []
     for value, pk in parsed.items():
@@ -507,6 +578,7 @@ def _validated_send_input(request: Any, data: Any) -> dict[str, Any]:
             data.expires_at, field="expiresAt", future=True
         ),
         "category": lambda: validation.category(data.category),
+        "actions": lambda: validation.actions(_action_dicts(data.actions)),
     }
     for name, rule in rules.items():
         try:
@@ -537,6 +609,7 @@ def send_message(request: Any, data: Any) -> int:
             meta=fields["meta"],
             expires_at=fields["expires_at"],
             category=fields["category"],
+            actions=fields["actions"],
         )
     except ValueError as error:
         # Everything else was validated above; what remains is the API's check, made
@@ -544,11 +617,22 @@ def send_message(request: Any, data: Any) -> int:
         raise ValidationError({"recipients": _error(str(error), ErrorCode.NOT_FOUND)}) from None
 
 
+def _action_dicts(values: Iterable[Any] | None) -> list[Any] | None:
+    """MessageActionInput objects (``label`` and ``url`` attributes) as the dicts
+    ``validation.actions`` checks; None stays None (no actions)."""
+    if values is None:
+        return None
+    return [{"label": value.label, "url": value.url} for value in values]
+
+
 def message_field(root: Any, name: str) -> Any:
     """A UserMessage field of a stored Message, or what a session message has for it."""
     if isinstance(root, Message):
         if name == "id":
             return root.pk
+        if name == "actions":
+            # Rows written around the API (the ORM, SQL) are not trusted to hold safe links.
+            return safe_actions(root.actions)
         return getattr(root, name)
     return _SESSION_DEFAULTS[name]
 
@@ -565,4 +649,6 @@ _SESSION_DEFAULTS: dict[str, Any] = {
     "seen_at": None,
     "acknowledged_at": None,
     "category": "",
+    "archived_at": None,
+    "actions": [],
 }

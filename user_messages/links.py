@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-__all__ = ["safe_link"]
+__all__ = ["safe_actions", "safe_link"]
 
 
 def safe_link(value: object) -> str:
@@ -25,3 +25,21 @@ def safe_link(value: object) -> str:
         return "" if value.startswith("//") else value
     parts = urlsplit(value)
     return value if parts.scheme in {"http", "https"} and parts.netloc else ""
+
+
+def safe_actions(value: object) -> list[dict[str, str]]:
+    """The well-formed actions of a stored ``Message.actions`` whose URL passes ``safe_link``.
+
+    What ``api`` stores always passes; rows written around it (the ORM, SQL, old data) may not,
+    and a reader shows only what passes: each a ``{"label": str, "url": str}`` dict.
+    """
+    if not isinstance(value, list):
+        return []
+    return [
+        {"label": action["label"], "url": action["url"]}
+        for action in value
+        if isinstance(action, dict)
+        and isinstance(action.get("label"), str)
+        and action["label"].strip()
+        and safe_link(action.get("url"))
+    ]

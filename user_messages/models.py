@@ -18,6 +18,7 @@ from django.db import OperationalError, connections, models, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import signals
 from django.db.models.functions import Coalesce
+from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -155,6 +156,67 @@ class MessageQuerySet(models.QuerySet["Message"]):
         now = now or timezone.now()
         return self.pending().update(delivered_at=now, acknowledged_at=now)
 
+    def archived(self) -> MessageQuerySet:
+        """Messages the user removed from their inbox (``archive``)."""
+        return self.filter(archived_at__isnull=False)
+
+    def not_archived(self) -> MessageQuerySet:
+        """Messages still in the user's inbox: never archived, or unarchived since."""
+        return self.filter(archived_at__isnull=True)
+
+    def with_archived(self, archived: bool | None) -> MessageQuerySet:
+        """``not_archived()`` for False, ``archived()`` for True, this queryset for None."""
+        if archived is None:
+            return self
+        return self.archived() if archived else self.not_archived()
+
+    def archive(self, now: datetime.datetime | None = None) -> int:
+        """Archive the messages in this queryset not archived yet; return how many changed.
+
+        Archiving a message that would still be shown acknowledges it in the same statement, so
+        it stops showing and counting; an expired one stays expired.
+        """
+        now = now or timezone.now()
+        return self.not_archived().update(**_archive_assignments(now))
+
+    def archive_returning(self, now: datetime.datetime | None = None) -> list[int]:
+        """Archive the messages in this queryset; return the ids of all of them.
+
+        Messages archived before keep their time and are in the result, so archiving is
+        idempotent. One UPDATE ... RETURNING where the backend has it (PostgreSQL, SQLite
+        3.35+); elsewhere (MariaDB, MySQL) a SELECT of the ids, then the UPDATE.
+        """
+        now = now or timezone.now()
+        return self._update_returning_pks(_archive_assignments(now))
+
+    def unarchive_returning(self) -> list[int]:
+        """Put the messages in this queryset back in the inbox; return the ids of all of them.
+
+        What archiving acknowledged stays acknowledged: an unarchived message is history, not
+        news. Costs what ``archive_returning`` costs.
+        """
+        return self._update_returning_pks({"archived_at": None})
+
+    def _update_returning_pks(self, values: dict[str, Any]) -> list[int]:
+        """``update(**values)`` on this queryset's rows; the ids of the rows it matched."""
+        queryset = self.using(self._write_db()).order_by()
+        connection = connections[queryset.db]
+        if not _supports_update_returning(connection):
+            pks = list(queryset.values_list("pk", flat=True))
+            if pks:
+                Message._default_manager.using(queryset.db).filter(pk__in=pks).update(**values)
+            return pks
+        # The ORM writes the UPDATE; RETURNING, which update() cannot ask for, names the rows.
+        query = cast("UpdateQuery", queryset.query.chain(UpdateQuery))
+        query.add_update_values(values)
+        sql, params = query.get_compiler(queryset.db).as_sql()
+        if not sql:
+            return []
+        qn = connection.ops.quote_name
+        with connection.cursor() as cursor:
+            cursor.execute(f"{sql} RETURNING {qn(str(Message._meta.pk.column))}", params)
+            return [row[0] for row in cursor.fetchall()]
+
     def mark_delivered(self, now: datetime.datetime | None = None) -> int:
         """The name ``acknowledge()`` had before 2.0: marking done is acknowledging."""
         return self.acknowledge(now)
@@ -277,6 +339,26 @@ class MessageQuerySet(models.QuerySet["Message"]):
         return message
 
 
+def _archive_assignments(now: datetime.datetime) -> dict[str, Any]:
+    """The SET clause of archiving: acknowledge what would still be shown, record when.
+
+    ``acknowledged_at`` comes before ``delivered_at``: MariaDB and MySQL assign from left to
+    right, each assignment seeing the ones before it, and both conditions read the row as it was.
+    """
+    showing = models.Q(delivered_at__isnull=True) & (
+        models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
+    )
+    return {
+        "acknowledged_at": models.Case(
+            models.When(showing, then=models.Value(now)), default=models.F("acknowledged_at")
+        ),
+        "delivered_at": models.Case(
+            models.When(showing, then=models.Value(now)), default=models.F("delivered_at")
+        ),
+        "archived_at": Coalesce("archived_at", models.Value(now)),
+    }
+
+
 def _user_pk_field() -> models.Field[Any, Any]:
     """The primary key of the user model messages point to."""
     user = cast("models.ForeignKey[Any, Any]", Message._meta.get_field("user"))
@@ -369,7 +451,7 @@ def _wants(alias: str, user_id: Any, category: str) -> bool:
 
 
 #: Columns a new message leaves NULL: what happened to it since.
-_UNSET_ON_INSERT = frozenset({"delivered_at", "seen_at", "acknowledged_at"})
+_UNSET_ON_INSERT = frozenset({"delivered_at", "seen_at", "acknowledged_at", "archived_at"})
 
 #: The text of ``_insert_select`` per connection: it depends on the backend and the models only.
 _insert_statements: weakref.WeakKeyDictionary[
@@ -717,6 +799,12 @@ class Message(models.Model):
     acknowledged_at = models.DateTimeField(_("acknowledged at"), blank=True, null=True)
     # A name declared in USER_MESSAGES["CATEGORIES"]; "" is none, as on every row older than it.
     category = models.CharField(_("category"), max_length=64, blank=True, default="")
+    # When the user removed it from their inbox (None: it is in the inbox). Not a state: an
+    # archived message is still pending, delivered, acknowledged or expired.
+    archived_at = models.DateTimeField(_("archived at"), blank=True, null=True)
+    # Buttons shown with the message: a list of {"label": ..., "url": ...} dicts, checked by
+    # validation.actions when sent; [] on every row older than it.
+    actions = models.JSONField(_("actions"), default=list, blank=True)
 
     objects = MessageQuerySet.as_manager()
 

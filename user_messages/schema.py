@@ -28,6 +28,10 @@ from graphene.utils.trim_docstring import trim_docstring
 
 from user_messages import api, graphql_rules
 from user_messages.graphql_rules import (
+    ACTIONS_DESCRIPTION,
+    ARCHIVE_MESSAGES_DESCRIPTION,
+    ARCHIVED_AT_DESCRIPTION,
+    ARCHIVED_IDS_DESCRIPTION,
     CATEGORIES_ARGUMENT_DESCRIPTION,
     CATEGORY_COUNT_DESCRIPTIONS,
     CATEGORY_DESCRIPTION,
@@ -35,10 +39,14 @@ from user_messages.graphql_rules import (
     EDGES_DESCRIPTION,
     ERROR_CODE_DESCRIPTIONS,
     EXTRA_TAGS_DESCRIPTION,
+    HISTORY_ARCHIVED_DESCRIPTION,
+    INPUT_ACTIONS_DESCRIPTION,
     INPUT_EXTRA_TAGS_DESCRIPTION,
     INPUT_LEVEL_DESCRIPTION,
     LEVEL_DESCRIPTIONS,
+    MESSAGE_ACTION_DESCRIPTIONS,
     MESSAGE_DESCRIPTION,
+    MESSAGE_IDS_DESCRIPTION,
     MY_MESSAGE_COUNTS_DESCRIPTION,
     MY_MESSAGE_PREFERENCES_DESCRIPTION,
     NODE_DESCRIPTION,
@@ -49,6 +57,8 @@ from user_messages.graphql_rules import (
     SET_MESSAGE_PREFERENCES_DESCRIPTION,
     STATE_DESCRIPTION,
     STATE_DESCRIPTIONS,
+    UNARCHIVE_MESSAGES_DESCRIPTION,
+    UNARCHIVED_IDS_DESCRIPTION,
     MessageLevel,
 )
 from user_messages.models import MessageState
@@ -60,7 +70,10 @@ __all__ = [
     "SAFE_METHODS",
     "AcknowledgeAllMessages",
     "AcknowledgeMessages",
+    "ArchiveMessages",
     "JSONObject",
+    "MessageAction",
+    "MessageActionInput",
     "MessageCategoryCount",
     "MessageLevel",
     "MessagePreference",
@@ -72,6 +85,7 @@ __all__ = [
     "SendMessageInput",
     "SetMessagePreferences",
     "Subscription",
+    "UnarchiveMessages",
     "UserMessage",
     "UserMessageConnection",
     "UserMessageEdge",
@@ -90,6 +104,15 @@ MessageStateEnum: Any = graphene.Enum.from_enum(
     name="MessageState",
     description=lambda value: STATE_DESCRIPTIONS[value] if value is not None else STATE_DESCRIPTION,
 )
+
+
+class MessageAction(graphene.ObjectType):
+    class Meta:
+        description = MESSAGE_ACTION_DESCRIPTIONS["type"]
+
+    # Roots are the dicts of links.safe_actions: graphene's default resolver reads keys.
+    label = graphene.String(required=True, description=MESSAGE_ACTION_DESCRIPTIONS["label"])
+    url = graphene.String(required=True, description=MESSAGE_ACTION_DESCRIPTIONS["url"])
 
 
 class UserMessage(graphene.ObjectType):
@@ -133,6 +156,10 @@ class UserMessage(graphene.ObjectType):
     category = graphene.String(
         required=True,
         description=CATEGORY_DESCRIPTION,
+    )
+    archived_at = graphene.DateTime(description=ARCHIVED_AT_DESCRIPTION)
+    actions = graphene.List(
+        graphene.NonNull(MessageAction), required=True, description=ACTIONS_DESCRIPTION
     )
 
     # Roots are either stored Messages or django.contrib.messages' own Message objects.
@@ -180,6 +207,14 @@ class UserMessage(graphene.ObjectType):
     @staticmethod
     def resolve_category(root: Any, info: graphene.ResolveInfo) -> str:
         return graphql_rules.message_field(root, "category")  # type: ignore[no-any-return]
+
+    @staticmethod
+    def resolve_archived_at(root: Any, info: graphene.ResolveInfo) -> Any:
+        return graphql_rules.message_field(root, "archived_at")
+
+    @staticmethod
+    def resolve_actions(root: Any, info: graphene.ResolveInfo) -> list[dict[str, str]]:
+        return graphql_rules.message_field(root, "actions")  # type: ignore[no-any-return]
 
 
 class UserMessageEdge(graphene.ObjectType):
@@ -299,6 +334,7 @@ class Query(graphene.ObjectType):
             graphene.NonNull(MessageStateEnum), description="Only these states; null: all."
         ),
         categories=_categories_argument(),
+        archived=graphene.Boolean(default_value=False, description=HISTORY_ARCHIVED_DESCRIPTION),
         description=(
             "The current user's stored messages, newest first, whatever their state: a page of "
             "at most first, older than after. Never consumes, so GET may read it. Aliases with "
@@ -341,8 +377,9 @@ class Query(graphene.ObjectType):
         after: str | None = None,
         states: list[MessageState] | None = None,
         categories: list[str] | None = None,
+        archived: bool | None = False,
     ) -> UserMessageConnection:
-        page = graphql_rules.history_page(info.context, first, after, states, categories)
+        page = graphql_rules.history_page(info.context, first, after, states, categories, archived)
         return _history_connection(page)
 
 
@@ -464,7 +501,7 @@ class AcknowledgeMessages(UserMessagesMutation):
         ids = graphene.List(
             graphene.NonNull(graphene.ID),
             required=True,
-            description="At most USER_MESSAGES['MAX_ACKNOWLEDGE_IDS'] per request.",
+            description=MESSAGE_IDS_DESCRIPTION,
         )
 
     class Meta:
@@ -493,6 +530,79 @@ class AcknowledgeMessages(UserMessagesMutation):
     @classmethod
     def nothing_done(cls) -> dict[str, Any]:
         return {"acknowledged_ids": []}
+
+
+def _pending_now(info: graphene.ResolveInfo) -> int:
+    # Resolved after the mutation ran, and only when asked for: one COUNT query.
+    user = graphql_rules.signed_in_user(info.context)
+    return api.pending_count(user) if user is not None else 0
+
+
+class ArchiveMessages(UserMessagesMutation):
+    archived_ids = graphene.List(
+        graphene.NonNull(graphene.ID), required=True, description=ARCHIVED_IDS_DESCRIPTION
+    )
+    pending_count = graphene.Int(
+        required=True,
+        description="How many stored messages the caller has pending now; 0 when signed out.",
+    )
+
+    class Arguments:
+        ids = graphene.List(
+            graphene.NonNull(graphene.ID), required=True, description=MESSAGE_IDS_DESCRIPTION
+        )
+
+    class Meta:
+        # The shared text already says "Requires login."; graphene would add it again.
+        description = ARCHIVE_MESSAGES_DESCRIPTION.removesuffix(" Requires login.")
+        login_required = True
+
+    @staticmethod
+    def resolve_pending_count(root: Any, info: graphene.ResolveInfo) -> int:
+        return _pending_now(info)
+
+    @classmethod
+    def perform_mutation(cls, info: graphene.ResolveInfo, ids: list[str]) -> ArchiveMessages:
+        archived, errors = graphql_rules.archive(info.context, ids)
+        return cls(archived_ids=archived, errors=[UserMessagesError(**e._asdict()) for e in errors])
+
+    @classmethod
+    def nothing_done(cls) -> dict[str, Any]:
+        return {"archived_ids": []}
+
+
+class UnarchiveMessages(UserMessagesMutation):
+    unarchived_ids = graphene.List(
+        graphene.NonNull(graphene.ID), required=True, description=UNARCHIVED_IDS_DESCRIPTION
+    )
+    pending_count = graphene.Int(
+        required=True,
+        description="How many stored messages the caller has pending now; 0 when signed out.",
+    )
+
+    class Arguments:
+        ids = graphene.List(
+            graphene.NonNull(graphene.ID), required=True, description=MESSAGE_IDS_DESCRIPTION
+        )
+
+    class Meta:
+        description = UNARCHIVE_MESSAGES_DESCRIPTION.removesuffix(" Requires login.")
+        login_required = True
+
+    @staticmethod
+    def resolve_pending_count(root: Any, info: graphene.ResolveInfo) -> int:
+        return _pending_now(info)
+
+    @classmethod
+    def perform_mutation(cls, info: graphene.ResolveInfo, ids: list[str]) -> UnarchiveMessages:
+        unarchived, errors = graphql_rules.unarchive(info.context, ids)
+        return cls(
+            unarchived_ids=unarchived, errors=[UserMessagesError(**e._asdict()) for e in errors]
+        )
+
+    @classmethod
+    def nothing_done(cls) -> dict[str, Any]:
+        return {"unarchived_ids": []}
 
 
 class AcknowledgeAllMessages(UserMessagesMutation):
@@ -563,6 +673,17 @@ class SendMessageInput(graphene.InputObjectType):
     category = graphene.String(
         required=True, default_value="", description=SEND_CATEGORY_DESCRIPTION
     )
+    actions = graphene.List(
+        graphene.NonNull(lambda: MessageActionInput), description=INPUT_ACTIONS_DESCRIPTION
+    )
+
+
+class MessageActionInput(graphene.InputObjectType):
+    class Meta:
+        description = MESSAGE_ACTION_DESCRIPTIONS["input"]
+
+    label = graphene.String(required=True, description=MESSAGE_ACTION_DESCRIPTIONS["label"])
+    url = graphene.String(required=True, description=MESSAGE_ACTION_DESCRIPTIONS["url"])
 
 
 class SendMessage(UserMessagesMutation):
@@ -635,6 +756,8 @@ class Mutation(graphene.ObjectType):
 
     acknowledge_messages = AcknowledgeMessages.Field(required=True)
     acknowledge_all_messages = AcknowledgeAllMessages.Field(required=True)
+    archive_messages = ArchiveMessages.Field(required=True)
+    unarchive_messages = UnarchiveMessages.Field(required=True)
     send_message = SendMessage.Field(required=True)
     set_message_preferences = SetMessagePreferences.Field(required=True)
 

@@ -22,6 +22,8 @@ from django.utils import timezone
 from django.utils.functional import Promise
 
 from user_messages import categories as declared_categories
+from user_messages.conf import conf
+from user_messages.links import safe_link
 
 #: Every backend stores ids in at most a signed 64-bit integer. Larger numbers crash some
 #: drivers (SQLite's raises OverflowError) instead of matching nothing, so no query sees them.
@@ -278,6 +280,87 @@ def preference_choices(value: object, *, field: str = "category") -> dict[str, b
                 code=ErrorCode.PERMISSION_DENIED,
             )
     return dict(value)
+
+
+#: Characters of an action's label: a button's text, not a paragraph.
+MAX_ACTION_LABEL_LENGTH = 40
+#: Characters of an action's URL: more than any browser or proxy reliably passes on.
+MAX_ACTION_URL_LENGTH = 2048
+
+_ACTION_EXAMPLE = "{'label': 'Pay now', 'url': '/billing/pay/'}"
+
+
+def actions(value: object, *, field: str = "actions") -> list[dict[str, str]]:
+    """A message's action buttons: at most ``MAX_ACTIONS`` dicts of a label and a safe URL.
+
+    ``[]`` for None. Each dict has exactly the keys ``label`` (1 to 40 characters) and ``url``
+    (a path on this site or an http(s) URL with a host: ``links.safe_link``'s rule).
+    """
+    if value is None:
+        return []
+    if isinstance(value, (str, bytes, dict)) or not isinstance(value, (list, tuple)):
+        raise WrongType(
+            f"{field} must be a list of dicts such as {_ACTION_EXAMPLE}, got {_shown(value)}.",
+            field=field,
+        )
+    maximum = conf.MAX_ACTIONS
+    if len(value) > maximum:
+        raise InvalidInput(
+            f"A message may have at most {maximum} actions (USER_MESSAGES['MAX_ACTIONS']), "
+            f"got {len(value)}.",
+            field=field,
+            code=ErrorCode.TOO_MANY,
+        )
+    clean = []
+    for action in value:
+        if not isinstance(action, dict):
+            raise WrongType(
+                f"An action must be a dict such as {_ACTION_EXAMPLE}, got {_shown(action)}.",
+                field=field,
+            )
+        if set(action) != {"label", "url"}:
+            raise InvalidInput(
+                "An action must have the keys 'label' and 'url' and no others, got "
+                f"{_shown(sorted(map(str, action)))}; for example {_ACTION_EXAMPLE}.",
+                field=field,
+            )
+        label = action["label"]
+        if isinstance(label, Promise):  # gettext_lazy: stored in the sender's active language
+            label = str(label)
+        if not isinstance(label, str) or not label.strip():
+            raise InvalidInput(
+                f"An action's label must be a text of 1 to {MAX_ACTION_LABEL_LENGTH} "
+                f"characters, got {_shown(label)}.",
+                field=field,
+                code=ErrorCode.REQUIRED if isinstance(label, str) else ErrorCode.INVALID,
+            )
+        if len(label) > MAX_ACTION_LABEL_LENGTH:
+            raise InvalidInput(
+                f"An action's label must be at most {MAX_ACTION_LABEL_LENGTH} characters, got "
+                f"{len(label)}: {_shown(label)}.",
+                field=field,
+                code=ErrorCode.TOO_LONG,
+            )
+        problem = _unicode_problem(label)
+        if problem:
+            raise InvalidInput(f"An action's label {problem}.", field=field)
+        url = action["url"]
+        if not isinstance(url, str) or len(url) > MAX_ACTION_URL_LENGTH or not safe_link(url):
+            raise InvalidInput(
+                f"An action's url must be a path on this site such as '/billing/pay/' or an "
+                f"http(s) URL with a host (at most {MAX_ACTION_URL_LENGTH} characters, no "
+                f"spaces or backslashes), got {_shown(url)}.",
+                field=field,
+            )
+        clean.append({"label": label, "url": url})
+    return clean
+
+
+def archived(value: object, *, field: str = "archived") -> bool | None:
+    """Which messages a history read lists: False not archived, True archived, None both."""
+    if value is not None and not isinstance(value, bool):
+        raise WrongType(f"{field} must be True, False or None, got {_shown(value)}.", field=field)
+    return value
 
 
 def storable(value: int) -> bool:

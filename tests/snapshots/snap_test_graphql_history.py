@@ -15,6 +15,13 @@ snapshots['test_the_stored_history_operation_answers_as_recorded 1'] = {
                     'cursor': 'aGlzdG9yeToz',
                     'node': {
                         'acknowledgedAt': None,
+                        'actions': [
+                            {
+                                'label': 'Update card',
+                                'url': '/billing/'
+                            }
+                        ],
+                        'archivedAt': None,
                         'category': '',
                         'createdAt': '2024-05-01T12:00:00+00:00',
                         'deliverOnce': True,
@@ -36,6 +43,9 @@ snapshots['test_the_stored_history_operation_answers_as_recorded 1'] = {
                     'cursor': 'aGlzdG9yeToy',
                     'node': {
                         'acknowledgedAt': '2024-05-01T12:00:00+00:00',
+                        'actions': [
+                        ],
+                        'archivedAt': None,
                         'category': '',
                         'createdAt': '2024-05-01T12:00:00+00:00',
                         'deliverOnce': False,

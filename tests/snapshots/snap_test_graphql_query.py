@@ -18,6 +18,9 @@ snapshots['test_my_messages_shows_session_messages_first_then_stored_ones 1'] = 
         'myMessages': [
             {
                 'acknowledgedAt': None,
+                'actions': [
+                ],
+                'archivedAt': None,
                 'category': '',
                 'createdAt': None,
                 'deliverOnce': True,
@@ -36,6 +39,9 @@ snapshots['test_my_messages_shows_session_messages_first_then_stored_ones 1'] = 
             },
             {
                 'acknowledgedAt': None,
+                'actions': [
+                ],
+                'archivedAt': None,
                 'category': '',
                 'createdAt': '2024-05-01T12:00:00+00:00',
                 'deliverOnce': True,
@@ -55,6 +61,9 @@ snapshots['test_my_messages_shows_session_messages_first_then_stored_ones 1'] = 
             },
             {
                 'acknowledgedAt': None,
+                'actions': [
+                ],
+                'archivedAt': None,
                 'category': '',
                 'createdAt': '2024-05-01T12:00:00+00:00',
                 'deliverOnce': False,

@@ -18,11 +18,15 @@ from django.core.exceptions import ValidationError
 
 from user_messages import graphql_rules
 from user_messages.graphql_rules import (
+    ARCHIVE_MESSAGES_DESCRIPTION,
     CATEGORIES_ARGUMENT_DESCRIPTION,
+    HISTORY_ARCHIVED_DESCRIPTION,
+    MESSAGE_IDS_DESCRIPTION,
     MY_MESSAGE_COUNTS_DESCRIPTION,
     MY_MESSAGE_PREFERENCES_DESCRIPTION,
     PREFERENCE_DESCRIPTIONS,
     SET_MESSAGE_PREFERENCES_DESCRIPTION,
+    UNARCHIVE_MESSAGES_DESCRIPTION,
 )
 from user_messages.models import MessageState
 from user_messages.realtime.streams import count_stream
@@ -32,6 +36,7 @@ from user_messages.strawberry.types import (
     SEND_MESSAGE_DESCRIPTION,
     AcknowledgeAllMessagesPayload,
     AcknowledgeMessagesPayload,
+    ArchiveMessagesPayload,
     MessageCategoryCount,
     MessagePreference,
     MessagePreferenceInput,
@@ -39,6 +44,7 @@ from user_messages.strawberry.types import (
     SendMessageInput,
     SendMessagePayload,
     SetMessagePreferencesPayload,
+    UnarchiveMessagesPayload,
     UserMessage,
     UserMessageConnection,
     UserMessagesError,
@@ -136,6 +142,9 @@ class Query:
             strawberry.argument(description="Only these states; null: all."),
         ] = strawberry.UNSET,
         categories: Categories = strawberry.UNSET,
+        archived: Annotated[
+            bool | None, strawberry.argument(description=HISTORY_ARCHIVED_DESCRIPTION)
+        ] = False,
     ) -> UserMessageConnection:
         wanted: list[Any] | None = _given(states)
         page = graphql_rules.history_page(
@@ -144,6 +153,7 @@ class Query:
             _given(after),
             None if wanted is None else [MessageState[state.name] for state in wanted],
             _given(categories),
+            archived,
         )
         return UserMessageConnection.from_page(page)
 
@@ -172,9 +182,7 @@ class Mutation:
         info: strawberry.Info,
         ids: Annotated[
             list[strawberry.ID],
-            strawberry.argument(
-                description="At most USER_MESSAGES['MAX_ACKNOWLEDGE_IDS'] per request."
-            ),
+            strawberry.argument(description=MESSAGE_IDS_DESCRIPTION),
         ],
     ) -> AcknowledgeMessagesPayload:
         try:
@@ -199,6 +207,46 @@ class Mutation:
         graphql_rules.forget_results(request)
         return AcknowledgeAllMessagesPayload(errors=[], acknowledged_count=count)
 
+    @strawberry.mutation(description=ARCHIVE_MESSAGES_DESCRIPTION)
+    @in_django
+    def archive_messages(
+        self,
+        info: strawberry.Info,
+        ids: Annotated[
+            list[strawberry.ID], strawberry.argument(description=MESSAGE_IDS_DESCRIPTION)
+        ],
+    ) -> ArchiveMessagesPayload:
+        try:
+            request = _refused(info, login_required=True)
+            archived, errors = graphql_rules.archive(request, list(ids))
+        except ValidationError as error:
+            return ArchiveMessagesPayload(errors=_as_data(error), archived_ids=[])
+        graphql_rules.forget_results(request)
+        return ArchiveMessagesPayload(
+            errors=UserMessagesError.from_field_errors(errors),
+            archived_ids=[strawberry.ID(pk) for pk in archived],
+        )
+
+    @strawberry.mutation(description=UNARCHIVE_MESSAGES_DESCRIPTION)
+    @in_django
+    def unarchive_messages(
+        self,
+        info: strawberry.Info,
+        ids: Annotated[
+            list[strawberry.ID], strawberry.argument(description=MESSAGE_IDS_DESCRIPTION)
+        ],
+    ) -> UnarchiveMessagesPayload:
+        try:
+            request = _refused(info, login_required=True)
+            unarchived, errors = graphql_rules.unarchive(request, list(ids))
+        except ValidationError as error:
+            return UnarchiveMessagesPayload(errors=_as_data(error), unarchived_ids=[])
+        graphql_rules.forget_results(request)
+        return UnarchiveMessagesPayload(
+            errors=UserMessagesError.from_field_errors(errors),
+            unarchived_ids=[strawberry.ID(pk) for pk in unarchived],
+        )
+
     @strawberry.mutation(description=SEND_MESSAGE_DESCRIPTION)
     @in_django
     def send_message(
@@ -217,6 +265,7 @@ class Mutation:
             deliver_once=input.deliver_once,
             expires_at=_given(input.expires_at),
             category=input.category,
+            actions=_given(input.actions),
         )
         try:
             request = _refused(info, login_required=True, permission=graphql_rules.send_permission)

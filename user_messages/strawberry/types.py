@@ -35,14 +35,20 @@ from strawberry_django import django_resolver
 
 from user_messages import api, graphql_rules
 from user_messages.graphql_rules import (
+    ACTIONS_DESCRIPTION,
+    ARCHIVE_MESSAGES_DESCRIPTION,
+    ARCHIVED_AT_DESCRIPTION,
+    ARCHIVED_IDS_DESCRIPTION,
     CATEGORY_COUNT_DESCRIPTIONS,
     CATEGORY_DESCRIPTION,
     EDGES_DESCRIPTION,
     ERROR_CODE_DESCRIPTIONS,
     EXTRA_TAGS_DESCRIPTION,
+    INPUT_ACTIONS_DESCRIPTION,
     INPUT_EXTRA_TAGS_DESCRIPTION,
     INPUT_LEVEL_DESCRIPTION,
     LEVEL_DESCRIPTIONS,
+    MESSAGE_ACTION_DESCRIPTIONS,
     MESSAGE_DESCRIPTION,
     NODE_DESCRIPTION,
     PREFERENCE_DESCRIPTIONS,
@@ -50,6 +56,8 @@ from user_messages.graphql_rules import (
     SET_MESSAGE_PREFERENCES_DESCRIPTION,
     STATE_DESCRIPTION,
     STATE_DESCRIPTIONS,
+    UNARCHIVE_MESSAGES_DESCRIPTION,
+    UNARCHIVED_IDS_DESCRIPTION,
     FieldError,
 )
 from user_messages.models import MessageState
@@ -58,8 +66,11 @@ from user_messages.validation import ErrorCode
 __all__ = [
     "AcknowledgeAllMessagesPayload",
     "AcknowledgeMessagesPayload",
+    "ArchiveMessagesPayload",
     "DateTime",
     "JSONObject",
+    "MessageAction",
+    "MessageActionInput",
     "MessageCategoryCount",
     "MessageLevel",
     "MessagePreference",
@@ -69,6 +80,7 @@ __all__ = [
     "SendMessageInput",
     "SendMessagePayload",
     "SetMessagePreferencesPayload",
+    "UnarchiveMessagesPayload",
     "UserMessage",
     "UserMessageConnection",
     "UserMessageEdge",
@@ -207,6 +219,12 @@ def _field(root: Any, name: str) -> Any:
     return graphql_rules.message_field(root, name)
 
 
+@strawberry.type(name="MessageAction", description=MESSAGE_ACTION_DESCRIPTIONS["type"])
+class MessageAction:
+    label: str = strawberry.field(description=MESSAGE_ACTION_DESCRIPTIONS["label"])
+    url: str = strawberry.field(description=MESSAGE_ACTION_DESCRIPTIONS["url"])
+
+
 @strawberry.type(
     name="UserMessage",
     description="A message for the current user: from the session (no id) or stored (has an id).",
@@ -291,6 +309,14 @@ class UserMessage:
     @strawberry.field(description=CATEGORY_DESCRIPTION)
     def category(self, root: strawberry.Parent[Any]) -> str:
         return _field(root, "category")
+
+    @strawberry.field(description=ARCHIVED_AT_DESCRIPTION)
+    def archived_at(self, root: strawberry.Parent[Any]) -> DateTime | None:  # type: ignore[valid-type]
+        return _field(root, "archived_at")
+
+    @strawberry.field(description=ACTIONS_DESCRIPTION)
+    def actions(self, root: strawberry.Parent[Any]) -> list[MessageAction]:
+        return [MessageAction(**action) for action in _field(root, "actions")]
 
 
 @strawberry.type(
@@ -447,6 +473,28 @@ class AcknowledgeMessagesPayload:
         return _pending_now(info)
 
 
+@strawberry.type(name="ArchiveMessagesPayload", description=ARCHIVE_MESSAGES_DESCRIPTION)
+class ArchiveMessagesPayload:
+    errors: list[UserMessagesError] = strawberry.field(description=_ERRORS_DESCRIPTION)
+    archived_ids: list[strawberry.ID] = strawberry.field(description=ARCHIVED_IDS_DESCRIPTION)
+
+    @strawberry.field(description=_PENDING_NOW)
+    @in_django
+    def pending_count(self, info: strawberry.Info) -> int:
+        return _pending_now(info)
+
+
+@strawberry.type(name="UnarchiveMessagesPayload", description=UNARCHIVE_MESSAGES_DESCRIPTION)
+class UnarchiveMessagesPayload:
+    errors: list[UserMessagesError] = strawberry.field(description=_ERRORS_DESCRIPTION)
+    unarchived_ids: list[strawberry.ID] = strawberry.field(description=UNARCHIVED_IDS_DESCRIPTION)
+
+    @strawberry.field(description=_PENDING_NOW)
+    @in_django
+    def pending_count(self, info: strawberry.Info) -> int:
+        return _pending_now(info)
+
+
 @strawberry.type(
     name="AcknowledgeAllMessagesPayload", description=ACKNOWLEDGE_ALL_MESSAGES_DESCRIPTION
 )
@@ -468,6 +516,12 @@ class SendMessagePayload:
     count: int = strawberry.field(
         description="How many messages were stored: one per distinct recipient."
     )
+
+
+@strawberry.input(name="MessageActionInput", description=MESSAGE_ACTION_DESCRIPTIONS["input"])
+class MessageActionInput:
+    label: str = strawberry.field(description=MESSAGE_ACTION_DESCRIPTIONS["label"])
+    url: str = strawberry.field(description=MESSAGE_ACTION_DESCRIPTIONS["url"])
 
 
 @strawberry.input(name="SendMessageInput", description="A message to store for each recipient.")
@@ -499,6 +553,9 @@ class SendMessageInput:
         default=strawberry.UNSET, description="A future time with a UTC offset; null: never."
     )
     category: str = strawberry.field(default="", description=SEND_CATEGORY_DESCRIPTION)
+    actions: list[MessageActionInput] | None = strawberry.field(
+        default=strawberry.UNSET, description=INPUT_ACTIONS_DESCRIPTION
+    )
 
 
 @strawberry.type(

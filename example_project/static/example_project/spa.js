@@ -105,6 +105,24 @@ function showStatus(text, { error = false } = {}) {
   status.hidden = text === "";
 }
 
+/**
+ * The message's action buttons: links styled as buttons, each URL through safeHref (the server
+ * checked them when the message was sent; the page checks again, as for meta.url).
+ */
+function actionLinks(message) {
+  const links = (message.actions ?? []).flatMap((action) => {
+    const href = safeHref(action.url);
+    if (!href) return [];
+    const link = element("a", "button small action", action.label);
+    link.href = href;
+    return [link];
+  });
+  if (!links.length) return null;
+  const actions = element("span", "message-actions");
+  actions.append(...links);
+  return actions;
+}
+
 /** A list item with the message's level badge and its text (a link if meta has a safe url). */
 function messageItem(message) {
   const item = element("li", "message");
@@ -124,6 +142,8 @@ function messageItem(message) {
     text.textContent = message.message;
   }
   item.append(text);
+  const actions = actionLinks(message);
+  if (actions) item.append(actions);
   return item;
 }
 
@@ -237,6 +257,7 @@ const inbox = document.getElementById("history");
 const historyStatus = document.getElementById("history-status");
 const more = document.getElementById("more");
 const acknowledgeAllButton = document.getElementById("acknowledge-all");
+const showArchived = document.getElementById("show-archived");
 let endCursor = null;
 // Each refresh starts a new generation: an older answer that arrives late is dropped.
 let historyGeneration = 0;
@@ -259,7 +280,43 @@ function renderHistoryItem(message) {
     time.dateTime = when.toISOString();
     item.append(time);
   }
+  if (message.id !== null) {
+    // The inbox offers Archive; the archived list (the checkbox) offers Unarchive.
+    const archived = message.archivedAt !== null;
+    const button = element("button", "small secondary", archived ? "Unarchive" : "Archive");
+    button.type = "button";
+    button.addEventListener("click", () => setArchived(message.id, !archived, item, button));
+    item.append(button);
+  }
   return item;
+}
+
+/** archiveMessages or unarchiveMessages for one message; the item leaves the list it was in. */
+async function setArchived(id, archive, item, button) {
+  button.disabled = true;
+  const name = archive ? "ArchiveMessages" : "UnarchiveMessages";
+  try {
+    const data = await graphql(name, { ids: [id] });
+    const result = archive ? data.archiveMessages : data.unarchiveMessages;
+    if (result.errors.length) {
+      showHistoryStatus(result.errors.map((error) => error.message).join("; "), { error: true });
+      button.disabled = false;
+      return;
+    }
+    item.remove();
+    showCount(result.pendingCount);
+    // Archiving a pending message acknowledges it: a sticky one leaves the live list too.
+    if (archive) {
+      list.querySelector(`li[data-id="${CSS.escape(String(id))}"]`)?.remove();
+      list.hidden = list.children.length === 0;
+      if (list.hidden) showStatus("No messages.");
+    }
+    loadTabs();
+    await refreshHistory();
+  } catch (error) {
+    showHistoryStatus(error.message, { error: true });
+    button.disabled = false;
+  }
 }
 
 /** Fetch one page: the first (after = null) or the one after a cursor; append or replace. */
@@ -267,7 +324,11 @@ async function loadHistory({ after = null, first = HISTORY_PAGE, replace = false
   const generation = replace ? ++historyGeneration : historyGeneration;
   more.disabled = true;
   try {
-    const { myMessageHistory: page } = await graphql("MyMessageHistory", { first, after });
+    const { myMessageHistory: page } = await graphql("MyMessageHistory", {
+      first,
+      after,
+      archived: showArchived.checked,
+    });
     if (generation !== historyGeneration) return;
     const items = page.edges.map((edge) => renderHistoryItem(edge.node));
     if (replace) inbox.replaceChildren(...items);
@@ -275,7 +336,8 @@ async function loadHistory({ after = null, first = HISTORY_PAGE, replace = false
     if (replace || page.pageInfo.endCursor) endCursor = page.pageInfo.endCursor;
     more.hidden = !page.pageInfo.hasNextPage;
     inbox.hidden = inbox.children.length === 0;
-    showHistoryStatus(inbox.children.length ? "" : "Nothing yet.");
+    const empty = showArchived.checked ? "Nothing archived." : "Nothing yet.";
+    showHistoryStatus(inbox.children.length ? "" : empty);
   } catch (error) {
     if (generation === historyGeneration) showHistoryStatus(error.message, { error: true });
   } finally {
@@ -428,6 +490,7 @@ async function choose(category, box) {
 document.getElementById("reload").addEventListener("click", load);
 more.addEventListener("click", () => loadHistory({ after: endCursor }));
 acknowledgeAllButton.addEventListener("click", acknowledgeAll);
+showArchived.addEventListener("change", () => loadHistory({ replace: true }));
 load();
 loadPreferences();
 subscribeToCount();

@@ -255,6 +255,9 @@ class Worker:
             "acknowledged_at": ("NULL", []),
             # This project's categories: none.
             "category": ("''", []),
+            # This project's inbox: nothing archived, no action buttons.
+            "archived_at": ("NULL", []),
+            "actions": ("'[]'::jsonb" if connection.vendor == "postgresql" else "'[]'", []),
         }
         columns, values, params = [], [], []
         for model_field in self.Message._meta.concrete_fields:

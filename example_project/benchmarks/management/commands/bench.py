@@ -447,6 +447,7 @@ class Bench:
                 "expires_at",
                 "seen_at",
                 "category",
+                "actions",
             )
         )
         # The last pending_per_user * users rows are pending: n % users walks every user. (%% is
@@ -456,13 +457,15 @@ class Bench:
         select = (
             "SELECT %s, CASE WHEN n < %s THEN %s ELSE NULL END, %s + n %% %s, 20, "
             "'Benchmark message', '', {meta}, %s, NULL, "
-            "CASE WHEN n < %s THEN %s ELSE NULL END, '' FROM {source}"
+            "CASE WHEN n < %s THEN %s ELSE NULL END, '', {actions} FROM {source}"
         )
         # Delivered rows were shown when delivered: seen_at as a consuming read writes it.
         params = [now, delivered_rows, now, first_user_id, self.users, True, delivered_rows, now]
         if connection.vendor == "postgresql":
             sql = f"INSERT INTO {qn(meta.db_table)} ({columns}) " + select.format(
-                meta="'{}'::jsonb", source="generate_series(0, %s - 1) AS g(n)"
+                meta="'{}'::jsonb",
+                actions="'[]'::jsonb",
+                source="generate_series(0, %s - 1) AS g(n)",
             )
             params.append(self.messages)
         else:
@@ -470,7 +473,7 @@ class Bench:
             sql = (
                 "WITH RECURSIVE g(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM g WHERE n + 1 < %s) "
                 f"INSERT INTO {qn(meta.db_table)} ({columns}) "
-                + select.format(meta="'{}'", source="g")
+                + select.format(meta="'{}'", actions="'[]'", source="g")
             )
             params.insert(0, self.messages)
         with connection.cursor() as cursor:
