@@ -19,6 +19,7 @@ WORKLOADS = [
     "raw_select",
     "raw_write",
     "get_messages_empty",
+    "get_messages_five",
     "page_floor",
     "page_empty",
     "page_five",

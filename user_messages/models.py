@@ -472,6 +472,8 @@ def _deliver(
         # claimed a row first makes our UPDATE skip it, and RETURNING tells us so, with no lock
         # held across the two statements. Sticky rows already seen need no write at all.
         messages = deliverable(False)
+        if not messages:  # the common case: one statement, nothing more to do
+            return messages
         marked = _to_mark(messages)
         if not marked:
             return messages
@@ -587,10 +589,23 @@ def _claim_returning(alias: str, pks: Iterable[int], now: datetime.datetime) -> 
     Rows no longer pending are left alone: a deliver-once row another reader claimed first is
     not in the result, so it is not shown twice.
     """
+    connection = connections[alias]
+    statement = _claim_statements.get(connection)
+    if statement is None:
+        statement = _claim_statements[connection] = _build_claim(connection)
+    head, tail = statement
+    pks = list(pks)
+    value = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        cursor.execute(f"{head}{', '.join(['%s'] * len(pks))}{tail}", [value, value, *pks])
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _build_claim(connection: BaseDatabaseWrapper) -> tuple[str, str]:
+    """``_claim_returning``'s statement, up to and after its list of primary keys."""
     # The ORM's update() only returns a count, which cannot tell whose rows a concurrent
     # reader took. This statement is the conditional update of the ORM plus RETURNING. Sticky
     # rows keep delivered_at NULL (they stay pending); COALESCE keeps the first time seen.
-    connection = connections[alias]
     qn = connection.ops.quote_name
     meta = Message._meta
 
@@ -598,19 +613,20 @@ def _claim_returning(alias: str, pks: Iterable[int], now: datetime.datetime) -> 
         return qn(str(cast("models.Field[Any, Any]", meta.get_field(name)).column))
 
     pk, delivered_at, seen_at = column("id"), column("delivered_at"), column("seen_at")
-    pks = list(pks)
-    placeholders = ", ".join(["%s"] * len(pks))
-    sql = (
+    head = (
         f"UPDATE {qn(meta.db_table)} SET "
         f"{delivered_at} = CASE WHEN {column('deliver_once')} THEN %s ELSE {delivered_at} END, "
         f"{seen_at} = COALESCE({seen_at}, %s) "
-        f"WHERE {pk} IN ({placeholders}) AND {delivered_at} IS NULL "
-        f"RETURNING {pk}"
+        f"WHERE {pk} IN ("
     )
-    value = connection.ops.adapt_datetimefield_value(now)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [value, value, *pks])
-        return {row[0] for row in cursor.fetchall()}
+    return head, f") AND {delivered_at} IS NULL RETURNING {pk}"
+
+
+#: The text of ``_claim_returning`` per connection, built once: it depends on the backend and
+#: the model only, and every delivering read runs it.
+_claim_statements: weakref.WeakKeyDictionary[BaseDatabaseWrapper, tuple[str, str]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _db_value(field_name: str, value: Any, connection: BaseDatabaseWrapper) -> Any:
@@ -752,6 +768,7 @@ def _same(param: Any, prepared: Any) -> bool:
 def _forget_hot_statements(**kwargs: Any) -> None:
     _HotSelect.cache.clear()
     _insert_statements.clear()
+    _claim_statements.clear()
 
 
 setting_changed.connect(_forget_hot_statements, dispatch_uid="user_messages_hot_statements")

@@ -339,6 +339,11 @@ class Worker:
 
         return len(api.get_messages(user=user))
 
+    def _deliver_five(self) -> None:
+        shown = self._get_messages(self.page_user.pk)
+        if shown != 5:
+            raise RuntimeError(f"get_messages showed {shown} of the 5 pending messages.")
+
     def _view(self) -> str:
         status: list[str] = []
         body = b"".join(self.handler(dict(self.environ), lambda code, headers: status.append(code)))
@@ -405,6 +410,7 @@ class Worker:
             "raw_select": (raw, None),
             "raw_write": (raw_write, None),
             "get_messages_empty": (lambda: len(api.get_messages(user=next(drained))), None),
+            "get_messages_five": (self._deliver_five, self._five_pending),
             # The same page without user_messages' context processor (see time()).
             "page_floor": (self._view, None),
             "page_empty": (self._view, None),

@@ -249,6 +249,14 @@ class Command(BaseCommand):
                 "(a virtualenv with django-user-messages==1.1.0), alternating the two."
             ),
         )
+        parser.add_argument(
+            "--compare-label",
+            default="1.1",
+            help=(
+                "The other side's name in the --compare-python table, for an interpreter with "
+                "another version of this package (default: 1.1)."
+            ),
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["compare_python"]:
@@ -289,6 +297,7 @@ class Command(BaseCommand):
             messages=options["messages"],
             pending=options["pending_per_user"],
             repeat=options["repeat"],
+            label=options["compare_label"],
         )
         if failures:
             raise CommandError(f"{len(failures)} target(s) missed: {failures}")
