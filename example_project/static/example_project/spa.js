@@ -203,7 +203,16 @@ async function loadCount() {
 async function subscribeToCount() {
   const url = new URL(GRAPHQL_URL, document.baseURI);
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-  const client = createClient({ url: url.href, retryAttempts: 10 });
+  // The reconnect settings docs/howto/live-updates.md recommends (tests/clients/reconnect.mjs):
+  // retry forever, also when a restarting server cannot be reached, never after the session
+  // ended (4403); waits up to 1, 2, 4, 8, then 10 s, at random, so tabs come back spread out.
+  const client = createClient({
+    url: url.href,
+    retryAttempts: Infinity,
+    shouldRetry: (errorOrClose) => errorOrClose?.code !== 4403,
+    retryWait: (retries) =>
+      new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(10_000, 1_000 * 2 ** retries))),
+  });
   let liveCount = null;
   client.subscribe(
     { query: await operation("MyMessageCountChanged"), operationName: "MyMessageCountChanged" },
