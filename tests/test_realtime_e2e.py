@@ -454,7 +454,7 @@ def graphql_over_http(
         return error.code, error.headers, json.loads(error.read())
 
 
-@pytest.mark.parametrize("stack", ["strawberry"])
+@pytest.mark.parametrize("stack", ["strawberry"], indirect=True)  # skipped without Strawberry
 def test_the_channels_http_consumer_keeps_the_views_rules_under_asgi(
     project_env: dict[str, str], start: Any
 ) -> None:
