@@ -1803,6 +1803,9 @@ def test_many_subscriptions_read_through_one_connection_and_survive_it_ending(
 
     if connection.vendor not in ("postgresql", "mysql"):
         pytest.skip("counts the server's connections: PostgreSQL and MariaDB")
+    if os.environ.get("TEST_PGBOUNCER"):
+        # PgBouncer hands server connections to whichever client needs one: it counted 1 here.
+        pytest.skip("counts the server's connections, which PgBouncer pools: runs without it")
     users = [make_user() for _ in range(20)]
     before = _connections_to_this_database()
     this_tests = _connection_id()
